@@ -1,0 +1,51 @@
+# The two commands that do everything on a fresh Debian 12 machine (as root):
+#   make run    install, build, run the built-in demo on the simulator
+#   make test   install, build, run every default test
+# Re-running either is fast when nothing changed.
+PRESET ?= release
+BUILD_DIR := build/$(PRESET)
+STRUCTFLOW := $(BUILD_DIR)/src/cli/structflow
+DEPS_STAMP := build/.deps-ok
+
+.PHONY: all deps configure build run test test-soak test-all asan tsan bench format clean
+
+all: build
+
+$(DEPS_STAMP): scripts/install-deps.sh tools/node/package.json
+	bash scripts/install-deps.sh
+	@mkdir -p build && touch $@
+
+deps: $(DEPS_STAMP)
+
+$(BUILD_DIR)/build.ninja: $(DEPS_STAMP) CMakeLists.txt CMakePresets.json
+	cmake --preset $(PRESET) >/dev/null
+
+configure: $(BUILD_DIR)/build.ninja
+
+build: configure
+	cmake --build --preset $(PRESET)
+
+run: build
+	$(STRUCTFLOW) demo
+
+# Default suite: unit, integration, end-to-end and interop tests (no soak runs, no benchmarks).
+test: build
+	ctest --preset $(PRESET)
+
+# Long soak runs only.
+test-soak: build
+	ctest --test-dir $(BUILD_DIR) -L soak --output-on-failure
+
+asan:
+	$(MAKE) test PRESET=asan
+tsan:
+	$(MAKE) test PRESET=tsan
+
+bench: build
+	bash bench/run_all.sh $(BUILD_DIR)
+
+format:
+	git ls-files '*.cpp' '*.h' | xargs clang-format -i
+
+clean:
+	rm -rf build

@@ -1,0 +1,20 @@
+// Placeholder until issue 9 lands: the command exists so --help lists it, and says plainly
+// that it is not built yet instead of failing silently.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+
+#include "cli/commands.h"
+
+namespace structflow::cli {
+
+void AddEvalCommand(CLI::App& app, int* exit_code) {
+  auto* sub = app.add_subcommand("eval", "(not built yet: see issue 9)");
+  sub->allow_extras();
+  sub->callback([exit_code] {
+    std::fprintf(stderr, "structflow eval: not built yet (issue 9). Nothing was done.\n");
+    *exit_code = 1;
+  });
+}
+
+}  // namespace structflow::cli

@@ -1,0 +1,20 @@
+// Placeholder until issue 8 lands: the command exists so --help lists it, and says plainly
+// that it is not built yet instead of failing silently.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+
+#include "cli/commands.h"
+
+namespace structflow::cli {
+
+void AddRunCommand(CLI::App& app, int* exit_code) {
+  auto* sub = app.add_subcommand("run", "(not built yet: see issue 8)");
+  sub->allow_extras();
+  sub->callback([exit_code] {
+    std::fprintf(stderr, "structflow run: not built yet (issue 8). Nothing was done.\n");
+    *exit_code = 1;
+  });
+}
+
+}  // namespace structflow::cli

@@ -1,0 +1,36 @@
+#include "common/logging.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <string>
+
+namespace structflow {
+namespace {
+std::atomic<int> g_level{static_cast<int>(LogLevel::kInfo)};
+}  // namespace
+
+void SetLogLevel(LogLevel level) { g_level.store(static_cast<int>(level)); }
+LogLevel GetLogLevel() { return static_cast<LogLevel>(g_level.load(std::memory_order_relaxed)); }
+
+bool ParseLogLevel(std::string_view text, LogLevel* out) {
+  if (text == "debug") *out = LogLevel::kDebug;
+  else if (text == "info") *out = LogLevel::kInfo;
+  else if (text == "warn" || text == "warning") *out = LogLevel::kWarn;
+  else if (text == "error") *out = LogLevel::kError;
+  else if (text == "off") *out = LogLevel::kOff;
+  else return false;
+  return true;
+}
+
+void LogLine(LogLevel level, std::string_view message) {
+  if (level < GetLogLevel()) return;
+  static const char* kNames[] = {"debug", "info", "warn", "error", "off"};
+  std::string line = fmt::format("[structflow {}] {}\n", kNames[static_cast<int>(level)], message);
+  // One write keeps concurrent lines whole.
+  ssize_t unused = ::write(STDERR_FILENO, line.data(), line.size());
+  (void)unused;
+}
+
+}  // namespace structflow
