@@ -1,11 +1,11 @@
 # structflow_module(NAME [DEPS targets...] [TEST_DEPS targets...])
-# Builds src/NAME/*.cpp (minus *_test.cpp) as the static library structflow_NAME, and
+# Builds src/NAME/**/*.cpp (minus *_test.cpp, subfolders included) as the static library structflow_NAME, and
 # src/NAME/*_test.cpp as the GoogleTest binary NAME_test whose tests ctest discovers.
 # New files are picked up on the next build (CONFIGURE_DEPENDS), so adding a file needs no edit here.
 function(structflow_module name)
   cmake_parse_arguments(ARG "" "" "DEPS;TEST_DEPS;TEST_LABELS" ${ARGN})
-  file(GLOB srcs CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*.cpp)
-  file(GLOB tests CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*_test.cpp)
+  file(GLOB_RECURSE srcs CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*.cpp)
+  file(GLOB_RECURSE tests CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*_test.cpp)
   if(tests)
     list(REMOVE_ITEM srcs ${tests})
   endif()

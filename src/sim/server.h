@@ -1,0 +1,69 @@
+// The OpenAI-compatible vLLM simulator, usable in-process (tests start it on port 0) and as the
+// `structflow sim` command. It answers /v1/models, /v1/chat/completions (plain and streamed),
+// /health and /metrics like a vLLM server of the chosen version, with a latency model of
+// continuous batching and faults on request.
+//
+// Ownership: Server owns its listening socket, its I/O threads and every connection.
+// Thread-safety: Start/Stop/Wait from one controlling thread; port(), base_url() and metrics()
+// from any thread.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace structflow::sim {
+
+struct SimOptions {
+  std::string host = "127.0.0.1";
+  int port = 0;  // 0: pick a free port
+  std::vector<std::string> models = {"sim-vlm"};
+  // "vllm-0.12" (structured_outputs + response_format), "vllm-0.10" (guided_* +
+  // response_format) or "openai" (response_format only).
+  std::string api = "vllm-0.12";
+  int max_num_seqs = 256;
+  // >= 0: fixed service time per request, no batching model beyond max_num_seqs slots.
+  double latency_ms = -1;
+  // Batching model (used when latency_ms < 0).
+  double prefill_ms_per_1k_tokens = 20;
+  double decode_ms_per_token = 10;
+  double decode_batch_slowdown = 1.0;  // decode time grows by this factor at a full batch
+  int bytes_per_text_token = 4;
+  int tokens_per_image = 576;
+  int max_model_len = 8192;
+  int limit_mm_per_prompt = 1;  // images per prompt; vLLM's --limit-mm-per-prompt
+  bool image_support = true;    // false: a text-only model that rejects images
+  // "429:0.1,500:0.05,503:0.02,reset:0.02,hang:0.01,garbage:0.01,length:0.02"
+  std::string faults;
+  uint64_t seed = 0;
+  int threads = 2;  // I/O threads
+};
+
+struct SimMetrics {
+  uint64_t requests_total = 0;   // every HTTP request received
+  uint64_t chat_requests = 0;    // POST /v1/chat/completions received
+  uint64_t running = 0;          // requests holding a slot now
+  uint64_t waiting = 0;          // requests queued for a slot now
+  double busy_slot_seconds = 0;  // integral of running slots over time
+  uint64_t prompt_tokens = 0;
+  uint64_t generation_tokens = 0;
+};
+
+class Server {
+ public:
+  virtual ~Server() = default;
+  // Binds, starts the I/O threads and returns once listening.
+  static Result<std::unique_ptr<Server>> Start(const SimOptions& options);
+
+  virtual int port() const = 0;
+  // "http://HOST:PORT/v1"
+  virtual std::string base_url() const = 0;
+  virtual SimMetrics metrics() const = 0;
+  // Stops accepting, closes connections, joins threads. Idempotent; the destructor calls it.
+  virtual void Stop() = 0;
+};
+
+}  // namespace structflow::sim
