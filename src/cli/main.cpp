@@ -1,6 +1,5 @@
 // The structflow command: one binary, one subcommand per task.
 #include <CLI/CLI.hpp>
-
 #include <cstdio>
 #include <string>
 
@@ -18,13 +17,15 @@ int main(int argc, char** argv) {
       "Start here:\n"
       "  structflow demo                      the built-in demo on the simulator, no GPU needed\n"
       "  structflow doctor --endpoint URL     check a server before a long job\n"
-      "  structflow run data.parquet --out results.parquet --prompt '{question}' --choice A,B,C,D\n",
+      "  structflow run data.parquet --out results.parquet --prompt '{question}' --choice "
+      "A,B,C,D\n",
       "structflow"};
   app.set_version_flag("--version", std::string("structflow ") + STRUCTFLOW_VERSION);
   app.require_subcommand(1);
   app.fallthrough(false);
   std::string log_level = "info";
-  app.add_option("--log-level", log_level, "debug, info, warn, error or off")->capture_default_str();
+  app.add_option("--log-level", log_level, "debug, info, warn, error or off")
+      ->capture_default_str();
 
   int exit_code = 0;
   structflow::cli::AddRunCommand(app, &exit_code);

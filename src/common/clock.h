@@ -24,8 +24,11 @@ Clock* SystemClock();
 // A clock that moves only when told to. Safe to read from any thread while a test advances it.
 class ManualClock : public Clock {
  public:
-  explicit ManualClock(TimePoint start = TimePoint(Duration(1'000'000'000))) : now_(start.time_since_epoch().count()) {}
-  TimePoint Now() const override { return TimePoint(Duration(now_.load(std::memory_order_acquire))); }
+  explicit ManualClock(TimePoint start = TimePoint(Duration(1'000'000'000)))
+      : now_(start.time_since_epoch().count()) {}
+  TimePoint Now() const override {
+    return TimePoint(Duration(now_.load(std::memory_order_acquire)));
+  }
   void Advance(Duration d) { now_.fetch_add(d.count(), std::memory_order_acq_rel); }
   void Set(TimePoint t) { now_.store(t.time_since_epoch().count(), std::memory_order_release); }
 

@@ -21,8 +21,11 @@ TEST(JsonWriter, EscapesQuotesControlsAndKeepsUtf8) {
 }
 
 TEST(JsonWriter, ReplacesInvalidUtf8SoOutputStaysValid) {
-  EXPECT_EQ(Escaped("a\xff" "b"), "\"a\xEF\xBF\xBD" "b\"");
-  EXPECT_EQ(Escaped("\xC3"), "\"\xEF\xBF\xBD\"");        // truncated sequence
+  EXPECT_EQ(Escaped("a\xff"
+                    "b"),
+            "\"a\xEF\xBF\xBD"
+            "b\"");
+  EXPECT_EQ(Escaped("\xC3"), "\"\xEF\xBF\xBD\"");  // truncated sequence
   EXPECT_EQ(Escaped("\xED\xA0\x80"), "\"\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\"");  // surrogate
 }
 

@@ -32,7 +32,9 @@ class [[nodiscard]] Status {
   Status(StatusCode code, std::string message) : code_(code), message_(std::move(message)) {}
 
   static Status OK() { return Status(); }
-  static Status InvalidArgument(std::string m) { return {StatusCode::kInvalidArgument, std::move(m)}; }
+  static Status InvalidArgument(std::string m) {
+    return {StatusCode::kInvalidArgument, std::move(m)};
+  }
   static Status NotFound(std::string m) { return {StatusCode::kNotFound, std::move(m)}; }
   static Status IOError(std::string m) { return {StatusCode::kIOError, std::move(m)}; }
   static Status Corrupt(std::string m) { return {StatusCode::kCorrupt, std::move(m)}; }
@@ -59,7 +61,7 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit on purpose, like Arrow's
+  Result(T value) : v_(std::move(value)) {}        // NOLINT: implicit on purpose, like Arrow's
   Result(Status status) : v_(std::move(status)) {  // NOLINT
     assert(!std::get<Status>(v_).ok() && "Result built from an OK status");
   }
@@ -88,10 +90,10 @@ class [[nodiscard]] Result {
 #define STRUCTFLOW_CONCAT(a, b) STRUCTFLOW_CONCAT_INNER(a, b)
 
 // Returns the Status from the enclosing function when `expr` is not OK.
-#define RETURN_NOT_OK(expr)                            \
-  do {                                                 \
-    ::structflow::Status _st = (expr);                 \
-    if (!_st.ok()) return _st;                         \
+#define RETURN_NOT_OK(expr)            \
+  do {                                 \
+    ::structflow::Status _st = (expr); \
+    if (!_st.ok()) return _st;         \
   } while (0)
 
 #define ASSIGN_OR_RAISE_IMPL(tmp, lhs, rexpr) \

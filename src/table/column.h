@@ -49,9 +49,18 @@ class Column {
   Column& child(int k) { return children_[k]; }
 
   void AppendNull();
-  void AppendBool(bool v) { PushValid(); ints_.push_back(v ? 1 : 0); }
-  void AppendInt(int64_t v) { PushValid(); ints_.push_back(v); }
-  void AppendDouble(double v) { PushValid(); doubles_.push_back(v); }
+  void AppendBool(bool v) {
+    PushValid();
+    ints_.push_back(v ? 1 : 0);
+  }
+  void AppendInt(int64_t v) {
+    PushValid();
+    ints_.push_back(v);
+  }
+  void AppendDouble(double v) {
+    PushValid();
+    doubles_.push_back(v);
+  }
   void AppendBytes(std::string_view v) {
     PushValid();
     data_.append(v);

@@ -23,8 +23,8 @@ Result<ColumnPath> ColumnPath::Parse(std::string_view text) {
   path.text_ = std::string(text);
   size_t i = 0;
   auto bad = [&](std::string_view why) {
-    return Status::InvalidArgument(
-        fmt::format("column path '{}': {} at character {}; write paths like texts[0].user", text, why, i + 1));
+    return Status::InvalidArgument(fmt::format(
+        "column path '{}': {} at character {}; write paths like texts[0].user", text, why, i + 1));
   };
   bool expect_field = true;
   while (i < text.size()) {
@@ -41,7 +41,8 @@ Result<ColumnPath> ColumnPath::Parse(std::string_view text) {
       ++i;
       size_t start = i;
       while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i;
-      if (i == start || i >= text.size() || text[i] != ']') return bad("expected a list index like [0]");
+      if (i == start || i >= text.size() || text[i] != ']')
+        return bad("expected a list index like [0]");
       path.steps_.push_back(Step{"", std::stoll(std::string(text.substr(start, i - start)))});
       ++i;
     } else {
@@ -55,8 +56,8 @@ Result<ColumnPath> ColumnPath::Parse(std::string_view text) {
 Result<TypePtr> ColumnPath::Resolve(const Schema& schema) const {
   int top = schema.FieldIndex(steps_[0].field);
   if (top < 0) {
-    return Status::NotFound(fmt::format("column '{}' does not exist; the columns are: {}", steps_[0].field,
-                                        FieldNames(schema.fields)));
+    return Status::NotFound(fmt::format("column '{}' does not exist; the columns are: {}",
+                                        steps_[0].field, FieldNames(schema.fields)));
   }
   TypePtr t = schema.fields[top].type;
   std::string so_far = steps_[0].field;
@@ -65,19 +66,22 @@ Result<TypePtr> ColumnPath::Resolve(const Schema& schema) const {
     if (step.index >= 0) {
       if (t->id() != TypeId::kList) {
         return Status::InvalidArgument(
-            fmt::format("column path '{}': '{}' is {}, not a list, so it has no [{}]", text_, so_far, t->ToString(), step.index));
+            fmt::format("column path '{}': '{}' is {}, not a list, so it has no [{}]", text_,
+                        so_far, t->ToString(), step.index));
       }
       t = t->element();
       so_far += fmt::format("[{}]", step.index);
     } else {
       if (t->id() != TypeId::kStruct) {
-        return Status::InvalidArgument(fmt::format("column path '{}': '{}' is {}, not a struct, so it has no field '{}'",
-                                                   text_, so_far, t->ToString(), step.field));
+        return Status::InvalidArgument(
+            fmt::format("column path '{}': '{}' is {}, not a struct, so it has no field '{}'",
+                        text_, so_far, t->ToString(), step.field));
       }
       int k = t->FieldIndex(step.field);
       if (k < 0) {
-        return Status::NotFound(fmt::format("column path '{}': '{}' has no field '{}'; its fields are: {}", text_,
-                                            so_far, step.field, FieldNames(t->fields())));
+        return Status::NotFound(
+            fmt::format("column path '{}': '{}' has no field '{}'; its fields are: {}", text_,
+                        so_far, step.field, FieldNames(t->fields())));
       }
       t = t->fields()[k].type;
       so_far += "." + step.field;

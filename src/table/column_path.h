@@ -26,7 +26,7 @@ struct CellRef {
 class ColumnPath {
  public:
   struct Step {
-    std::string field;  // a struct field (or the top-level column for the first step)
+    std::string field;   // a struct field (or the top-level column for the first step)
     int64_t index = -1;  // >= 0: a list element; then `field` is empty
   };
 

@@ -34,12 +34,15 @@ std::string DateText(int64_t days) {
 }
 
 std::string TimestampText(int64_t v, TimeUnit unit, bool utc) {
-  int64_t per_sec = unit == TimeUnit::kMillis ? 1000 : unit == TimeUnit::kMicros ? 1000000 : 1000000000;
+  int64_t per_sec = unit == TimeUnit::kMillis   ? 1000
+                    : unit == TimeUnit::kMicros ? 1000000
+                                                : 1000000000;
   int64_t secs = FloorDiv(v, per_sec);
   int64_t frac = v - secs * per_sec;
   int64_t days = FloorDiv(secs, 86400);
   int64_t sod = secs - days * 86400;
-  std::string out = fmt::format("{}T{:02}:{:02}:{:02}", DateText(days), sod / 3600, sod / 60 % 60, sod % 60);
+  std::string out =
+      fmt::format("{}T{:02}:{:02}:{:02}", DateText(days), sod / 3600, sod / 60 % 60, sod % 60);
   if (frac != 0) {
     int width = unit == TimeUnit::kMillis ? 3 : unit == TimeUnit::kMicros ? 6 : 9;
     out += fmt::format(".{:0{}}", frac, width);
@@ -79,16 +82,18 @@ const Column* RecordBatch::ColumnByName(std::string_view name) const {
 
 Status RecordBatch::Validate() const {
   if (columns.size() != schema.fields.size()) {
-    return Status::Internal(fmt::format("batch has {} columns for {} fields", columns.size(), schema.fields.size()));
+    return Status::Internal(
+        fmt::format("batch has {} columns for {} fields", columns.size(), schema.fields.size()));
   }
   for (size_t i = 0; i < columns.size(); ++i) {
     if (!columns[i].type()->Equals(*schema.fields[i].type)) {
-      return Status::Internal(fmt::format("column '{}' is {} but its field says {}", schema.fields[i].name,
-                                          columns[i].type()->ToString(), schema.fields[i].type->ToString()));
+      return Status::Internal(fmt::format("column '{}' is {} but its field says {}",
+                                          schema.fields[i].name, columns[i].type()->ToString(),
+                                          schema.fields[i].type->ToString()));
     }
     if (columns[i].length() != num_rows()) {
-      return Status::Internal(fmt::format("column '{}' has {} rows, expected {}", schema.fields[i].name,
-                                          columns[i].length(), num_rows()));
+      return Status::Internal(fmt::format("column '{}' has {} rows, expected {}",
+                                          schema.fields[i].name, columns[i].length(), num_rows()));
     }
   }
   return Status::OK();
@@ -106,24 +111,38 @@ void AppendCellJson(const Column& c, int64_t row, std::string* out) {
     return;
   }
   switch (c.type_id()) {
-    case TypeId::kNull: out->append("null"); break;
-    case TypeId::kBool: out->append(c.GetBool(row) ? "true" : "false"); break;
+    case TypeId::kNull:
+      out->append("null");
+      break;
+    case TypeId::kBool:
+      out->append(c.GetBool(row) ? "true" : "false");
+      break;
     case TypeId::kInt32:
-    case TypeId::kInt64: out->append(std::to_string(c.GetInt(row))); break;
+    case TypeId::kInt64:
+      out->append(std::to_string(c.GetInt(row)));
+      break;
     case TypeId::kFloat:
-    case TypeId::kDouble: AppendJsonDouble(out, c.GetDouble(row)); break;
-    case TypeId::kString: AppendJsonString(out, c.GetBytes(row)); break;
+    case TypeId::kDouble:
+      AppendJsonDouble(out, c.GetDouble(row));
+      break;
+    case TypeId::kString:
+      AppendJsonString(out, c.GetBytes(row));
+      break;
     case TypeId::kBinary: {
       out->push_back('"');
       Base64Append(out, c.GetBytes(row));
       out->push_back('"');
       break;
     }
-    case TypeId::kDate32: AppendJsonString(out, DateText(c.GetInt(row))); break;
+    case TypeId::kDate32:
+      AppendJsonString(out, DateText(c.GetInt(row)));
+      break;
     case TypeId::kTimestamp:
       AppendJsonString(out, TimestampText(c.GetInt(row), c.type()->unit(), c.type()->utc()));
       break;
-    case TypeId::kDecimal: AppendJsonString(out, DecimalText(c.GetInt(row), c.type()->scale())); break;
+    case TypeId::kDecimal:
+      AppendJsonString(out, DecimalText(c.GetInt(row), c.type()->scale()));
+      break;
     case TypeId::kList: {
       auto [b, e] = c.ListRange(row);
       out->push_back('[');

@@ -6,7 +6,8 @@
 namespace structflow::table {
 namespace {
 
-// The dataset-hub layout: images as list<struct{bytes, path}>, texts as list<struct{user, assistant}>.
+// The dataset-hub layout: images as list<struct{bytes, path}>, texts as list<struct{user,
+// assistant}>.
 RecordBatch Ai2dLikeBatch() {
   auto image_t = DataType::Struct({{"bytes", DataType::Binary()}, {"path", DataType::String()}});
   auto text_t = DataType::Struct({{"user", DataType::String()}, {"assistant", DataType::String()}});
@@ -38,9 +39,8 @@ TEST(RecordBatch, BuildsNestedColumnsAndSerialisesRowsAsJson) {
   EXPECT_EQ(b.num_rows(), 2);
   std::string json;
   AppendRowJson(b, 0, &json);
-  EXPECT_EQ(json,
-            R"({"id":0,"images":[{"bytes":"iVBORwA=","path":"img0.png"}],)"
-            R"("texts":[{"user":"Q0 \"quoted\"","assistant":"Answer: C"}]})");
+  EXPECT_EQ(json, R"({"id":0,"images":[{"bytes":"iVBORwA=","path":"img0.png"}],)"
+                  R"("texts":[{"user":"Q0 \"quoted\"","assistant":"Answer: C"}]})");
 }
 
 TEST(ColumnPath, ResolvesAndLocatesNestedValues) {

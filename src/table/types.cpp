@@ -6,20 +6,34 @@ namespace structflow::table {
 
 std::string_view TypeIdName(TypeId id) {
   switch (id) {
-    case TypeId::kNull: return "null";
-    case TypeId::kBool: return "bool";
-    case TypeId::kInt32: return "int32";
-    case TypeId::kInt64: return "int64";
-    case TypeId::kFloat: return "float";
-    case TypeId::kDouble: return "double";
-    case TypeId::kString: return "string";
-    case TypeId::kBinary: return "binary";
-    case TypeId::kDate32: return "date32";
-    case TypeId::kTimestamp: return "timestamp";
-    case TypeId::kDecimal: return "decimal";
-    case TypeId::kList: return "list";
-    case TypeId::kStruct: return "struct";
-    case TypeId::kMap: return "map";
+    case TypeId::kNull:
+      return "null";
+    case TypeId::kBool:
+      return "bool";
+    case TypeId::kInt32:
+      return "int32";
+    case TypeId::kInt64:
+      return "int64";
+    case TypeId::kFloat:
+      return "float";
+    case TypeId::kDouble:
+      return "double";
+    case TypeId::kString:
+      return "string";
+    case TypeId::kBinary:
+      return "binary";
+    case TypeId::kDate32:
+      return "date32";
+    case TypeId::kTimestamp:
+      return "timestamp";
+    case TypeId::kDecimal:
+      return "decimal";
+    case TypeId::kList:
+      return "list";
+    case TypeId::kStruct:
+      return "struct";
+    case TypeId::kMap:
+      return "map";
   }
   return "unknown";
 }
@@ -33,7 +47,8 @@ int DataType::FieldIndex(std::string_view name) const {
 
 std::string DataType::ToString() const {
   switch (id_) {
-    case TypeId::kList: return fmt::format("list<{}>", element()->ToString());
+    case TypeId::kList:
+      return fmt::format("list<{}>", element()->ToString());
     case TypeId::kMap: {
       const auto& kv = element()->fields();
       return fmt::format("map<{}, {}>", kv[0].type->ToString(), kv[1].type->ToString());
@@ -50,8 +65,10 @@ std::string DataType::ToString() const {
       static const char* kUnits[] = {"ms", "us", "ns"};
       return fmt::format("timestamp[{}{}]", kUnits[static_cast<int>(unit_)], utc_ ? ", UTC" : "");
     }
-    case TypeId::kDecimal: return fmt::format("decimal({}, {})", precision_, scale_);
-    default: return std::string(TypeIdName(id_));
+    case TypeId::kDecimal:
+      return fmt::format("decimal({}, {})", precision_, scale_);
+    default:
+      return std::string(TypeIdName(id_));
   }
 }
 
@@ -66,10 +83,10 @@ bool DataType::Equals(const DataType& o) const {
   return true;
 }
 
-#define STRUCTFLOW_SCALAR_TYPE(Name, Id)                          \
-  TypePtr DataType::Name() {                                      \
+#define STRUCTFLOW_SCALAR_TYPE(Name, Id)                             \
+  TypePtr DataType::Name() {                                         \
     static const TypePtr t = std::make_shared<DataType>(TypeId::Id); \
-    return t;                                                     \
+    return t;                                                        \
   }
 STRUCTFLOW_SCALAR_TYPE(Null, kNull)
 STRUCTFLOW_SCALAR_TYPE(Bool, kBool)
@@ -110,7 +127,8 @@ TypePtr DataType::Struct(std::vector<Field> fields) {
 
 TypePtr DataType::Map(TypePtr key, TypePtr value) {
   auto t = std::make_shared<DataType>(TypeId::kMap);
-  auto entries = Struct({Field{"key", std::move(key), false}, Field{"value", std::move(value), true}});
+  auto entries =
+      Struct({Field{"key", std::move(key), false}, Field{"value", std::move(value), true}});
   t->fields_.push_back(Field{"entries", std::move(entries), false});
   return t;
 }

@@ -45,14 +45,16 @@ class DataType {
   // Struct: its fields. List: one field "element". Map: one field "entries" of struct{key,value}.
   const std::vector<Field>& fields() const { return fields_; }
   const TypePtr& element() const { return fields_[0].type; }  // list and map only
-  TimeUnit unit() const { return unit_; }                      // timestamp only
-  bool utc() const { return utc_; }                            // timestamp only
-  int precision() const { return precision_; }                 // decimal only
-  int scale() const { return scale_; }                         // decimal only
+  TimeUnit unit() const { return unit_; }                     // timestamp only
+  bool utc() const { return utc_; }                           // timestamp only
+  int precision() const { return precision_; }                // decimal only
+  int scale() const { return scale_; }                        // decimal only
 
   // Index of the struct field named `name`, or -1.
   int FieldIndex(std::string_view name) const;
-  bool IsNested() const { return id_ == TypeId::kList || id_ == TypeId::kStruct || id_ == TypeId::kMap; }
+  bool IsNested() const {
+    return id_ == TypeId::kList || id_ == TypeId::kStruct || id_ == TypeId::kMap;
+  }
   // "int64", "list<string>", "struct<a: int64, b: list<binary>>", ...
   std::string ToString() const;
   bool Equals(const DataType& other) const;

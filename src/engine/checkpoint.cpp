@@ -1,0 +1,207 @@
+#include "engine/checkpoint.h"
+
+#include <fmt/format.h>
+#include <sqlite3.h>
+
+namespace structflow::engine {
+namespace {
+
+Status SqliteError(sqlite3* db, std::string_view what, const std::string& path) {
+  return Status::IOError(fmt::format("checkpoint {}: {} failed: {}", path, what,
+                                     db ? sqlite3_errmsg(db) : "out of memory"));
+}
+
+}  // namespace
+
+uint64_t Fingerprint(std::string_view data, uint64_t seed) {
+  uint64_t h = seed;
+  for (unsigned char c : data) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+Checkpoint::~Checkpoint() {
+  if (in_txn_) sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr);
+  sqlite3_finalize(put_);
+  sqlite3_close(db_);
+}
+
+Checkpoint::Cursor::~Cursor() { sqlite3_finalize(stmt_); }
+
+Status Checkpoint::Exec(const char* sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string msg = err ? err : "unknown error";
+    sqlite3_free(err);
+    return Status::IOError(fmt::format("checkpoint {}: {} (while running: {})", path_, msg, sql));
+  }
+  return Status::OK();
+}
+
+Result<std::unique_ptr<Checkpoint>> Checkpoint::Open(const std::string& path,
+                                                     const std::string& job_key) {
+  std::unique_ptr<Checkpoint> cp(new Checkpoint());
+  cp->path_ = path;
+  if (sqlite3_open_v2(path.c_str(), &cp->db_,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                      nullptr) != SQLITE_OK) {
+    return Status::IOError(
+        fmt::format("cannot open checkpoint {}: {}; check the folder exists and is writable, "
+                    "or pass --checkpoint PATH",
+                    path, sqlite3_errmsg(cp->db_)));
+  }
+  sqlite3_busy_timeout(cp->db_, 5000);
+  RETURN_NOT_OK(cp->Exec("PRAGMA journal_mode=WAL"));
+  // FULL: a committed transaction survives a power cut, not only a process crash.
+  RETURN_NOT_OK(cp->Exec("PRAGMA synchronous=FULL"));
+  RETURN_NOT_OK(cp->Exec(
+      "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+      "CREATE TABLE IF NOT EXISTS rows (row_id INTEGER PRIMARY KEY, fingerprint INTEGER NOT NULL,"
+      " raw BLOB, dialect TEXT, error_kind TEXT, error_message TEXT, http_status INTEGER,"
+      " attempts INTEGER, prompt_tokens INTEGER, completion_tokens INTEGER)"));
+  ASSIGN_OR_RAISE(auto existing, cp->GetMeta("job_key"));
+  if (existing && *existing != job_key) {
+    return Status::InvalidArgument(fmt::format(
+        "checkpoint {} belongs to another job ({}); delete it to start over, or pass a different "
+        "--checkpoint PATH",
+        path, *existing));
+  }
+  if (!existing) RETURN_NOT_OK(cp->SetMeta("job_key", job_key));
+  if (sqlite3_prepare_v2(
+          cp->db_, "INSERT OR REPLACE INTO rows VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+          -1, &cp->put_, nullptr) != SQLITE_OK) {
+    return SqliteError(cp->db_, "prepare", path);
+  }
+  return cp;
+}
+
+Result<std::unordered_map<int64_t, uint64_t>> Checkpoint::LoadFingerprints() {
+  std::unordered_map<int64_t, uint64_t> out;
+  sqlite3_stmt* st = nullptr;
+  if (sqlite3_prepare_v2(db_, "SELECT row_id, fingerprint FROM rows", -1, &st, nullptr) !=
+      SQLITE_OK) {
+    return SqliteError(db_, "read", path_);
+  }
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    out[sqlite3_column_int64(st, 0)] = static_cast<uint64_t>(sqlite3_column_int64(st, 1));
+  }
+  sqlite3_finalize(st);
+  if (rc != SQLITE_DONE) return SqliteError(db_, "read", path_);
+  return out;
+}
+
+Status Checkpoint::Begin() {
+  if (in_txn_) return Status::OK();
+  RETURN_NOT_OK(Exec("BEGIN"));
+  in_txn_ = true;
+  return Status::OK();
+}
+
+Status Checkpoint::Put(const RowRecord& r) {
+  RETURN_NOT_OK(Begin());
+  sqlite3_reset(put_);
+  sqlite3_bind_int64(put_, 1, r.row_id);
+  sqlite3_bind_int64(put_, 2, static_cast<int64_t>(r.fingerprint));
+  sqlite3_bind_blob(put_, 3, r.raw.data(), static_cast<int>(r.raw.size()), SQLITE_STATIC);
+  sqlite3_bind_text(put_, 4, r.dialect.data(), static_cast<int>(r.dialect.size()), SQLITE_STATIC);
+  if (r.error.ok()) {
+    sqlite3_bind_null(put_, 5);
+    sqlite3_bind_null(put_, 6);
+  } else {
+    std::string_view kind = ErrorKindName(r.error.kind);
+    sqlite3_bind_text(put_, 5, kind.data(), static_cast<int>(kind.size()), SQLITE_STATIC);
+    sqlite3_bind_text(put_, 6, r.error.message.data(), static_cast<int>(r.error.message.size()),
+                      SQLITE_STATIC);
+  }
+  sqlite3_bind_int(put_, 7, r.error.http_status);
+  sqlite3_bind_int(put_, 8, r.error.attempts);
+  sqlite3_bind_int64(put_, 9, r.prompt_tokens);
+  sqlite3_bind_int64(put_, 10, r.completion_tokens);
+  if (sqlite3_step(put_) != SQLITE_DONE) return SqliteError(db_, "write", path_);
+  ++pending_;
+  return Status::OK();
+}
+
+Status Checkpoint::Commit() {
+  if (!in_txn_) return Status::OK();
+  RETURN_NOT_OK(Exec("COMMIT"));
+  in_txn_ = false;
+  pending_ = 0;
+  return Status::OK();
+}
+
+Result<std::unique_ptr<Checkpoint::Cursor>> Checkpoint::Scan(int64_t first_row_id) {
+  RETURN_NOT_OK(Commit());
+  std::unique_ptr<Cursor> c(new Cursor());
+  if (sqlite3_prepare_v2(
+          db_,
+          "SELECT row_id, fingerprint, raw, dialect, error_kind, error_message, http_status,"
+          " attempts, prompt_tokens, completion_tokens FROM rows WHERE row_id >= ?1 ORDER BY "
+          "row_id",
+          -1, &c->stmt_, nullptr) != SQLITE_OK) {
+    return SqliteError(db_, "scan", path_);
+  }
+  sqlite3_bind_int64(c->stmt_, 1, first_row_id);
+  return c;
+}
+
+Result<std::optional<RowRecord>> Checkpoint::Cursor::Next() {
+  int rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_DONE) return std::optional<RowRecord>();
+  if (rc != SQLITE_ROW)
+    return Status::IOError(fmt::format("checkpoint scan failed: {}", sqlite3_errstr(rc)));
+  RowRecord r;
+  auto text = [&](int col) {
+    const void* p = sqlite3_column_blob(stmt_, col);
+    int n = sqlite3_column_bytes(stmt_, col);
+    return p ? std::string(static_cast<const char*>(p), n) : std::string();
+  };
+  r.row_id = sqlite3_column_int64(stmt_, 0);
+  r.fingerprint = static_cast<uint64_t>(sqlite3_column_int64(stmt_, 1));
+  r.raw = text(2);
+  r.dialect = text(3);
+  if (sqlite3_column_type(stmt_, 4) != SQLITE_NULL) {
+    r.error.kind = ParseErrorKind(text(4));
+    if (r.error.kind == ErrorKind::kNone) r.error.kind = ErrorKind::kInvalidResponse;
+    r.error.message = text(5);
+  }
+  r.error.http_status = sqlite3_column_int(stmt_, 6);
+  r.error.attempts = sqlite3_column_int(stmt_, 7);
+  r.prompt_tokens = sqlite3_column_int64(stmt_, 8);
+  r.completion_tokens = sqlite3_column_int64(stmt_, 9);
+  return std::optional<RowRecord>(std::move(r));
+}
+
+Status Checkpoint::SetMeta(const std::string& key, const std::string& value) {
+  sqlite3_stmt* st = nullptr;
+  if (sqlite3_prepare_v2(db_, "INSERT OR REPLACE INTO meta VALUES (?1, ?2)", -1, &st, nullptr) !=
+      SQLITE_OK) {
+    return SqliteError(db_, "write meta", path_);
+  }
+  sqlite3_bind_text(st, 1, key.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(st, 2, value.c_str(), -1, SQLITE_TRANSIENT);
+  int rc = sqlite3_step(st);
+  sqlite3_finalize(st);
+  if (rc != SQLITE_DONE) return SqliteError(db_, "write meta", path_);
+  return Status::OK();
+}
+
+Result<std::optional<std::string>> Checkpoint::GetMeta(const std::string& key) {
+  sqlite3_stmt* st = nullptr;
+  if (sqlite3_prepare_v2(db_, "SELECT value FROM meta WHERE key = ?1", -1, &st, nullptr) !=
+      SQLITE_OK) {
+    return SqliteError(db_, "read meta", path_);
+  }
+  sqlite3_bind_text(st, 1, key.c_str(), -1, SQLITE_TRANSIENT);
+  std::optional<std::string> out;
+  if (sqlite3_step(st) == SQLITE_ROW) {
+    out = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
+  }
+  sqlite3_finalize(st);
+  return out;
+}
+
+}  // namespace structflow::engine

@@ -1,0 +1,92 @@
+// Checkpoint: the durable record of finished rows, so a job resumes after a crash, kill -9,
+// power cut or Ctrl-C and sends only what is not done.
+//
+// Design: one SQLite database in WAL mode with synchronous=FULL. Each finished row is stored
+// under its row id (the row's position in the transformed input) with the fingerprint of its
+// request (job settings + the row's input values), the model's raw answer and its error. Rows
+// are committed in small transactions by the single writer thread; a committed row survives any
+// crash, an uncommitted one is simply sent again. A row is reused on resume only when its
+// fingerprint matches, so changing the prompt, schema or model never reuses a stale answer.
+// The final output is written from the checkpoint in row order (see pipeline.h).
+//
+// Thread-safety: a Checkpoint is owned by one thread at a time (the writer thread while the job
+// runs, then the output pass). It is not shared.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include "common/row_error.h"
+#include "common/status.h"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace structflow::engine {
+
+struct RowRecord {
+  int64_t row_id = 0;
+  uint64_t fingerprint = 0;
+  std::string raw;      // the model's answer text (message content), empty on failure
+  std::string dialect;  // the structured-output dialect the answer was produced under
+  RowError error;       // kind kNone on success
+  int64_t prompt_tokens = 0;
+  int64_t completion_tokens = 0;
+};
+
+class Checkpoint {
+ public:
+  ~Checkpoint();
+  Checkpoint(const Checkpoint&) = delete;
+  Checkpoint& operator=(const Checkpoint&) = delete;
+
+  // Opens or creates the database at `path`. `job_key` names the job's input and output; a
+  // checkpoint written for another output is refused with a message saying so.
+  static Result<std::unique_ptr<Checkpoint>> Open(const std::string& path,
+                                                  const std::string& job_key);
+
+  // Fingerprints of every stored row, for the resume check (row id -> fingerprint).
+  Result<std::unordered_map<int64_t, uint64_t>> LoadFingerprints();
+
+  // Buffers a record; it is durable once Commit() returns.
+  Status Put(const RowRecord& record);
+  Status Commit();
+  int64_t pending() const { return pending_; }
+
+  // Streams stored rows in row-id order from `first_row_id` on; nullopt at the end.
+  class Cursor {
+   public:
+    ~Cursor();
+    Result<std::optional<RowRecord>> Next();
+
+   private:
+    friend class Checkpoint;
+    sqlite3_stmt* stmt_ = nullptr;
+  };
+  Result<std::unique_ptr<Cursor>> Scan(int64_t first_row_id);
+
+  // Job-level key/value facts (the chosen dialect, the input row count).
+  Status SetMeta(const std::string& key, const std::string& value);
+  Result<std::optional<std::string>> GetMeta(const std::string& key);
+
+  const std::string& path() const { return path_; }
+
+ private:
+  Checkpoint() = default;
+  Status Exec(const char* sql);
+  Status Begin();
+
+  sqlite3* db_ = nullptr;
+  sqlite3_stmt* put_ = nullptr;
+  std::string path_;
+  int64_t pending_ = 0;
+  bool in_txn_ = false;
+};
+
+// 64-bit FNV-1a, for fingerprints (stable across runs and machines).
+uint64_t Fingerprint(std::string_view data, uint64_t seed = 14695981039346656037ull);
+
+}  // namespace structflow::engine

@@ -1,0 +1,77 @@
+#include "engine/checkpoint.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+namespace structflow::engine {
+namespace {
+
+std::string TempPath(const std::string& name) {
+  auto dir =
+      std::filesystem::temp_directory_path() / ("structflow_cp_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  auto p = dir / name;
+  std::filesystem::remove(p);
+  std::filesystem::remove(p.string() + "-wal");
+  std::filesystem::remove(p.string() + "-shm");
+  return p.string();
+}
+
+TEST(Checkpoint, CommittedRowsSurviveReopenAndScanInRowOrder) {
+  std::string path = TempPath("a.db");
+  {
+    auto cp = Checkpoint::Open(path, "job-1");
+    ASSERT_TRUE(cp.ok()) << cp.status().ToString();
+    for (int64_t id : {5, 1, 3}) {
+      RowRecord r;
+      r.row_id = id;
+      r.fingerprint = 100 + id;
+      r.raw = "answer " + std::to_string(id);
+      if (id == 3) r.error = RowError{ErrorKind::kHttpStatus, "HTTP 400: bad image", 400, 1};
+      ASSERT_TRUE((*cp)->Put(r).ok());
+    }
+    ASSERT_TRUE((*cp)->Commit().ok());
+    RowRecord uncommitted;
+    uncommitted.row_id = 9;
+    ASSERT_TRUE((*cp)->Put(uncommitted).ok());
+    // Destroyed without Commit: the destructor commits, as a clean shutdown would.
+  }
+  auto cp = Checkpoint::Open(path, "job-1");
+  ASSERT_TRUE(cp.ok());
+  auto fps = (*cp)->LoadFingerprints();
+  ASSERT_TRUE(fps.ok());
+  EXPECT_EQ(fps->size(), 4u);
+  EXPECT_EQ(fps->at(5), 105u);
+  auto cursor = (*cp)->Scan(2);
+  ASSERT_TRUE(cursor.ok());
+  std::vector<int64_t> ids;
+  while (true) {
+    auto r = (*cursor)->Next();
+    ASSERT_TRUE(r.ok());
+    if (!r->has_value()) break;
+    ids.push_back((*r)->row_id);
+    if ((*r)->row_id == 3) {
+      EXPECT_EQ((*r)->error.kind, ErrorKind::kHttpStatus);
+      EXPECT_EQ((*r)->error.http_status, 400);
+      EXPECT_EQ((*r)->error.message, "HTTP 400: bad image");
+    }
+  }
+  EXPECT_EQ(ids, (std::vector<int64_t>{3, 5, 9}));
+}
+
+TEST(Checkpoint, RefusesACheckpointOfAnotherJob) {
+  std::string path = TempPath("b.db");
+  ASSERT_TRUE(Checkpoint::Open(path, "in.jsonl -> out.parquet").ok());
+  auto other = Checkpoint::Open(path, "in.jsonl -> other.parquet");
+  ASSERT_FALSE(other.ok());
+  EXPECT_NE(other.status().message().find("belongs to another job"), std::string::npos);
+}
+
+TEST(Checkpoint, FingerprintChangesWithAnyByte) {
+  EXPECT_NE(Fingerprint("prompt A"), Fingerprint("prompt B"));
+  EXPECT_EQ(Fingerprint("same"), Fingerprint("same"));
+}
+
+}  // namespace
+}  // namespace structflow::engine
