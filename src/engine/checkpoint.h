@@ -48,7 +48,9 @@ class Checkpoint {
   static Result<std::unique_ptr<Checkpoint>> Open(const std::string& path,
                                                   const std::string& job_key);
 
-  // Fingerprints of every stored row, for the resume check (row id -> fingerprint).
+  // Fingerprints of the stored rows a resume may reuse (row id -> fingerprint): successes and
+  // rows that failed for a lasting reason. Rows that failed for a passing reason (connect,
+  // timeout, reset, HTTP 408/409/429/5xx) are left out, so a re-run sends them again.
   Result<std::unordered_map<int64_t, uint64_t>> LoadFingerprints();
 
   // Buffers a record; it is durable once Commit() returns.
