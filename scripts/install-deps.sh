@@ -12,6 +12,7 @@ APT_PACKAGES=(
   libvalijson-dev json-schema-test-suite libre2-dev libtomlplusplus-dev
   libzstd-dev libsnappy-dev liblz4-dev libbrotli-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  clang-14 libclang-rt-14-dev  # libFuzzer for tools/fuzz/run_libfuzzer.sh
   python3 python3-pil python3-httpx python3-aiohttp
   nodejs npm
 )

@@ -1,19 +1,75 @@
-// Placeholder until issue 9 lands: the command exists so --help lists it, and says plainly
-// that it is not built yet instead of failing silently.
+// `structflow eval`: score a results file against its answer key, or compare two runs of the
+// same rows (say, with and without the image).
 #include <CLI/CLI.hpp>
-
 #include <cstdio>
+#include <memory>
 
 #include "cli/commands.h"
+#include "engine/eval.h"
 
 namespace structflow::cli {
 
 void AddEvalCommand(CLI::App& app, int* exit_code) {
-  auto* sub = app.add_subcommand("eval", "(not built yet: see issue 9)");
-  sub->allow_extras();
-  sub->callback([exit_code] {
-    std::fprintf(stderr, "structflow eval: not built yet (issue 9). Nothing was done.\n");
-    *exit_code = 1;
+  struct Opts {
+    std::vector<std::string> files;
+    engine::EvalOptions eval;
+    std::vector<std::string> labels;
+    bool json = false;
+  };
+  auto o = std::make_shared<Opts>();
+  auto* sub = app.add_subcommand(
+      "eval",
+      "Score results against an answer key: accuracy with a 95% confidence interval, per-class "
+      "counts\n"
+      "and a confusion table. Given two results files of the same rows (say, with and without the\n"
+      "image), also the four-way table: both right, right only in the first, right only in the "
+      "second,\n"
+      "both wrong. Rows whose `error` is set are counted apart, never scored as wrong.\n\n"
+      "Example:\n"
+      "  structflow eval with_image.parquet without_image.parquet --pred output --key key\n");
+  sub->add_option("files", o->files, "One results file, or two of the same rows to compare")
+      ->required()
+      ->expected(1, 2);
+  sub->add_option("--pred", o->eval.pred, "Column path of the prediction")->capture_default_str();
+  sub->add_option("--key", o->eval.key,
+                  "Column path of the answer key (e.g. made with run --extract)")
+      ->capture_default_str();
+  sub->add_option("--labels", o->labels, "Names for the two files in the report")
+      ->expected(2)
+      ->delimiter(',');
+  sub->add_flag("--json", o->json, "Print the same figures as JSON");
+  sub->callback([o, exit_code] {
+    std::vector<std::vector<engine::RowOutcome>> rows;
+    std::vector<engine::Score> scores;
+    for (const auto& f : o->files) {
+      auto r = engine::ReadOutcomes(f, o->eval);
+      if (!r.ok()) {
+        std::fprintf(stderr, "structflow eval: %s\n", r.status().message().c_str());
+        *exit_code = 1;
+        return;
+      }
+      scores.push_back(engine::ScoreOutcomes(f, *r));
+      rows.push_back(std::move(*r));
+    }
+    if (rows.size() == 1) {
+      std::string text =
+          o->json ? engine::ScoreJson(scores[0]) + "\n" : engine::FormatScore(scores[0]);
+      std::fputs(text.c_str(), stdout);
+      *exit_code = 0;
+      return;
+    }
+    auto c = engine::Compare(rows[0], rows[1]);
+    if (!c.ok()) {
+      std::fprintf(stderr, "structflow eval: %s\n", c.status().message().c_str());
+      *exit_code = 1;
+      return;
+    }
+    std::string a = o->labels.size() == 2 ? o->labels[0] : o->files[0];
+    std::string b = o->labels.size() == 2 ? o->labels[1] : o->files[1];
+    std::string text = o->json ? engine::ComparisonJson(scores[0], scores[1], *c) + "\n"
+                               : engine::FormatComparison(scores[0], scores[1], *c, a, b);
+    std::fputs(text.c_str(), stdout);
+    *exit_code = 0;
   });
 }
 

@@ -1,19 +1,162 @@
-// Placeholder until issue 8 lands: the command exists so --help lists it, and says plainly
-// that it is not built yet instead of failing silently.
+// `structflow run`: the streaming job. Flags map one to one onto engine::JobConfig; a TOML
+// config file (--config job.toml) holds the same settings under the same names, and flags win.
 #include <CLI/CLI.hpp>
-
-#include <cstdio>
+#include <memory>
 
 #include "cli/commands.h"
+#include "engine/job.h"
 
 namespace structflow::cli {
 
 void AddRunCommand(CLI::App& app, int* exit_code) {
-  auto* sub = app.add_subcommand("run", "(not built yet: see issue 8)");
-  sub->allow_extras();
-  sub->callback([exit_code] {
-    std::fprintf(stderr, "structflow run: not built yet (issue 8). Nothing was done.\n");
-    *exit_code = 1;
+  auto cfg = std::make_shared<engine::JobConfig>();
+  auto seed = std::make_shared<int64_t>(-1);
+  auto* sub = app.add_subcommand(
+      "run",
+      "Run a model over every row of a dataset and write typed results.\n\n"
+      "Every input row comes out exactly once, in input order, with the answer in the result "
+      "column\n"
+      "(a struct typed from --schema, or a string for --choice/--regex) or the reason it failed in "
+      "the\n"
+      "`error` column. Finished rows are checkpointed: re-run the same command after a crash or "
+      "Ctrl-C\n"
+      "and only what is missing is sent.\n\n"
+      "Example (AI2D-style multiple choice over diagrams):\n"
+      "  structflow run ai2d.parquet --out answers.parquet --explode images --explode texts \\\n"
+      "    --image images --prompt '{texts.user}' --choice A,B,C,D \\\n"
+      "    --extract 'key=texts.assistant:Answer: ([A-D])'\n");
+  sub->set_config("--config", "", "TOML file with the same settings as the flags (flags win)");
+  sub->add_option("inputs", cfg->inputs,
+                  "Input files, globs or image folders (.parquet, .jsonl, .csv)")
+      ->required();
+  sub->add_option("--out,-o", cfg->out,
+                  "Output file; the format follows the extension (.parquet, .jsonl, .csv)")
+      ->required();
+
+  auto* server = "Server";
+  sub->add_option(
+         "--endpoint", cfg->endpoints,
+         "OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1 (repeat for replicas; default: "
+         "$OPENAI_BASE_URL or http://127.0.0.1:8000/v1)")
+      ->group(server);
+  sub->add_option("--model", cfg->model, "Model name (default: the server's only model)")
+      ->group(server);
+  sub->add_option("--api-key", cfg->api_key, "API key (default: $OPENAI_API_KEY); never printed")
+      ->group(server);
+  sub->add_option("--api-key-file", cfg->api_key_file, "Read the API key from this file")
+      ->group(server);
+  sub->add_option("--concurrency", cfg->concurrency,
+                  "Hard cap on requests in flight; 0 (default) adapts to the server by itself")
+      ->group(server);
+  sub->add_option("--max-attempts", cfg->max_attempts,
+                  "HTTP attempts per request (retries on 429, 5xx, timeouts)")
+      ->capture_default_str()
+      ->group(server);
+  sub->add_option("--request-timeout", cfg->request_timeout_s,
+                  "Seconds before one request is abandoned")
+      ->capture_default_str()
+      ->group(server);
+  sub->add_option("--stall-timeout", cfg->stall_timeout_s,
+                  "Seconds without a byte before a response is cut")
+      ->capture_default_str()
+      ->group(server);
+
+  auto* prompt = "Prompt";
+  auto* p = sub->add_option(
+                   "--prompt", cfg->prompt,
+                   "Prompt template: {column}, {column.field}, {column[0]}; {{ for a literal brace")
+                ->group(prompt);
+  sub->add_option("--prompt-file", cfg->prompt_file, "Read the prompt template from a file")
+      ->excludes(p)
+      ->group(prompt);
+  sub->add_option("--system", cfg->system, "System prompt")->group(prompt);
+  sub->add_option("--image", cfg->images,
+                  "Column path of an image (bytes, path, URL, {bytes, path} struct or a list of "
+                  "them); repeatable")
+      ->group(prompt);
+  sub->add_option("--image-max-side", cfg->image_max_side,
+                  "Shrink images so no side exceeds N pixels (0: keep)")
+      ->group(prompt);
+  sub->add_option("--image-max-pixels", cfg->image_max_pixels,
+                  "Shrink images to at most N pixels (0: keep)")
+      ->group(prompt);
+  sub->add_option("--image-format", cfg->image_format, "jpeg, png, webp, or keep")
+      ->capture_default_str()
+      ->group(prompt);
+  sub->add_option("--image-quality", cfg->image_quality, "JPEG/WebP quality")
+      ->capture_default_str()
+      ->group(prompt);
+  sub->add_flag("--fetch-images", cfg->fetch_images,
+                "Download http(s) image URLs here instead of passing them to the server")
+      ->group(prompt);
+
+  auto* output = "Structured output";
+  auto* schema =
+      sub->add_option("--schema", cfg->schema_file, "JSON Schema file the answer must fit")
+          ->group(output);
+  auto* choice = sub->add_option("--choice", cfg->choices, "Comma-separated choices, e.g. A,B,C,D")
+                     ->delimiter(',')
+                     ->excludes(schema)
+                     ->group(output);
+  sub->add_option("--regex", cfg->regex, "Regular expression the answer must match")
+      ->excludes(schema)
+      ->excludes(choice)
+      ->group(output);
+  sub->add_option("--dialect", cfg->dialect,
+                  "How to ask for structured output: auto (probe the server), vllm (0.12+ "
+                  "structured_outputs), "
+                  "vllm-legacy (guided_*), openai (response_format)")
+      ->capture_default_str()
+      ->group(output);
+  sub->add_option("--as", cfg->as, "Name of the result column")
+      ->capture_default_str()
+      ->group(output);
+  sub->add_option("--max-output-retries", cfg->max_output_retries,
+                  "Re-ask when an answer does not fit the schema, at most N times")
+      ->capture_default_str()
+      ->group(output);
+  sub->add_flag("--keep-raw", cfg->keep_raw, "Also keep the model's raw text in a column <as>_raw")
+      ->group(output);
+  sub->add_option("--max-tokens", cfg->max_tokens, "Maximum tokens per answer")
+      ->capture_default_str()
+      ->group(output);
+  sub->add_option("--temperature", cfg->temperature, "Sampling temperature")
+      ->capture_default_str()
+      ->group(output);
+  sub->add_option("--seed", *seed, "Sampling seed sent with every request")->group(output);
+
+  auto* rows = "Rows";
+  sub->add_option("--explode", cfg->explode,
+                  "Turn a list column into one row per element; repeatable, in order")
+      ->group(rows);
+  sub->add_option(
+         "--extract", cfg->extract,
+         "NAME=COLUMN_PATH:REGEX adds a column from the regex's first group (no match: null)")
+      ->group(rows);
+  sub->add_option("--limit", cfg->limit, "Only the first N rows (after --explode)")->group(rows);
+  sub->add_option("--shard", cfg->shard,
+                  "K/N: only rows whose id % N == K (run N machines at once)")
+      ->group(rows);
+  sub->add_flag("--keep-binary", cfg->keep_binary,
+                "Keep binary input columns (images) in the output")
+      ->group(rows);
+
+  auto* job = "Job";
+  sub->add_option("--checkpoint", cfg->checkpoint, "Checkpoint database (default: OUT.checkpoint)")
+      ->group(job);
+  sub->add_flag("--dry-run", cfg->dry_run, "Print the first request and the settings; send nothing")
+      ->group(job);
+  sub->add_option("--workers", cfg->workers, "CPU worker threads (0: one per core)")->group(job);
+  sub->add_flag("!--no-fail-fast", cfg->fail_fast,
+                "Keep going even when the first rows all fail the same way")
+      ->group(job);
+  sub->add_option("--progress", cfg->progress, "auto, tty, log or off")
+      ->capture_default_str()
+      ->group(job);
+
+  sub->callback([cfg, seed, exit_code] {
+    if (*seed >= 0) cfg->seed = *seed;
+    *exit_code = engine::RunJob(*cfg);
   });
 }
 

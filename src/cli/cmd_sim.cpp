@@ -1,19 +1,120 @@
-// Placeholder until issue 3 lands: the command exists so --help lists it, and says plainly
-// that it is not built yet instead of failing silently.
-#include <CLI/CLI.hpp>
+// `structflow sim`: the OpenAI-compatible vLLM simulator as a command (see sim/server.h).
+#include <pthread.h>
 
+#include <CLI/CLI.hpp>
+#include <csignal>
 #include <cstdio>
+#include <memory>
 
 #include "cli/commands.h"
+#include "sim/server.h"
 
 namespace structflow::cli {
 
 void AddSimCommand(CLI::App& app, int* exit_code) {
-  auto* sub = app.add_subcommand("sim", "(not built yet: see issue 3)");
-  sub->allow_extras();
-  sub->callback([exit_code] {
-    std::fprintf(stderr, "structflow sim: not built yet (issue 3). Nothing was done.\n");
-    *exit_code = 1;
+  auto o = std::make_shared<sim::SimOptions>();
+  auto models = std::make_shared<std::vector<std::string>>();
+  auto no_images = std::make_shared<bool>(false);
+  auto* sub = app.add_subcommand(
+      "sim",
+      "Run an OpenAI-compatible server that behaves like vLLM, with no GPU and no model: answers\n"
+      "are drawn at random (deterministic under --seed) but always fit the requested JSON schema,\n"
+      "choice list or regex. It validates like vLLM (unknown model 404, broken image, context\n"
+      "length, images per prompt: 400 with vLLM's wording), simulates continuous batching, and\n"
+      "injects faults on request. Use it to test a pipeline or measure a client before paying for\n"
+      "GPU time. Once listening it prints one line `listening on http://HOST:PORT/v1`; Ctrl-C or\n"
+      "SIGTERM stops it.\n\n"
+      "Endpoints: GET /v1/models, POST /v1/chat/completions (stream too), GET /health,\n"
+      "GET /metrics (Prometheus).\n\n"
+      "Examples:\n"
+      "  structflow sim --port 8000\n"
+      "  structflow sim --port 0 --latency-ms 50 --max-num-seqs 64\n"
+      "  structflow sim --api vllm-0.10 --faults 429:0.05,reset:0.01 --seed 7\n");
+  sub->add_option("--host", o->host, "Address to listen on (0.0.0.0 for every interface)")
+      ->capture_default_str();
+  sub->add_option("--port", o->port, "TCP port; 0 picks a free one (read it from the first line)")
+      ->capture_default_str();
+  sub->add_option("--model", *models,
+                  "Model name to serve; repeat for several (default: sim-vlm). Requests naming "
+                  "another model get vLLM's 404");
+  sub->add_option("--api", o->api,
+                  "Which server to imitate. vllm-0.12: honours response_format and "
+                  "structured_outputs{json,choice,regex}, ignores guided_*. vllm-0.10: honours "
+                  "response_format and guided_json/guided_choice/guided_regex, ignores "
+                  "structured_outputs. openai: honours response_format only. Ignored parameters "
+                  "give free-text answers, as on a real server")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"vllm-0.12", "vllm-0.10", "openai"}));
+  sub->add_option("--max-num-seqs", o->max_num_seqs,
+                  "Batch slots: at most this many requests run at once; the rest wait in order "
+                  "(vLLM's --max-num-seqs)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  sub->add_option("--latency-ms", o->latency_ms,
+                  "Fixed service time per request in ms (for tests and benchmarks). Negative: use "
+                  "the batching model below (prefill + decode)")
+      ->capture_default_str();
+  sub->add_option("--prefill-ms-per-1k", o->prefill_ms_per_1k_tokens,
+                  "Batching model: prefill time per 1,000 prompt tokens, in ms")
+      ->capture_default_str();
+  sub->add_option("--decode-ms-per-token", o->decode_ms_per_token,
+                  "Batching model: decode time per output token with one request running, in ms")
+      ->capture_default_str();
+  sub->add_option("--decode-batch-slowdown", o->decode_batch_slowdown,
+                  "Batching model: decode time per token grows linearly with the running batch, "
+                  "by this fraction at a full batch (1.0: twice as slow)")
+      ->capture_default_str();
+  sub->add_option("--bytes-per-token", o->bytes_per_text_token,
+                  "Text tokens are estimated as bytes / this")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  sub->add_option("--tokens-per-image", o->tokens_per_image,
+                  "Prompt tokens counted for each image (576 is LLaVA-1.5's)")
+      ->capture_default_str();
+  sub->add_option("--max-model-len", o->max_model_len,
+                  "Context length: prompt plus max_tokens over this is vLLM's 400")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  sub->add_option("--limit-mm-per-prompt", o->limit_mm_per_prompt,
+                  "Most images allowed in one prompt (vLLM's --limit-mm-per-prompt); more is a 400")
+      ->capture_default_str();
+  sub->add_flag("--no-image-support", *no_images,
+                "Act as a text-only model: any image in a request is a 400");
+  sub->add_option("--faults", o->faults,
+                  "Faults to inject, as NAME:RATE,... with rates adding up to at most 1. Names: "
+                  "429 (with Retry-After), 500, 503, reset (connection reset mid-response), hang "
+                  "(no answer ever), garbage (200 with a non-JSON body), length (answer cut at "
+                  "max_tokens, finish_reason length). Example: 429:0.1,reset:0.02");
+  sub->add_option("--retry-after", o->retry_after_s, "Retry-After seconds sent with 429 faults")
+      ->capture_default_str();
+  sub->add_option("--seed", o->seed,
+                  "Seed for answers and faults: the same seed and requests give the same run")
+      ->capture_default_str();
+  sub->add_option("--threads", o->threads, "I/O threads")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+
+  sub->callback([o, models, no_images, exit_code] {
+    if (!models->empty()) o->models = *models;
+    o->image_support = !*no_images;
+    // Block the stop signals before any thread starts, so only sigwait below receives them.
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    auto server = sim::Server::Start(*o);
+    if (!server.ok()) {
+      std::fprintf(stderr, "structflow sim: %s\n", server.status().message().c_str());
+      *exit_code = 1;
+      return;
+    }
+    std::printf("listening on %s\n", (*server)->base_url().c_str());
+    std::fflush(stdout);
+    int sig = 0;
+    sigwait(&signals, &sig);
+    (*server)->Stop();
+    *exit_code = 0;
   });
 }
 

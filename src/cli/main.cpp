@@ -22,7 +22,7 @@ int main(int argc, char** argv) {
       "structflow"};
   app.set_version_flag("--version", std::string("structflow ") + STRUCTFLOW_VERSION);
   app.require_subcommand(1);
-  app.fallthrough(false);
+  app.fallthrough(true);  // --log-level works after the subcommand too
   std::string log_level = "info";
   app.add_option("--log-level", log_level, "debug, info, warn, error or off")
       ->capture_default_str();

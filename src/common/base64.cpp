@@ -4,6 +4,10 @@
 #include <cstdint>
 #include <cstring>
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 namespace structflow {
 namespace {
 
@@ -31,11 +35,8 @@ struct DecodeTable {
 };
 constexpr DecodeTable kDecode;
 
-}  // namespace
-
-void Base64EncodeTo(std::string_view in, char* out) {
-  const auto* p = reinterpret_cast<const uint8_t*>(in.data());
-  size_t n = in.size();
+// Scalar tail and fallback: two 12-bit lookups per 3 input bytes.
+void EncodeScalar(const uint8_t* p, size_t n, char* out) {
   size_t i = 0;
   for (; i + 3 <= n; i += 3) {
     uint32_t v = (uint32_t{p[i]} << 16) | (uint32_t{p[i + 1]} << 8) | p[i + 2];
@@ -53,6 +54,67 @@ void Base64EncodeTo(std::string_view in, char* out) {
     out[2] = (i + 1 < n) ? kAlphabet[(v >> 6) & 63] : '=';
     out[3] = '=';
   }
+}
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define STRUCTFLOW_BASE64_AVX2 1
+// AVX2 encoder after Muła and Lemire, "Faster Base64 Encoding and Decoding Using AVX2
+// Instructions" (2018): 24 input bytes -> 32 characters per step, about 5x the scalar loop.
+// Written here because no Debian package ships a base64 library with a SIMD encoder.
+__attribute__((target("avx2"))) void EncodeAvx2(const uint8_t* p, size_t n, char* out) {
+  size_t i = 0;
+  // Each step reads 16 bytes at offset 12, so 28 bytes must remain.
+  if (n >= 28) {
+    const __m256i shuffle = _mm256_setr_epi8(1, 0, 2, 1, 4, 3, 5, 4, 7, 6, 8, 7, 10, 9, 11, 10,  //
+                                             1, 0, 2, 1, 4, 3, 5, 4, 7, 6, 8, 7, 10, 9, 11, 10);
+    const __m256i mask_hi = _mm256_set1_epi32(0x0fc0fc00);
+    const __m256i mul_hi = _mm256_set1_epi32(0x04000040);
+    const __m256i mask_lo = _mm256_set1_epi32(0x003f03f0);
+    const __m256i mul_lo = _mm256_set1_epi32(0x01000010);
+    const __m256i c51 = _mm256_set1_epi8(51);
+    const __m256i c26 = _mm256_set1_epi8(26);
+    const __m256i c13 = _mm256_set1_epi8(13);
+    const __m256i shift_lut =
+        _mm256_setr_epi8('a' - 26, '0' - 52, '0' - 52, '0' - 52, '0' - 52, '0' - 52, '0' - 52,
+                         '0' - 52, '0' - 52, '0' - 52, '0' - 52, '+' - 62, '/' - 63, 'A', 0, 0,  //
+                         'a' - 26, '0' - 52, '0' - 52, '0' - 52, '0' - 52, '0' - 52, '0' - 52,
+                         '0' - 52, '0' - 52, '0' - 52, '0' - 52, '+' - 62, '/' - 63, 'A', 0, 0);
+    for (; i + 28 <= n; i += 24) {
+      __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
+      __m128i hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i + 12));
+      __m256i in = _mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1);
+      in = _mm256_shuffle_epi8(in, shuffle);
+      __m256i t1 = _mm256_mulhi_epu16(_mm256_and_si256(in, mask_hi), mul_hi);
+      __m256i t3 = _mm256_mullo_epi16(_mm256_and_si256(in, mask_lo), mul_lo);
+      __m256i idx = _mm256_or_si256(t1, t3);
+      __m256i red = _mm256_subs_epu8(idx, c51);
+      __m256i less = _mm256_cmpgt_epi8(c26, idx);
+      red = _mm256_or_si256(red, _mm256_and_si256(less, c13));
+      __m256i chars = _mm256_add_epi8(_mm256_shuffle_epi8(shift_lut, red), idx);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), chars);
+      out += 32;
+    }
+  }
+  EncodeScalar(p + i, n - i, out);
+}
+
+using EncodeFn = void (*)(const uint8_t*, size_t, char*);
+EncodeFn PickEncoder() {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2") ? EncodeAvx2 : EncodeScalar;
+}
+const EncodeFn kEncode = PickEncoder();
+#endif
+
+}  // namespace
+
+void Base64EncodeTo(std::string_view in, char* out) {
+  const auto* p = reinterpret_cast<const uint8_t*>(in.data());
+#ifdef STRUCTFLOW_BASE64_AVX2
+  kEncode(p, in.size(), out);
+#else
+  EncodeScalar(p, in.size(), out);
+#endif
 }
 
 void Base64Append(std::string* out, std::string_view in) {

@@ -21,6 +21,12 @@ struct ReadOptions {
   // costs nothing unless used).
   std::vector<std::string> columns;
   int64_t batch_rows = 1024;  // a hint; Parquet may also cut at row-group boundaries
+  // JSONL and CSV: how many lines (rows) per file to sample when inferring column types.
+  int64_t infer_rows = 1000;
+  // JSONL and CSV: "column=type" (bool, int64, double, string, binary) fixing a top-level
+  // column's type instead of inferring it. `string` keeps any JSON value as its JSON text;
+  // `binary` decodes base64 text.
+  std::vector<std::string> type_overrides;
 };
 
 class Source {

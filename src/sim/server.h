@@ -8,6 +8,7 @@
 // from any thread.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -39,7 +40,9 @@ struct SimOptions {
   // "429:0.1,500:0.05,503:0.02,reset:0.02,hang:0.01,garbage:0.01,length:0.02"
   std::string faults;
   uint64_t seed = 0;
-  int threads = 2;  // I/O threads
+  int threads = 2;                   // I/O threads
+  int retry_after_s = 1;             // the Retry-After header of a 429 fault, in seconds
+  size_t max_body_bytes = 64 << 20;  // larger request bodies get 413
 };
 
 struct SimMetrics {
@@ -50,7 +53,16 @@ struct SimMetrics {
   double busy_slot_seconds = 0;  // integral of running slots over time
   uint64_t prompt_tokens = 0;
   uint64_t generation_tokens = 0;
+  uint64_t connections = 0;    // open client connections now
+  uint64_t responses_200 = 0;  // responses by status (faults included)
+  uint64_t responses_4xx = 0;
+  uint64_t responses_5xx = 0;
+  uint64_t faults = 0;  // requests given a fault from --faults
 };
+
+// Raises this process's soft limit on open files to the hard limit, so the server can hold
+// thousands of connections. Server::Start calls it; harmless to call again.
+void RaiseOpenFileLimit();
 
 class Server {
  public:

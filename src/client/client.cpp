@@ -1,0 +1,884 @@
+#include "client/client.h"
+
+#include <curl/curl.h>
+#include <fmt/format.h>
+#include <pthread.h>
+#include <time.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <condition_variable>
+#include <ctime>
+#include <deque>
+#include <mutex>
+#include <queue>
+#include <random>
+#include <thread>
+#include <unordered_map>
+
+#include "client/api_key.h"
+#include "client/concurrency.h"
+#include "client/endpoints.h"
+#include "client/response_scan.h"
+#include "client/retry_policy.h"
+#include "common/bounded_queue.h"
+#include "common/logging.h"
+
+namespace structflow::client {
+namespace {
+
+constexpr int kKinds = 11;
+
+// Log-spaced latency buckets: 5% wide from 50 us to about 2.7 hours.
+class LatencyHistogram {
+ public:
+  void Add(double s) {
+    ++buckets_[Bucket(s)];
+    ++count_;
+  }
+  double Quantile(double q) const {
+    if (count_ == 0) return 0;
+    uint64_t rank = static_cast<uint64_t>(std::ceil(q * static_cast<double>(count_)));
+    rank = std::max<uint64_t>(rank, 1);
+    uint64_t seen = 0;
+    for (size_t i = 0; i < buckets_.size(); ++i) {
+      seen += buckets_[i];
+      if (seen >= rank) return kMin * std::pow(kRatio, static_cast<double>(i) + 0.5);
+    }
+    return kMin * std::pow(kRatio, static_cast<double>(buckets_.size()));
+  }
+
+ private:
+  static constexpr double kMin = 50e-6;
+  static constexpr double kRatio = 1.05;
+  static size_t Bucket(double s) {
+    if (!(s > kMin)) return 0;
+    double b = std::log(s / kMin) / std::log(kRatio);
+    return std::min<size_t>(static_cast<size_t>(b), kBuckets - 1);
+  }
+  static constexpr size_t kBuckets = 400;
+  std::array<uint64_t, kBuckets> buckets_{};
+  uint64_t count_ = 0;
+};
+
+// An easy handle with its error buffer; pooled and reused so connections are reused too.
+struct EasySlot {
+  CURL* easy = nullptr;
+  char error[CURL_ERROR_SIZE] = {0};
+};
+
+// One request while the I/O thread owns it.
+struct Transfer {
+  Request request;
+  std::string url;
+  int attempts = 0;
+  int invalid_responses = 0;
+  Clock::TimePoint first_start{};
+  Clock::TimePoint deadline{};
+  Clock::TimePoint attempt_start{};
+  int endpoint = -1;
+  int failed_endpoint = -1;
+  uint64_t aimd_seq = 0;
+  EasySlot* slot = nullptr;
+  std::string response;
+  std::optional<double> retry_after_s;
+  int http_status = 0;
+  RowError last_error;
+  // Stall detection: the last time bytes moved either way, seen by the progress callback.
+  Clock* clock = nullptr;
+  Clock::TimePoint last_progress{};
+  curl_off_t progress_bytes = 0;
+  bool stalled = false;
+  size_t active_index = SIZE_MAX;  // position in Impl::active_, while a transfer runs
+};
+
+int OnProgress(void* user, curl_off_t, curl_off_t dlnow, curl_off_t, curl_off_t ulnow) {
+  auto* t = static_cast<Transfer*>(user);
+  if (dlnow + ulnow != t->progress_bytes) {
+    t->progress_bytes = dlnow + ulnow;
+    t->last_progress = t->clock->Now();
+  }
+  return 0;
+}
+
+size_t WriteBody(char* data, size_t size, size_t n, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  t->response.append(data, size * n);
+  return size * n;
+}
+
+size_t ReadHeader(char* data, size_t size, size_t n, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  std::string_view line(data, size * n);
+  constexpr std::string_view kName = "retry-after:";
+  if (line.size() > kName.size()) {
+    bool match = true;
+    for (size_t i = 0; i < kName.size(); ++i) {
+      char c = line[i];
+      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+      if (c != kName[i]) {
+        match = false;
+        break;
+      }
+    }
+    if (match) t->retry_after_s = ParseRetryAfter(line.substr(kName.size()), std::time(nullptr));
+  }
+  return size * n;
+}
+
+std::string Snippet(std::string_view body) {
+  constexpr size_t kMax = 300;
+  std::string s(body.substr(0, kMax));
+  for (char& c : s) {
+    if (c == '\n' || c == '\r') c = ' ';
+  }
+  if (body.size() > kMax) s += "...";
+  return s;
+}
+
+std::string Seconds(double s) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", s);
+  return buf;
+}
+
+}  // namespace
+
+class Client::Impl {
+ public:
+  Impl(ClientOptions options, Clock* clock)
+      : options_(std::move(options)),
+        clock_(clock),
+        retry_(RetryOptions{options_.max_attempts, options_.backoff_base_s, options_.backoff_max_s,
+                            options_.max_invalid_response_attempts}),
+        aimd_(
+            AimdOptions{.initial = std::min(options_.initial_concurrency, options_.max_concurrency),
+                        .min = 1,
+                        .max = options_.max_concurrency}),
+        endpoints_(options_.endpoints.size(),
+                   EndpointOptions{options_.eject_after, options_.endpoint_cooldown_s,
+                                   std::max(60.0, options_.endpoint_cooldown_s)},
+                   clock),
+        rng_(options_.seed != 0 ? options_.seed : std::random_device{}()),
+        submit_q_(options_.queue_capacity) {}
+
+  ~Impl() {
+    Cancel();
+    if (thread_.joinable()) thread_.join();
+    for (EasySlot* s : pool_) {
+      curl_easy_cleanup(s->easy);
+      delete s;
+    }
+    if (multi_ != nullptr) curl_multi_cleanup(multi_);
+    curl_slist_free_all(post_headers_);
+    curl_slist_free_all(get_headers_);
+  }
+
+  Status Init() {
+    static std::once_flag once;
+    std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+    multi_ = curl_multi_init();
+    if (multi_ == nullptr) return Status::Internal("curl_multi_init failed");
+    long max_in_flight = options_.concurrency > 0 ? options_.concurrency : options_.max_concurrency;
+    curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, max_in_flight + 16);
+    if (options_.http2) curl_multi_setopt(multi_, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
+    std::string auth;
+    if (!options_.api_key.empty()) auth = "Authorization: Bearer " + options_.api_key;
+    post_headers_ = curl_slist_append(post_headers_, "Content-Type: application/json");
+    post_headers_ = curl_slist_append(post_headers_, "Accept: application/json");
+    post_headers_ = curl_slist_append(post_headers_, "Expect:");
+    get_headers_ = curl_slist_append(get_headers_, "Accept: application/json");
+    if (!auth.empty()) {
+      post_headers_ = curl_slist_append(post_headers_, auth.c_str());
+      get_headers_ = curl_slist_append(get_headers_, auth.c_str());
+      std::fill(auth.begin(), auth.end(), '\0');
+    }
+    if (post_headers_ == nullptr || get_headers_ == nullptr) {
+      return Status::Internal("curl_slist_append failed (out of memory?)");
+    }
+    {
+      std::lock_guard lock(stats_mu_);
+      stats_.concurrency_limit = Limit();
+    }
+    limit_.store(Limit());
+    thread_ = std::thread([this] { Run(); });
+    return Status::OK();
+  }
+
+  bool Submit(Request request) {
+    if (cancel_.load(std::memory_order_acquire)) return false;
+    if (!submit_q_.Push(request)) return false;
+    {
+      std::lock_guard lock(stats_mu_);
+      ++stats_.submitted;
+    }
+    Wake();
+    return true;
+  }
+
+  std::optional<Completion> NextCompletion() {
+    std::unique_lock lock(cmu_);
+    ccv_.wait(lock, [&] { return !completions_.empty() || io_done_; });
+    if (completions_.empty()) return std::nullopt;
+    bool was_full = completions_.size() >= options_.queue_capacity;
+    Completion c = std::move(completions_.front());
+    completions_.pop_front();
+    lock.unlock();
+    if (was_full) Wake();
+    // Cheap scans, off the I/O thread.
+    Usage usage;
+    if (c.ok()) usage = ScanUsage(c.body);
+    {
+      std::lock_guard slock(stats_mu_);
+      ++stats_.completed;
+      if (c.ok()) {
+        ++stats_.succeeded;
+        stats_.prompt_tokens += usage.prompt_tokens;
+        stats_.completion_tokens += usage.completion_tokens;
+      } else {
+        ++stats_.errors_by_kind[static_cast<int>(c.error.kind)];
+      }
+    }
+    return c;
+  }
+
+  void Close() {
+    submit_q_.Close();
+    Wake();
+  }
+
+  void Cancel() {
+    cancel_.store(true, std::memory_order_release);
+    submit_q_.Close();
+    Wake();
+  }
+
+  ClientStats stats() const {
+    std::lock_guard lock(stats_mu_);
+    ClientStats s = stats_;
+    s.latency_p50_s = latency_.Quantile(0.5);
+    s.latency_p90_s = latency_.Quantile(0.9);
+    s.latency_p99_s = latency_.Quantile(0.99);
+    s.in_flight = in_flight_.load();
+    s.concurrency_limit = limit_.load();
+    s.io_thread_cpu_s = io_cpu_s_.load();
+    return s;
+  }
+
+  int in_flight() const { return in_flight_.load(); }
+  int concurrency_limit() const { return limit_.load(); }
+
+ private:
+  int Limit() const { return options_.concurrency > 0 ? options_.concurrency : aimd_.limit(); }
+
+  void Wake() {
+    if (!wake_pending_.exchange(true, std::memory_order_acq_rel)) curl_multi_wakeup(multi_);
+  }
+
+  void RecordCpu() {
+    timespec ts{};
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) == 0) {
+      io_cpu_s_.store(static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9);
+    }
+  }
+
+  // ---- everything below runs on the I/O thread ----
+
+  void Run() {
+    uint64_t iteration = 0;
+    while (true) {
+      wake_pending_.store(false, std::memory_order_release);
+      int running = 0;
+      curl_multi_perform(multi_, &running);
+      ReadDone();
+      CheckStalls();
+      if (cancel_.load(std::memory_order_acquire)) CancelAll();
+      StartDueRetries();
+      PullNew();
+      if ((++iteration & 63) == 0) RecordCpu();
+      if (submit_q_.closed() && submit_q_.size() == 0 && owned_.empty()) break;
+      curl_multi_poll(multi_, nullptr, 0, PollTimeoutMs(), nullptr);
+    }
+    RecordCpu();
+    {
+      std::lock_guard lock(cmu_);
+      io_done_ = true;
+    }
+    ccv_.notify_all();
+  }
+
+  int PollTimeoutMs() {
+    long curl_ms = -1;
+    curl_multi_timeout(multi_, &curl_ms);
+    long ms = curl_ms < 0 ? 1000 : std::min<long>(curl_ms, 1000);
+    if (!active_.empty()) {
+      ms = std::min<long>(
+          ms, std::chrono::duration_cast<std::chrono::milliseconds>(kStallCheckEvery).count());
+    }
+    // A due retry waits for a free slot, which only a finishing transfer (a curl event) makes.
+    if (!retries_.empty() && in_flight_.load(std::memory_order_relaxed) < Limit()) {
+      double s = SecondsBetween(clock_->Now(), retries_.top().due);
+      long due_ms = s <= 0 ? 0 : static_cast<long>(std::ceil(s * 1000));
+      ms = std::min(ms, due_ms);
+    }
+    return static_cast<int>(std::max<long>(ms, 0));
+  }
+
+  void PullNew() {
+    while (in_flight_.load(std::memory_order_relaxed) < Limit() &&
+           owned_.size() < static_cast<size_t>(Limit()) + options_.queue_capacity &&
+           !CompletionsFull()) {
+      std::optional<Request> r = submit_q_.TryPop();
+      if (!r) return;
+      auto t = std::make_unique<Transfer>();
+      t->request = std::move(*r);
+      t->first_start = clock_->Now();
+      t->deadline = t->first_start + std::chrono::duration_cast<Clock::Duration>(
+                                         std::chrono::duration<double>(options_.row_deadline_s));
+      Transfer* raw = t.get();
+      owned_.emplace(raw, std::move(t));
+      StartAttempt(raw);
+    }
+  }
+
+  bool CompletionsFull() {
+    std::lock_guard lock(cmu_);
+    return completions_.size() >= options_.queue_capacity;
+  }
+
+  void StartDueRetries() {
+    auto now = clock_->Now();
+    while (!retries_.empty() && retries_.top().due <= now &&
+           in_flight_.load(std::memory_order_relaxed) < Limit()) {
+      Transfer* t = retries_.top().transfer;
+      retries_.pop();
+      StartAttempt(t);
+    }
+  }
+
+  EasySlot* TakeSlot() {
+    if (!pool_free_.empty()) {
+      EasySlot* s = pool_free_.back();
+      pool_free_.pop_back();
+      return s;
+    }
+    auto* s = new EasySlot;
+    s->easy = curl_easy_init();
+    if (s->easy == nullptr) {
+      delete s;
+      return nullptr;
+    }
+    pool_.push_back(s);
+    CURL* e = s->easy;
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, s->error);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &WriteBody);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &ReadHeader);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+                     static_cast<long>(std::max(1.0, options_.connect_timeout_s * 1000)));
+    // The stall timeout is checked by CheckStalls, not CURLOPT_LOW_SPEED_TIME: curl averages
+    // speed over 5 s, so the request body alone keeps a silent transfer "fast" for seconds.
+    curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, &OnProgress);
+    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(e, CURLOPT_USERAGENT, options_.user_agent.c_str());
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, options_.verify_tls ? 1L : 0L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, options_.verify_tls ? 2L : 0L);
+    if (options_.http2) {
+      curl_easy_setopt(e, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_2TLS));
+      curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+    } else {
+      curl_easy_setopt(e, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_1_1));
+    }
+    return s;
+  }
+
+  void StartAttempt(Transfer* t) {
+    ++t->attempts;
+    t->attempt_start = clock_->Now();
+    t->response.clear();
+    t->retry_after_s.reset();
+    t->http_status = 0;
+    {
+      std::lock_guard lock(stats_mu_);
+      ++stats_.attempts;
+      if (t->attempts > 1) ++stats_.retries;
+    }
+    int ep = endpoints_.Pick(t->failed_endpoint);
+    if (ep < 0) {
+      double next = endpoints_.seconds_to_next_probe();
+      AttemptFailure f{.kind = ErrorKind::kConnect};
+      // Wait for the next probe rather than burning the row's attempts at once.
+      if (std::isfinite(next)) f.retry_after_s = next;
+      std::string msg = "all " + std::to_string(options_.endpoints.size()) +
+                        " endpoint(s) are out of service after repeated connection failures";
+      if (std::isfinite(next)) msg += "; the next is probed in " + Seconds(std::ceil(next)) + " s";
+      if (!t->last_error.message.empty()) msg += "; last error: " + t->last_error.message;
+      msg += "; check that the servers are running";
+      t->endpoint = -1;
+      Failed(t, f, std::move(msg));
+      return;
+    }
+    t->endpoint = ep;
+    EasySlot* slot = TakeSlot();
+    if (slot == nullptr) {
+      endpoints_.Release(ep, false, false);
+      Failed(t, AttemptFailure{.kind = ErrorKind::kConnect, .permanent = true},
+             "curl_easy_init failed (out of memory?)");
+      return;
+    }
+    t->slot = slot;
+    slot->error[0] = '\0';
+    CURL* e = slot->easy;
+    t->url = options_.endpoints[ep] + t->request.path;
+    curl_easy_setopt(e, CURLOPT_URL, t->url.c_str());
+    curl_easy_setopt(e, CURLOPT_PRIVATE, t);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, t);
+    curl_easy_setopt(e, CURLOPT_XFERINFODATA, t);
+    t->clock = clock_;
+    t->last_progress = t->attempt_start;
+    t->progress_bytes = 0;
+    t->stalled = false;
+    double remaining = SecondsBetween(t->attempt_start, t->deadline);
+    double timeout = std::max(0.001, std::min(options_.request_timeout_s, remaining));
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(std::ceil(timeout * 1000)));
+    if (t->request.method == Method::kGet) {
+      curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+      curl_easy_setopt(e, CURLOPT_HTTPHEADER, get_headers_);
+    } else {
+      curl_easy_setopt(e, CURLOPT_POST, 1L);
+      curl_easy_setopt(e, CURLOPT_POSTFIELDS, t->request.body.data());
+      curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
+                       static_cast<curl_off_t>(t->request.body.size()));
+      curl_easy_setopt(e, CURLOPT_HTTPHEADER, post_headers_);
+    }
+    {
+      std::lock_guard lock(stats_mu_);
+      stats_.bytes_sent += t->request.body.size();
+    }
+    int now_in_flight = in_flight_.fetch_add(1, std::memory_order_relaxed) + 1;
+    t->aimd_seq = aimd_.OnSend(now_in_flight);
+    CURLMcode mc = curl_multi_add_handle(multi_, e);
+    if (mc == CURLM_OK) {
+      t->active_index = active_.size();
+      active_.push_back(t);
+    } else {
+      in_flight_.fetch_sub(1, std::memory_order_relaxed);
+      ReleaseSlot(t);
+      endpoints_.Release(ep, false, false);
+      Failed(t, AttemptFailure{.kind = ErrorKind::kConnect, .permanent = true},
+             std::string("curl_multi_add_handle failed: ") + curl_multi_strerror(mc));
+    }
+  }
+
+  void ReleaseSlot(Transfer* t) {
+    if (t->slot == nullptr) return;
+    pool_free_.push_back(t->slot);
+    t->slot = nullptr;
+  }
+
+  void ReadDone() {
+    int left = 0;
+    while (CURLMsg* msg = curl_multi_info_read(multi_, &left)) {
+      if (msg->msg != CURLMSG_DONE) continue;
+      CURL* e = msg->easy_handle;
+      CURLcode code = msg->data.result;
+      Transfer* t = nullptr;
+      curl_easy_getinfo(e, CURLINFO_PRIVATE, reinterpret_cast<char**>(&t));
+      long status = 0;
+      curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+      double connect_time = 0;
+      curl_easy_getinfo(e, CURLINFO_CONNECT_TIME, &connect_time);
+      std::string curl_error =
+          t->slot->error[0] != '\0' ? t->slot->error : curl_easy_strerror(code);
+      Detach(t);
+      Finished(t, code, static_cast<int>(status), connect_time, curl_error);
+    }
+  }
+
+  // Takes a running transfer out of the multi handle.
+  void Detach(Transfer* t) {
+    curl_multi_remove_handle(multi_, t->slot->easy);
+    in_flight_.fetch_sub(1, std::memory_order_relaxed);
+    ReleaseSlot(t);
+    Transfer* last = active_.back();
+    active_[t->active_index] = last;
+    last->active_index = t->active_index;
+    active_.pop_back();
+    t->active_index = SIZE_MAX;
+  }
+
+  // Cuts transfers that moved no byte for the stall timeout.
+  void CheckStalls() {
+    auto now = clock_->Now();
+    if (now < next_stall_check_) return;
+    next_stall_check_ = now + kStallCheckEvery;
+    const auto stall = std::chrono::duration_cast<Clock::Duration>(
+        std::chrono::duration<double>(options_.stall_timeout_s));
+    std::vector<Transfer*> stalled;
+    for (Transfer* t : active_) {
+      if (now - t->last_progress >= stall) stalled.push_back(t);
+    }
+    for (Transfer* t : stalled) {
+      long status = 0;
+      curl_easy_getinfo(t->slot->easy, CURLINFO_RESPONSE_CODE, &status);
+      double connect_time = 0;
+      curl_easy_getinfo(t->slot->easy, CURLINFO_CONNECT_TIME, &connect_time);
+      t->stalled = true;
+      Detach(t);
+      Finished(t, CURLE_OPERATION_TIMEDOUT, static_cast<int>(status), connect_time, "stalled");
+    }
+  }
+
+  void Finished(Transfer* t, CURLcode code, int status, double connect_time,
+                const std::string& curl_error) {
+    auto now = clock_->Now();
+    double latency = SecondsBetween(t->attempt_start, now);
+    t->http_status = status;
+    {
+      std::lock_guard lock(stats_mu_);
+      stats_.bytes_received += t->response.size();
+      if (status == 429) ++stats_.http_429;
+    }
+    const std::string where = RedactUrl(t->url);
+    if (code == CURLE_OK) {
+      bool ok_status = status >= 200 && status < 300;
+      bool valid = true;
+      if (ok_status && t->request.method == Method::kPost &&
+          t->request.path.find("completions") != std::string::npos) {
+        valid = LooksLikeCompletion(t->response);
+      }
+      if (ok_status && valid) {
+        endpoints_.Release(t->endpoint, true, false);
+        aimd_.OnComplete(t->aimd_seq, true, false, latency);
+        PublishLimit();
+        {
+          std::lock_guard lock(stats_mu_);
+          latency_.Add(latency);
+        }
+        Complete(t, RowError{});
+        return;
+      }
+      endpoints_.Release(t->endpoint, true, false);
+      AttemptFailure f;
+      std::string msg;
+      if (ok_status) {
+        f.kind = ErrorKind::kInvalidResponse;
+        ++t->invalid_responses;
+        msg = "HTTP " + std::to_string(status) + " from " + where +
+              " is not a completion (a JSON object with \"choices\"): " + Snippet(t->response);
+      } else {
+        f.kind = ErrorKind::kHttpStatus;
+        f.http_status = status;
+        f.retry_after_s = t->retry_after_s;
+        msg = "HTTP " + std::to_string(status) + " from " + where;
+        if (!t->response.empty()) msg += ": " + Snippet(t->response);
+        if (status == 401 || status == 403) {
+          msg += " (check the API key: --api-key, OPENAI_API_KEY or the key file)";
+        } else if (status == 404) {
+          msg += " (check the endpoint URL, which should end in /v1, and the model name)";
+        }
+      }
+      aimd_.OnComplete(t->aimd_seq, false, IsOverloadSignal(f), latency);
+      PublishLimit();
+      Failed(t, f, std::move(msg));
+      return;
+    }
+    // Transport failure.
+    AttemptFailure f;
+    bool connect_failure = false;
+    std::string msg;
+    switch (code) {
+      case CURLE_COULDNT_CONNECT:
+      case CURLE_COULDNT_RESOLVE_HOST:
+      case CURLE_COULDNT_RESOLVE_PROXY:
+        f.kind = ErrorKind::kConnect;
+        connect_failure = true;
+        msg = "cannot connect to " + where + ": " + curl_error +
+              " (is the server running and the URL right?)";
+        break;
+      case CURLE_OPERATION_TIMEDOUT:
+        f.kind = ErrorKind::kTimeout;
+        if (t->stalled) {
+          msg = "no byte from " + where + " for " + Seconds(options_.stall_timeout_s) +
+                " s (stall timeout; raise it if generations take longer)";
+        } else if (connect_time <= 0 && status == 0 && t->response.empty()) {
+          connect_failure = true;
+          msg = "could not connect to " + where + " within " + Seconds(options_.connect_timeout_s) +
+                " s (connect timeout)";
+        } else {
+          msg = "no complete answer from " + where + " within " + Seconds(latency) +
+                " s (request timeout or row deadline; raise --request-timeout if generations "
+                "take longer)";
+        }
+        break;
+      case CURLE_URL_MALFORMAT:
+      case CURLE_UNSUPPORTED_PROTOCOL:
+      case CURLE_PEER_FAILED_VERIFICATION:
+      case CURLE_SSL_CACERT_BADFILE:
+      case CURLE_SSL_CERTPROBLEM:
+        f.kind = ErrorKind::kConnect;
+        f.permanent = true;
+        msg = "cannot use " + where + ": " + curl_error +
+              " (check the URL and the server's TLS certificate)";
+        break;
+      default:
+        f.kind = ErrorKind::kReset;
+        msg = "the connection to " + where + " broke: " + curl_error;
+        break;
+    }
+    endpoints_.Release(t->endpoint, false, connect_failure);
+    aimd_.OnComplete(t->aimd_seq, false, IsOverloadSignal(f), latency);
+    PublishLimit();
+    Failed(t, f, std::move(msg));
+  }
+
+  void PublishLimit() { limit_.store(Limit(), std::memory_order_relaxed); }
+
+  // The attempt failed; retry or complete with the error.
+  void Failed(Transfer* t, const AttemptFailure& f, std::string message) {
+    {
+      std::lock_guard lock(stats_mu_);
+      ++stats_.attempt_errors_by_kind[static_cast<int>(f.kind)];
+    }
+    t->failed_endpoint = t->endpoint;
+    t->last_error.kind = f.kind;
+    t->last_error.http_status = f.http_status;
+    t->last_error.message = RedactSecret(std::move(message), options_.api_key);
+    auto now = clock_->Now();
+    double unit = std::uniform_real_distribution<double>(0.0, 1.0)(rng_);
+    RetryPolicy::Decision d =
+        retry_.Decide(f, t->attempts, t->invalid_responses, now, t->deadline, unit);
+    if (d.retry) {
+      if (cancel_.load(std::memory_order_acquire)) {
+        Cancelled(t);
+      } else {
+        retries_.push(Pending{now + d.delay, t});
+      }
+      return;
+    }
+    RowError err = t->last_error;
+    if (d.reason != "not retryable" || t->attempts > 1) err.message += " (" + d.reason + ")";
+    Complete(t, std::move(err));
+  }
+
+  void Complete(Transfer* t, RowError error) {
+    Completion c;
+    c.id = t->request.id;
+    c.http_status = t->http_status;
+    c.attempts = t->attempts;
+    c.endpoint = t->endpoint;
+    c.latency_s = SecondsBetween(t->first_start, clock_->Now());
+    error.attempts = t->attempts;
+    if (error.http_status == 0) error.http_status = t->http_status;
+    c.error = std::move(error);
+    if (c.ok()) {
+      c.body = std::move(t->response);
+    } else {
+      c.body = RedactSecret(std::move(t->response), options_.api_key);
+    }
+    owned_.erase(t);  // frees t
+    {
+      std::lock_guard lock(cmu_);
+      completions_.push_back(std::move(c));
+    }
+    ccv_.notify_one();
+  }
+
+  void CancelAll() {
+    while (!active_.empty()) {
+      Transfer* t = active_.back();
+      Detach(t);
+      endpoints_.Release(t->endpoint, false, false);
+      Cancelled(t);
+    }
+    while (!retries_.empty()) {
+      Transfer* t = retries_.top().transfer;
+      retries_.pop();
+      Cancelled(t);
+    }
+    while (std::optional<Request> r = submit_q_.TryPop()) {
+      Completion c;
+      c.id = r->id;
+      c.error.kind = ErrorKind::kCancelled;
+      c.error.message = "cancelled before it was sent";
+      {
+        std::lock_guard lock(cmu_);
+        completions_.push_back(std::move(c));
+      }
+      ccv_.notify_one();
+    }
+  }
+
+  void Cancelled(Transfer* t) {
+    RowError e;
+    e.kind = ErrorKind::kCancelled;
+    e.message = "cancelled after " + std::to_string(t->attempts) + " attempt(s)";
+    if (!t->last_error.message.empty()) e.message += "; last error: " + t->last_error.message;
+    Complete(t, std::move(e));
+  }
+
+  struct Pending {
+    Clock::TimePoint due;
+    Transfer* transfer;
+    bool operator>(const Pending& o) const { return due > o.due; }
+  };
+
+  const ClientOptions options_;
+  Clock* const clock_;
+  const RetryPolicy retry_;
+
+  // I/O thread only.
+  AimdController aimd_;
+  EndpointSet endpoints_;
+  CURLM* multi_ = nullptr;
+  curl_slist* post_headers_ = nullptr;
+  curl_slist* get_headers_ = nullptr;
+  std::vector<EasySlot*> pool_;
+  std::vector<EasySlot*> pool_free_;
+  std::vector<Transfer*> active_;  // transfers in the multi handle
+  static constexpr Clock::Duration kStallCheckEvery = std::chrono::milliseconds(200);
+  Clock::TimePoint next_stall_check_{};
+  std::unordered_map<Transfer*, std::unique_ptr<Transfer>> owned_;
+  std::priority_queue<Pending, std::vector<Pending>, std::greater<>> retries_;
+  std::mt19937_64 rng_;
+
+  // Shared.
+  BoundedQueue<Request> submit_q_;
+  std::atomic<bool> cancel_{false};
+  std::atomic<bool> wake_pending_{false};
+  std::atomic<int> in_flight_{0};
+  std::atomic<int> limit_{0};
+  std::atomic<double> io_cpu_s_{0};
+  std::mutex cmu_;
+  std::condition_variable ccv_;
+  std::deque<Completion> completions_;
+  bool io_done_ = false;
+  mutable std::mutex stats_mu_;
+  ClientStats stats_;
+  LatencyHistogram latency_;
+
+  std::thread thread_;
+};
+
+namespace {
+
+Status ValidateOptions(ClientOptions* o) {
+  if (o->endpoints.empty()) {
+    return Status::InvalidArgument(
+        "no endpoint given; pass the server's base URL, like http://127.0.0.1:8000/v1");
+  }
+  for (std::string& url : o->endpoints) {
+    if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) {
+      return Status::InvalidArgument("endpoint '" + RedactUrl(url) +
+                                     "' is not an http:// or https:// URL; give the server's base "
+                                     "URL, like http://127.0.0.1:8000/v1");
+    }
+    while (!url.empty() && url.back() == '/') url.pop_back();
+  }
+  if (o->concurrency < 0) {
+    return Status::InvalidArgument("concurrency must be 0 (adaptive) or a positive cap, not " +
+                                   std::to_string(o->concurrency));
+  }
+  if (o->max_concurrency < 1) {
+    return Status::InvalidArgument("max_concurrency must be at least 1");
+  }
+  if (o->initial_concurrency < 1) o->initial_concurrency = 1;
+  if (o->max_attempts < 1) {
+    return Status::InvalidArgument("max_attempts must be at least 1");
+  }
+  if (!(o->row_deadline_s > 0) || !(o->connect_timeout_s > 0) || !(o->request_timeout_s > 0) ||
+      !(o->stall_timeout_s > 0)) {
+    return Status::InvalidArgument(
+        "row deadline, connect, request and stall timeouts must be positive seconds");
+  }
+  if (o->queue_capacity == 0) o->queue_capacity = 1;
+  return Status::OK();
+}
+
+}  // namespace
+
+Client::Client(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Client::~Client() = default;
+
+Result<std::unique_ptr<Client>> Client::Make(ClientOptions options, Clock* clock) {
+  RETURN_NOT_OK(ValidateOptions(&options));
+  auto impl = std::make_unique<Impl>(std::move(options), clock);
+  RETURN_NOT_OK(impl->Init());
+  return std::unique_ptr<Client>(new Client(std::move(impl)));
+}
+
+bool Client::Submit(Request request) { return impl_->Submit(std::move(request)); }
+std::optional<Completion> Client::NextCompletion() { return impl_->NextCompletion(); }
+void Client::Close() { impl_->Close(); }
+void Client::Cancel() { impl_->Cancel(); }
+ClientStats Client::stats() const { return impl_->stats(); }
+int Client::in_flight() const { return impl_->in_flight(); }
+int Client::concurrency_limit() const { return impl_->concurrency_limit(); }
+
+Result<Completion> Call(const ClientOptions& options, Request request, Clock* clock) {
+  ClientOptions o = options;
+  o.concurrency = 1;
+  o.queue_capacity = 1;
+  ASSIGN_OR_RAISE(std::unique_ptr<Client> client, Client::Make(std::move(o), clock));
+  uint64_t id = request.id;
+  if (!client->Submit(std::move(request))) {
+    return Status::Internal("the client refused a request right after starting");
+  }
+  client->Close();
+  std::optional<Completion> c = client->NextCompletion();
+  if (!c || c->id != id) return Status::Internal("the client lost a request");
+  return std::move(*c);
+}
+
+Result<std::string> Get(const ClientOptions& options, const std::string& path) {
+  RowError last;
+  std::string last_url;
+  ClientOptions probe = options;
+  if (probe.endpoints.empty()) {
+    ClientOptions copy = options;
+    RETURN_NOT_OK(ValidateOptions(&copy));
+  }
+  for (const std::string& endpoint : options.endpoints) {
+    probe.endpoints = {endpoint};
+    Request r;
+    r.path = path;
+    r.method = Method::kGet;
+    ASSIGN_OR_RAISE(Completion c, Call(probe, std::move(r)));
+    if (c.ok()) return std::move(c.body);
+    last = c.error;
+    last_url = RedactUrl(endpoint) + path;
+  }
+  return Status::Unavailable("GET " + last_url + " failed: " + DescribeError(last));
+}
+
+std::string DescribeError(const RowError& error) {
+  if (error.ok()) return "ok";
+  std::string s(ErrorKindName(error.kind));
+  if (error.kind == ErrorKind::kHttpStatus) s += " " + std::to_string(error.http_status);
+  s += " after " + std::to_string(error.attempts) + " attempt(s): " + error.message;
+  return s;
+}
+
+std::string DescribeStats(const ClientStats& s) {
+  std::string out = fmt::format("{} requests, {} ok, {} attempts, {} retries", s.completed,
+                                s.succeeded, s.attempts, s.retries);
+  std::string errors;
+  for (int k = 1; k < kKinds; ++k) {
+    if (s.errors_by_kind[k] == 0) continue;
+    if (!errors.empty()) errors += ", ";
+    errors += fmt::format("{} {}", ErrorKindName(static_cast<ErrorKind>(k)), s.errors_by_kind[k]);
+  }
+  if (!errors.empty()) out += ", errors: " + errors;
+  out += fmt::format(
+      "; latency p50 {:.3f} s, p90 {:.3f} s, p99 {:.3f} s; {} tokens in, {} out; "
+      "{:.1f} MB sent, {:.1f} MB received; concurrency limit {}",
+      s.latency_p50_s, s.latency_p90_s, s.latency_p99_s, s.prompt_tokens, s.completion_tokens,
+      static_cast<double>(s.bytes_sent) / 1e6, static_cast<double>(s.bytes_received) / 1e6,
+      s.concurrency_limit);
+  return out;
+}
+
+}  // namespace structflow::client

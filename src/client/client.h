@@ -1,0 +1,155 @@
+// The inference client: a libcurl multi engine that keeps every server's slots full and never
+// hangs, whatever the servers do.
+//
+// One I/O thread owns the curl multi handle and every transfer (easy handles are reused, so
+// keep-alive connections are too). Other threads Submit() requests into a bounded queue
+// (blocking when it is full: backpressure) and take Completion values out with
+// NextCompletion(). The I/O thread does no parsing and builds no JSON: request bodies arrive
+// ready and are moved, never copied; responses leave as raw bytes, checked only by a cheap scan.
+//
+// Every submitted request comes out exactly once: with its body, or with a RowError (connect,
+// timeout, http_status, reset, invalid_response, cancelled) carrying a message, the HTTP status
+// and the number of attempts. Retries, backoff, Retry-After, per-row deadlines, adaptive
+// concurrency (AIMD) and endpoint failover happen inside.
+//
+// The API key is sent only as an `Authorization: Bearer` header, and only when set; it never
+// appears in logs, errors or stats.
+//
+// Submit blocks once the submit queue is full and the I/O thread holds back new work while
+// `queue_capacity` completions wait to be taken, so take completions on another thread than the
+// one submitting (or interleave the two).
+//
+// Thread-safety: Submit may be called from several threads at once; NextCompletion from one or
+// several consumer threads; Close, Cancel, stats, in_flight and concurrency_limit from any thread.
+// Destroying the Client cancels what is unfinished and joins the I/O thread; do not destroy it
+// while other threads still call it.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/row_error.h"
+#include "common/status.h"
+
+namespace structflow::client {
+
+struct ClientOptions {
+  std::vector<std::string> endpoints;  // base URLs like "http://127.0.0.1:8000/v1"
+  std::string api_key;                 // from ResolveApiKey; never logged or put in errors
+  int concurrency = 0;                 // 0: adaptive (AIMD); > 0: hard cap on requests in flight
+  int initial_concurrency = 16;        // adaptive mode's starting point
+  int max_concurrency = 1024;          // adaptive ceiling
+  int max_attempts = 5;                // per row, the first attempt included
+  double row_deadline_s = 600;         // per row, from its first attempt, retries included
+  double connect_timeout_s = 10;
+  double request_timeout_s = 300;  // one attempt, from start to last byte
+  // No byte received for this long cuts an attempt. For non-streamed answers the server sends
+  // nothing until generation ends, so keep it above the longest generation time.
+  double stall_timeout_s = 60;
+  double backoff_base_s = 0.25;  // full-jitter backoff: uniform in [0, base * 2^(n-1))
+  double backoff_max_s = 30;
+  int max_invalid_response_attempts = 3;  // a 2xx that is not a completion is tried this often
+  bool http2 = false;              // HTTP/2 with multiplexing when the server offers it (TLS)
+  size_t queue_capacity = 1024;    // submit queue; completions held back at this many too
+  int eject_after = 3;             // consecutive connect failures that take an endpoint out
+  double endpoint_cooldown_s = 2;  // first cool-down of an ejected endpoint (doubles)
+  bool verify_tls = true;          // TLS certificate and host verification
+  std::string user_agent = "structflow";
+  uint64_t seed = 0;  // jitter seed; 0: random
+};
+
+enum class Method { kPost, kGet };
+
+struct Request {
+  uint64_t id = 0;
+  std::string path = "/chat/completions";  // appended to the endpoint's base URL
+  std::string body;                        // moved in, never copied
+  Method method = Method::kPost;
+};
+
+struct Completion {
+  uint64_t id = 0;
+  RowError error;       // kind kNone on success
+  int http_status = 0;  // of the last attempt; 0 when none answered
+  std::string body;     // the last attempt's response body (also on HTTP errors)
+  int attempts = 0;
+  double latency_s = 0;  // from the first attempt's start to the end of the last
+  int endpoint = -1;     // index into ClientOptions::endpoints of the last attempt
+  bool ok() const { return error.ok(); }
+};
+
+struct ClientStats {
+  uint64_t submitted = 0;
+  uint64_t completed = 0;  // completions handed out by NextCompletion
+  uint64_t succeeded = 0;
+  uint64_t attempts = 0;
+  uint64_t retries = 0;
+  // Final errors by ErrorKind (indexed by static_cast<int>(kind)).
+  std::array<uint64_t, 11> errors_by_kind{};
+  // Attempt outcomes that were not successes, by kind (retried or not).
+  std::array<uint64_t, 11> attempt_errors_by_kind{};
+  uint64_t http_429 = 0;     // attempts answered 429
+  double latency_p50_s = 0;  // of successful attempts
+  double latency_p90_s = 0;
+  double latency_p99_s = 0;
+  uint64_t bytes_sent = 0;      // request bodies, once per attempt
+  uint64_t bytes_received = 0;  // response bodies
+  int64_t prompt_tokens = 0;    // from the "usage" of successful answers
+  int64_t completion_tokens = 0;
+  int in_flight = 0;
+  int concurrency_limit = 0;
+  double io_thread_cpu_s = 0;  // CPU time used by the I/O thread so far
+};
+
+class Client {
+ public:
+  // Validates the options (at least one http(s) endpoint, sane timeouts) and starts the I/O
+  // thread.
+  static Result<std::unique_ptr<Client>> Make(ClientOptions options, Clock* clock = SystemClock());
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  // Hands a request to the I/O thread. Blocks while the submit queue is full. Returns false (the
+  // request is dropped, nothing will come out for it) after Close or Cancel.
+  bool Submit(Request request);
+  // The next finished request, in completion order. Blocks; nothing once closed and drained.
+  std::optional<Completion> NextCompletion();
+  // No more submissions; requests already submitted finish, then NextCompletion returns nothing.
+  void Close();
+  // Stops quickly: every unfinished request comes out as kCancelled. Implies Close.
+  void Cancel();
+
+  ClientStats stats() const;
+  int in_flight() const;
+  int concurrency_limit() const;
+
+  class Impl;
+
+ private:
+  explicit Client(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// One request with the client's retries, for probes and `doctor` (not for bulk work): starts a
+// client with one slot, sends `request` and waits for it. Fails only on invalid options.
+Result<Completion> Call(const ClientOptions& options, Request request,
+                        Clock* clock = SystemClock());
+
+// GET `path` (like "/models") from the first endpoint that answers, with retries. The body on
+// a 2xx; a Status naming the endpoint and the failure otherwise.
+Result<std::string> Get(const ClientOptions& options, const std::string& path);
+
+// The message for a RowError, e.g. "http_status 429 after 5 attempts: ...".
+std::string DescribeError(const RowError& error);
+
+// One line for logs and reports: "1000 requests, 990 ok, 12 retries, errors: timeout 10, ...".
+std::string DescribeStats(const ClientStats& stats);
+
+}  // namespace structflow::client

@@ -1,0 +1,94 @@
+#include "client/concurrency.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace structflow::client {
+
+AimdController::AimdController(AimdOptions options) : options_(options) {
+  options_.min = std::max(1, options_.min);
+  options_.max = std::max(options_.min, options_.max);
+  options_.min_window = std::max(1, options_.min_window);
+  limit_ = std::clamp<double>(options_.initial, options_.min, options_.max);
+}
+
+int AimdController::limit() const {
+  double l = probing_ ? std::max<double>(options_.min, limit_ / 2) : limit_;
+  return static_cast<int>(l);
+}
+
+uint64_t AimdController::OnSend(int in_flight) {
+  uint64_t seq = next_seq_++;
+  if (seq >= window_start_seq_) peak_in_flight_ = std::max(peak_in_flight_, in_flight);
+  return seq;
+}
+
+void AimdController::OnComplete(uint64_t seq, bool ok, bool overload, double latency_s) {
+  if (seq < window_start_seq_) return;  // sent under an earlier limit
+  ++samples_;
+  if (overload) ++overloads_;
+  if (ok) {
+    ++successes_;
+    latency_sum_ += latency_s;
+  }
+  if (samples_ >= std::max(options_.min_window, limit())) EndWindow();
+}
+
+void AimdController::StartWindow() {
+  window_start_seq_ = next_seq_;
+  samples_ = 0;
+  successes_ = 0;
+  overloads_ = 0;
+  latency_sum_ = 0;
+  peak_in_flight_ = 0;
+}
+
+void AimdController::EndWindow() {
+  ++windows_;
+  double overload_share = samples_ > 0 ? static_cast<double>(overloads_) / samples_ : 0;
+  double mean = successes_ > 0 ? latency_sum_ / successes_ : 0;
+  bool used = peak_in_flight_ >= 0.9 * limit();
+
+  if (probing_) {
+    // A fresh baseline, measured with half the usual requests in flight.
+    probing_ = false;
+    if (successes_ > 0) baseline_ = mean;
+    windows_since_baseline_ = 0;
+    StartWindow();
+    return;
+  }
+
+  if (successes_ > 0 && (baseline_ == 0 || mean <= baseline_)) {
+    baseline_ = mean;
+    windows_since_baseline_ = 0;
+  } else {
+    ++windows_since_baseline_;
+  }
+
+  // Overload shrinks the limit in proportion to its share, while healthy latency keeps adding
+  // sqrt(limit): a background of sporadic 429s settles the limit where the two balance (share
+  // 10%: about 100) instead of ratcheting it down to nothing, and a storm (no successes) halves
+  // it every window.
+  if (overloads_ > 0) {
+    slow_start_ = false;
+    limit_ *= std::max(options_.max_decrease, 1.0 - overload_share);
+  }
+  if (successes_ > 0 && baseline_ > 0 && overload_share < 0.5) {
+    double ratio = (mean + options_.latency_floor_s) / (baseline_ + options_.latency_floor_s);
+    if (ratio < options_.grow_below) {
+      if (used) limit_ += slow_start_ ? limit_ : std::max(1.0, std::sqrt(limit_));
+    } else if (ratio > options_.shrink_above) {
+      slow_start_ = false;
+      limit_ *= options_.gentle_decrease;
+    } else {
+      slow_start_ = false;
+    }
+  }
+  limit_ = std::clamp<double>(limit_, options_.min, options_.max);
+  if (windows_since_baseline_ >= options_.probe_every && limit_ >= 2 * options_.min) {
+    probing_ = true;
+  }
+  StartWindow();
+}
+
+}  // namespace structflow::client

@@ -1,0 +1,77 @@
+// Adaptive concurrency: how many requests to keep in flight so that a server's slots stay full
+// without drowning it, with no tuning by the user.
+//
+// The controller works in windows of completions of attempts sent since the window began (so
+// every window judges one setting of the limit). At each window's end:
+// - overload signals (429, 503, timeouts) shrink the limit multiplicatively, in proportion to
+//   their share of the window (at most halving it), so sporadic faults cost little and a storm
+//   backs off fast;
+// - mean latency of successful attempts is compared with the baseline (the lowest window mean):
+//   below `grow_below` times the baseline the limit grows (doubling in slow start, then adding
+//   sqrt(limit)) as long as the limit was actually used; above `shrink_above` it shrinks gently;
+//   between, it holds. A server that queues requests beyond its slots (vLLM) shows rising
+//   latency once the limit passes its slot count, so the limit settles a little above it.
+// - every `probe_every` windows without a new baseline, one window runs at half the limit to
+//   measure the latency afresh, so a server that became slower for good (longer prompts) does not
+//   leave the limit shrinking against a stale baseline.
+// Thread-safety: not thread-safe; the client's I/O thread owns it.
+#pragma once
+
+#include <cstdint>
+
+namespace structflow::client {
+
+struct AimdOptions {
+  int initial = 16;
+  int min = 1;
+  int max = 1024;
+  int min_window = 16;        // completions per window, at least (else the limit)
+  double grow_below = 1.5;    // latency / baseline under which the limit grows
+  double shrink_above = 2.5;  // latency / baseline over which the limit shrinks gently
+  double gentle_decrease = 0.9;
+  double max_decrease = 0.5;  // the strongest multiplicative decrease per window
+  int probe_every = 50;       // windows between baseline probes
+  // Added to both latencies before comparing them: below a few milliseconds latency is noise
+  // (the client's own turnaround), and queueing that short is not worth controlling.
+  double latency_floor_s = 0.005;
+};
+
+class AimdController {
+ public:
+  explicit AimdController(AimdOptions options = {});
+
+  // The number of requests that may be in flight now.
+  int limit() const;
+  // Call when an attempt is sent; `in_flight` counts it. Returns its sequence number.
+  uint64_t OnSend(int in_flight);
+  // Call when an attempt ends. `overload` is 429/503/timeout; `ok` a usable answer whose latency
+  // (seconds) feeds the latency signal. Other failures (say, a 400) only count in the window.
+  void OnComplete(uint64_t seq, bool ok, bool overload, double latency_s);
+
+  // For tests and stats.
+  double baseline_latency_s() const { return baseline_; }
+  bool slow_start() const { return slow_start_; }
+  bool probing() const { return probing_; }
+  uint64_t windows() const { return windows_; }
+
+ private:
+  void EndWindow();
+  void StartWindow();
+
+  AimdOptions options_;
+  double limit_;
+  bool slow_start_ = true;
+  uint64_t next_seq_ = 1;
+  uint64_t window_start_seq_ = 1;  // attempts with seq >= this belong to the current window
+  int samples_ = 0;
+  int successes_ = 0;
+  int overloads_ = 0;
+  double latency_sum_ = 0;
+  int peak_in_flight_ = 0;
+  double baseline_ = 0;  // 0: not measured yet
+  int windows_since_baseline_ = 0;
+  bool probing_ = false;
+  uint64_t windows_ = 0;
+};
+
+}  // namespace structflow::client

@@ -1,0 +1,126 @@
+#include "client/concurrency.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <deque>
+
+namespace structflow::client {
+namespace {
+
+// A model of a server with `slots` slots that queues the rest, at fixed service time: every
+// window of `limit` in-flight requests sees latency service * max(1, limit / slots).
+struct QueueingServer {
+  int slots;
+  double service_s;
+  double Latency(int in_flight) const {
+    return service_s * std::max(1.0, static_cast<double>(in_flight) / slots);
+  }
+};
+
+// Runs `windows` rounds: each round sends `limit` attempts and completes them with the model's
+// latency (and overload signals from `overload_every`, if > 0).
+void Drive(AimdController* c, const QueueingServer& s, int rounds, int overload_every = 0) {
+  int n = 0;
+  for (int r = 0; r < rounds; ++r) {
+    int limit = c->limit();
+    std::deque<uint64_t> seqs;
+    for (int i = 0; i < limit; ++i) seqs.push_back(c->OnSend(i + 1));
+    double lat = s.Latency(limit);
+    for (uint64_t seq : seqs) {
+      ++n;
+      bool overload = overload_every > 0 && n % overload_every == 0;
+      c->OnComplete(seq, !overload, overload, lat);
+    }
+  }
+}
+
+TEST(AimdController, StartsAtInitialLimit) {
+  AimdController c(AimdOptions{.initial = 12, .min = 1, .max = 100});
+  EXPECT_EQ(c.limit(), 12);
+  AimdController capped(AimdOptions{.initial = 12, .min = 1, .max = 4});
+  EXPECT_EQ(capped.limit(), 4);
+}
+
+TEST(AimdController, SettlesAtOrAboveTheServersSlotCount) {
+  AimdController c(AimdOptions{.initial = 16, .max = 1024});
+  QueueingServer s{64, 0.1};
+  Drive(&c, s, 60);
+  // Full slots, without a runaway queue.
+  EXPECT_GE(c.limit(), 64);
+  EXPECT_LE(c.limit(), 64 * 3);
+  // Reached quickly: slow start doubles.
+  AimdController fast(AimdOptions{.initial = 16, .max = 1024});
+  Drive(&fast, s, 4);
+  EXPECT_GE(fast.limit(), 64);
+}
+
+TEST(AimdController, StaysBoundedOverALongRun) {
+  AimdController c(AimdOptions{.initial = 16, .max = 4096});
+  QueueingServer s{64, 0.1};
+  Drive(&c, s, 2000);
+  EXPECT_GE(c.limit(), 32);  // even during a baseline probe, half the limit keeps slots busy
+  EXPECT_LE(c.limit(), 64 * 3);
+}
+
+TEST(AimdController, BacksOffOnAnOverloadStorm) {
+  AimdController c(AimdOptions{.initial = 16, .max = 1024});
+  QueueingServer s{1000, 0.1};
+  Drive(&c, s, 6);
+  int before = c.limit();
+  ASSERT_GE(before, 256);
+  Drive(&c, s, 3, /*overload_every=*/1);  // every answer a 429
+  EXPECT_LE(c.limit(), before / 8);
+  EXPECT_FALSE(c.slow_start());
+}
+
+TEST(AimdController, SporadicOverloadCostsLittle) {
+  AimdController c(AimdOptions{.initial = 16, .max = 1024});
+  QueueingServer s{64, 0.1};
+  Drive(&c, s, 100, /*overload_every=*/50);  // 2% 429s
+  EXPECT_GE(c.limit(), 48);
+}
+
+TEST(AimdController, ABackgroundOfRandom429sDoesNotCollapseTheLimit) {
+  AimdController c(AimdOptions{.initial = 16, .max = 1024});
+  QueueingServer s{64, 0.1};
+  Drive(&c, s, 200, /*overload_every=*/10);  // 10% 429s whatever the load
+  EXPECT_GE(c.limit(), 40);
+  EXPECT_LE(c.limit(), 64 * 3);
+}
+
+TEST(AimdController, DoesNotGrowWhenTheLimitIsNotUsed) {
+  AimdController c(AimdOptions{.initial = 16, .max = 1024});
+  for (int r = 0; r < 20; ++r) {
+    for (int i = 0; i < 16; ++i) {
+      uint64_t seq = c.OnSend(2);  // the application keeps only 2 in flight
+      c.OnComplete(seq, true, false, 0.1);
+    }
+  }
+  EXPECT_EQ(c.limit(), 16);
+}
+
+TEST(AimdController, IgnoresAnswersToAttemptsSentBeforeTheWindow) {
+  AimdController c(AimdOptions{.initial = 16, .max = 1024});
+  std::deque<uint64_t> old;
+  for (int i = 0; i < 16; ++i) old.push_back(c.OnSend(i + 1));
+  for (uint64_t seq : old) c.OnComplete(seq, true, false, 0.1);  // one window: doubles
+  ASSERT_EQ(c.limit(), 32);
+  // Late 429s for attempts of the previous window do not count in the new one.
+  uint64_t windows = c.windows();
+  for (uint64_t seq : old) c.OnComplete(seq, false, true, 0.1);
+  EXPECT_EQ(c.windows(), windows);
+  EXPECT_EQ(c.limit(), 32);
+}
+
+TEST(AimdController, RespectsMinAndMax) {
+  AimdController c(AimdOptions{.initial = 4, .min = 2, .max = 8});
+  QueueingServer s{1000, 0.1};
+  Drive(&c, s, 20);
+  EXPECT_EQ(c.limit(), 8);
+  Drive(&c, s, 20, 1);
+  EXPECT_EQ(c.limit(), 2);
+}
+
+}  // namespace
+}  // namespace structflow::client

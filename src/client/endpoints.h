@@ -1,0 +1,60 @@
+// Several endpoints (replicas serving one model): which one gets the next attempt, and which are
+// out of service.
+//
+// Selection is by least outstanding requests among healthy endpoints (ties broken round-robin),
+// avoiding the endpoint the previous attempt failed on when another is healthy. After
+// `eject_after` consecutive connection failures an endpoint is taken out for a cool-down
+// (doubling on each failed probe, up to `max_cooldown`); once the cool-down is over, one request
+// at a time probes it, and a success brings it back. When every endpoint is out and none is due
+// for a probe, Pick returns -1: the attempt fails as a connection error.
+// Thread-safety: not thread-safe; the client's I/O thread owns it.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+
+namespace structflow::client {
+
+struct EndpointOptions {
+  int eject_after = 3;  // consecutive connection failures that take an endpoint out
+  double cooldown_s = 2;
+  double max_cooldown_s = 60;
+};
+
+class EndpointSet {
+ public:
+  EndpointSet(size_t count, EndpointOptions options, Clock* clock);
+
+  // The endpoint for the next attempt, or -1 when all are out. `avoid` (or -1) is the endpoint
+  // the previous attempt of this request failed on. Counts the attempt as outstanding.
+  int Pick(int avoid = -1);
+  // The attempt on `endpoint` ended. `connect_failure`: the endpoint could not be reached (refused,
+  // DNS, connect timeout); `success`: any HTTP answer at all (even a 500 shows it is up).
+  void Release(int endpoint, bool success, bool connect_failure);
+
+  size_t size() const { return endpoints_.size(); }
+  int outstanding(int endpoint) const { return endpoints_[endpoint].outstanding; }
+  bool healthy(int endpoint) const { return endpoints_[endpoint].state == State::kHealthy; }
+  int healthy_count() const;
+  // Seconds until the next endpoint may be probed (0 when one is healthy or due now).
+  double seconds_to_next_probe() const;
+
+ private:
+  enum class State { kHealthy, kOut, kProbing };
+  struct Endpoint {
+    State state = State::kHealthy;
+    int outstanding = 0;
+    int consecutive_failures = 0;
+    double cooldown_s = 0;
+    Clock::TimePoint out_until{};
+  };
+
+  EndpointOptions options_;
+  Clock* clock_;
+  std::vector<Endpoint> endpoints_;
+  size_t next_ = 0;  // round-robin start for ties
+};
+
+}  // namespace structflow::client

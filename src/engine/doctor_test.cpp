@@ -1,0 +1,96 @@
+#include "engine/doctor.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "sim/server.h"
+
+namespace structflow::engine {
+namespace {
+
+std::unique_ptr<sim::Server> StartSim(sim::SimOptions o) {
+  o.latency_ms = 1;
+  auto s = sim::Server::Start(o);
+  EXPECT_TRUE(s.ok()) << s.status().ToString();
+  return std::move(*s);
+}
+
+DoctorReport Check(const std::string& endpoint, const std::string& model = "") {
+  DoctorOptions o;
+  o.endpoint = endpoint;
+  o.model = model;
+  o.load_test = false;
+  return RunDoctor(o, nullptr);
+}
+
+const CheckLine* Line(const DoctorReport& r, const std::string& name) {
+  for (const auto& l : r.lines) {
+    if (l.name == name) return &l;
+  }
+  return nullptr;
+}
+
+bool Has(const std::vector<std::string>& v, const std::string& x) { return std::find(v.begin(), v.end(), x) != v.end(); }
+
+TEST(Doctor, FindsTheDialectsEachServerVersionHonours) {
+  for (const auto& [api, vllm, openai, legacy] :
+       std::vector<std::tuple<std::string, bool, bool, bool>>{{"vllm-0.12", true, true, false},
+                                                               {"vllm-0.10", false, true, true},
+                                                               {"openai", false, true, false}}) {
+    sim::SimOptions so;
+    so.api = api;
+    auto sim = StartSim(so);
+    DoctorReport r = Check(sim->base_url());
+    EXPECT_TRUE(r.job_can_run()) << api;
+    EXPECT_EQ(Has(r.dialects_honoured, "vllm"), vllm) << api;
+    EXPECT_EQ(Has(r.dialects_honoured, "openai"), openai) << api;
+    EXPECT_EQ(Has(r.dialects_honoured, "vllm-legacy"), legacy) << api;
+    EXPECT_TRUE(r.images_accepted);
+    EXPECT_EQ(r.image_limit, 1);
+    EXPECT_EQ(r.max_model_len, 8192);
+  }
+}
+
+TEST(Doctor, TextOnlyModelWarnsAboutImagesAndNamesTheFix) {
+  sim::SimOptions so;
+  so.image_support = false;
+  auto sim = StartSim(so);
+  DoctorReport r = Check(sim->base_url());
+  EXPECT_TRUE(r.job_can_run());  // text jobs still work
+  EXPECT_FALSE(r.images_accepted);
+  const CheckLine* l = Line(r, "images");
+  ASSERT_NE(l, nullptr);
+  EXPECT_EQ(l->verdict, Verdict::kWarn);
+  EXPECT_NE(l->text.find("vision model"), std::string::npos) << l->text;
+}
+
+TEST(Doctor, UnknownModelFailsAndListsTheServedModels) {
+  sim::SimOptions so;
+  so.models = {"m-one", "m-two"};
+  auto sim = StartSim(so);
+  DoctorReport r = Check(sim->base_url(), "m-three");
+  EXPECT_FALSE(r.job_can_run());
+  const CheckLine* l = Line(r, "models");
+  ASSERT_NE(l, nullptr);
+  EXPECT_NE(l->text.find("m-one, m-two"), std::string::npos) << l->text;
+  EXPECT_NE(l->text.find("--model"), std::string::npos);
+  DoctorReport several = Check(sim->base_url());
+  EXPECT_FALSE(several.job_can_run());
+}
+
+TEST(Doctor, DeadServerFailsFirstWithTheFix) {
+  std::string url;
+  {
+    auto sim = StartSim(sim::SimOptions{});
+    url = sim->base_url();
+  }  // stopped: nothing listens there now
+  DoctorReport r = Check(url);
+  EXPECT_FALSE(r.job_can_run());
+  ASSERT_EQ(r.lines.size(), 1u);
+  EXPECT_EQ(r.lines[0].name, "server");
+  EXPECT_NE(r.lines[0].text.find("--endpoint"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace structflow::engine

@@ -1,0 +1,79 @@
+// JobConfig and RunJob: `structflow run`, the streaming job. RunJob ties the source, the row
+// transforms, the request builder, the client, the structured-output parser, the checkpoint and
+// the sink together; see docs/architecture.md for the threads.
+//
+// Thread-safety: RunJob is called once, from the main thread; it owns every thread it starts
+// and joins them all before it returns.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace structflow::engine {
+
+struct JobConfig {
+  std::vector<std::string> inputs;
+  std::string out;
+  // Server.
+  std::vector<std::string> endpoints;  // empty: OPENAI_BASE_URL or http://127.0.0.1:8000/v1
+  std::string model;                   // empty: the server's only model
+  std::string api_key;
+  std::string api_key_file;
+  // Prompt.
+  std::string prompt;
+  std::string prompt_file;
+  std::string system;
+  std::vector<std::string> images;
+  // Constraint (at most one).
+  std::string schema_file;
+  std::vector<std::string> choices;
+  std::string regex;
+  std::string dialect = "auto";
+  std::string as = "output";
+  int max_output_retries = 2;
+  bool retry_truncated = true;
+  bool keep_raw = false;
+  bool keep_binary = false;
+  // Rows.
+  std::vector<std::string> explode;
+  std::vector<std::string> extract;
+  int64_t limit = -1;
+  std::string shard;  // "K/N"
+  // Generation.
+  int max_tokens = 256;
+  double temperature = 0;
+  std::optional<int64_t> seed;
+  // Images.
+  int image_max_side = 0;
+  int64_t image_max_pixels = 0;
+  std::string image_format = "jpeg";
+  int image_quality = 85;
+  bool fetch_images = false;
+  // Client.
+  int concurrency = 0;  // 0: adaptive
+  int max_attempts = 5;
+  double request_timeout_s = 300;
+  double stall_timeout_s = 60;
+  double connect_timeout_s = 10;
+  // Job.
+  std::string checkpoint;  // empty: OUT.checkpoint
+  bool dry_run = false;
+  int workers = 0;  // 0: one per core
+  bool fail_fast = true;
+  std::string progress = "auto";   // auto, tty, log, off
+  double progress_interval_s = 0;  // 0: 0.5 s on a terminal, 5 s otherwise
+};
+
+// Exit codes.
+constexpr int kExitOk = 0;
+constexpr int kExitFailed = 1;      // the job could not run
+constexpr int kExitRowsFailed = 3;  // the output is complete; some rows carry errors
+constexpr int kExitInterrupted = 130;
+
+// Runs the job and returns the exit code. Prints progress and the summary to stderr and the
+// final "wrote ..." line to stdout.
+int RunJob(const JobConfig& config);
+
+}  // namespace structflow::engine

@@ -1,0 +1,1118 @@
+// RunJob: the streaming job.
+//
+// Threads (all owned and joined here):
+//   main      reads the source, applies the transforms, skips rows the checkpoint has, and hands
+//             rows to the prepare queue (bounded: reading waits for the rest of the pipeline);
+//   workers   build request bodies (templates, images, JSON) and submit them to the client
+//             (Submit blocks while the client is full: backpressure all the way to the reader);
+//   client    one I/O thread inside client::Client;
+//   parsers   take completions, parse and validate answers, re-ask on invalid output, and hand
+//             finished rows to the writer;
+//   writer    the only owner of the checkpoint: records rows durably in small transactions;
+//   progress  the live line or periodic log line;
+//   signals   turns SIGINT/SIGTERM into a graceful stop (first) or an abandon (second).
+// When every row is recorded, the output pass re-reads the input with the same transforms and
+// writes the output in input order from the checkpoint, to a temporary name that is renamed
+// when complete.
+#include <fmt/format.h>
+#include <pthread.h>
+#include <simdjson.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+#include <thread>
+#include <unordered_map>
+
+#include "client/client.h"
+#include "common/bounded_queue.h"
+#include "common/clock.h"
+#include "common/json_writer.h"
+#include "common/logging.h"
+#include "engine/checkpoint.h"
+#include "engine/job.h"
+#include "engine/progress.h"
+#include "engine/server_info.h"
+#include "engine/transform.h"
+#include "image/image.h"
+#include "io/source.h"
+#include "prompt/request_builder.h"
+#include "client/api_key.h"
+#include "schema/chat_completion.h"
+#include "schema/constraint.h"
+#include "schema/probe.h"
+
+namespace structflow::engine {
+namespace {
+
+using table::Column;
+using table::DataType;
+using table::RecordBatch;
+using table::TypeId;
+
+// ---------------------------------------------------------------------------------------------
+// Settings resolution.
+
+std::string DefaultEndpoint() {
+  const char* env = std::getenv("OPENAI_BASE_URL");
+  return env && *env ? env : "http://127.0.0.1:8000/v1";
+}
+
+Result<std::string> ReadFile(const std::string& path, std::string_view what) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) return Status::NotFound(fmt::format("cannot read {} '{}': check the path", what, path));
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+bool TypeHasBinary(const table::DataType& t) {
+  if (t.id() == TypeId::kBinary) return true;
+  for (const auto& f : t.fields()) {
+    if (TypeHasBinary(*f.type)) return true;
+  }
+  return false;
+}
+
+struct Shard {
+  int64_t k = 0;
+  int64_t n = 1;
+};
+
+Result<Shard> ParseShard(const std::string& text) {
+  if (text.empty()) return Shard{};
+  size_t slash = text.find('/');
+  try {
+    if (slash != std::string::npos) {
+      Shard s{std::stoll(text.substr(0, slash)), std::stoll(text.substr(slash + 1))};
+      if (s.n >= 1 && s.k >= 0 && s.k < s.n) return s;
+    }
+  } catch (...) {
+  }
+  return Status::InvalidArgument(fmt::format(
+      "--shard '{}': expected K/N with 0 <= K < N, e.g. --shard 0/4 on the first of four machines",
+      text));
+}
+
+// Hashes a cell's value (binary bytes directly, without encoding), for row fingerprints.
+uint64_t HashCell(const Column& c, int64_t row, uint64_t h) {
+  if (c.IsNull(row)) return Fingerprint("\x00null", h);
+  switch (c.type_id()) {
+    case TypeId::kString:
+    case TypeId::kBinary:
+      return Fingerprint(c.GetBytes(row), Fingerprint("\x01", h));
+    case TypeId::kFloat:
+    case TypeId::kDouble: {
+      double v = c.GetDouble(row);
+      return Fingerprint(std::string_view(reinterpret_cast<const char*>(&v), sizeof v), h);
+    }
+    case TypeId::kList:
+    case TypeId::kMap: {
+      auto [b, e] = c.ListRange(row);
+      h = Fingerprint("[", h);
+      for (int64_t k = b; k < e; ++k) h = HashCell(c.child(0), k, h);
+      return Fingerprint("]", h);
+    }
+    case TypeId::kStruct: {
+      h = Fingerprint("{", h);
+      for (int k = 0; k < c.num_children(); ++k) h = HashCell(c.child(k), row, h);
+      return Fingerprint("}", h);
+    }
+    case TypeId::kNull:
+      return h;
+    default: {
+      int64_t v = c.GetInt(row);
+      return Fingerprint(std::string_view(reinterpret_cast<const char*>(&v), sizeof v), h);
+    }
+  }
+}
+
+uint64_t RowFingerprint(const RecordBatch& b, int64_t row, uint64_t job_fp) {
+  uint64_t h = job_fp;
+  for (const auto& c : b.columns) h = HashCell(c, row, h);
+  return h;
+}
+
+// What to tell the user when the first rows all fail the same way.
+std::string FailFastAdvice(const RowError& e, const std::string& model, bool has_images) {
+  switch (e.kind) {
+    case ErrorKind::kConnect:
+      return "no endpoint answers: start the server, or point --endpoint at it (check the host, "
+             "port and /v1)";
+    case ErrorKind::kHttpStatus:
+      if (e.http_status == 404) {
+        return fmt::format(
+            "the server does not serve model '{}' (or the URL is wrong): pass --model with one of "
+            "the models listed by `structflow doctor`, and check --endpoint ends in /v1",
+            model);
+      }
+      if (e.http_status == 401 || e.http_status == 403)
+        return "the server refused the API key: pass --api-key or set OPENAI_API_KEY";
+      if (e.http_status == 400 && has_images &&
+          (e.message.find("image") != std::string::npos ||
+           e.message.find("multimodal") != std::string::npos)) {
+        return "the server rejects the images: serve a vision model (vLLM: a VLM with "
+               "--limit-mm-per-prompt "
+               "'{\"image\":N}'), shrink them with --image-max-side, or drop --image for a "
+               "text-only job";
+      }
+      if (e.http_status == 400 && e.message.find("context length") != std::string::npos) {
+        return "prompts are too long for the model: lower --max-tokens, shrink images with "
+               "--image-max-side, or "
+               "serve the model with a larger --max-model-len";
+      }
+      return "every request is refused: run `structflow run ... --dry-run` to see the request and "
+             "`structflow "
+             "doctor` to check the server";
+    case ErrorKind::kInvalidOutput:
+      return "the server ignores the structured-output constraint: run `structflow doctor` to see "
+             "which dialect it "
+             "honours and pass it with --dialect, or check the schema";
+    case ErrorKind::kImageError:
+      return "the images cannot be read: check the --image column and that relative paths resolve "
+             "against the "
+             "input's folder";
+    case ErrorKind::kTemplateError:
+      return "the prompt template cannot be filled: check --prompt against `structflow inspect "
+             "INPUT`";
+    case ErrorKind::kTimeout:
+      return "requests time out: check the server is healthy, or raise --request-timeout / "
+             "--stall-timeout";
+    default:
+      return "see the error message; `structflow doctor --endpoint URL` checks the server";
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The job.
+
+struct WorkItem {
+  std::shared_ptr<const RecordBatch> batch;
+  int64_t row = 0;
+  int64_t row_id = 0;
+  uint64_t fingerprint = 0;
+};
+
+struct InFlight {
+  WorkItem item;
+  int output_attempts = 0;
+  int http_attempts = 0;
+  bool truncated_retry = false;
+};
+
+// The prepared request side; swapped atomically when `auto` switches dialect.
+struct Prepared {
+  schema::Dialect dialect;
+  std::shared_ptr<const prompt::RequestBuilder> builder;
+  std::shared_ptr<const prompt::RequestBuilder> builder_long;  // doubled max_tokens, for truncation
+};
+
+class Job {
+ public:
+  explicit Job(JobConfig cfg) : cfg_(std::move(cfg)) {}
+  int Run();
+
+ private:
+  Status Setup();
+  Status ResolveModel();
+  Result<Prepared> MakePrepared(schema::Dialect dialect);
+  Status ChooseDialect();
+  // Asks the server which structured-output dialect it honours (a cheap probe request).
+  Result<schema::Dialect> Probe();
+  Status PrintDryRun();
+  Status RequestPass();
+  Status OutputPass(bool* complete, int64_t* error_rows);
+  void WorkerLoop();
+  void ParserLoop();
+  void WriterLoop();
+  void ProgressLoop();
+  void Finish(WorkItem item, RowRecord record);
+  // One row handed to the workers is finished (recorded or dropped for a later resume).
+  void Settle();
+  bool Submit(const WorkItem& item, int output_attempts, bool long_tokens, std::string* err);
+  std::shared_ptr<const Prepared> prepared() const {
+    std::lock_guard lock(prepared_mu_);
+    return prepared_;
+  }
+  void RequestStop(bool abandon);
+  void FailFast(const RowError& e);
+  Status WriteStats(double elapsed_s, bool complete);
+  table::Schema OutputSchema() const;
+
+  JobConfig cfg_;
+  std::vector<std::string> endpoints_;
+  std::string api_key_;
+  std::string prompt_;
+  std::optional<schema::Constraint> constraint_;
+  schema::Dialect dialect_ = schema::Dialect::kAuto;
+  bool auto_dialect_ = false;
+  Shard shard_;
+  std::vector<ExtractSpec> extracts_;
+  table::Schema input_schema_;
+  std::vector<std::string> read_columns_;
+  std::optional<Transformer> transformer_;
+  std::string base_dir_;
+  uint64_t job_fp_ = 0;
+  client::ClientOptions client_options_;
+  std::unique_ptr<client::Client> client_;
+  std::unique_ptr<Checkpoint> checkpoint_;
+  std::unordered_map<int64_t, uint64_t> done_;
+
+  mutable std::mutex prepared_mu_;
+  std::shared_ptr<const Prepared> prepared_;
+  std::atomic<int> reprobes_{0};
+
+  BoundedQueue<WorkItem> prepare_q_{512};
+  BoundedQueue<RowRecord> write_q_{4096};
+  std::mutex inflight_mu_;
+  std::unordered_map<int64_t, InFlight> inflight_;
+  std::atomic<int64_t> pending_rows_{0};  // handed to workers, not yet finished or dropped
+
+  JobCounters counters_;
+  std::atomic<bool> stop_{false};     // stop reading; let in-flight finish
+  std::atomic<bool> abandon_{false};  // second Ctrl-C: cancel in-flight
+  std::atomic<bool> failed_fast_{false};
+  std::mutex fail_mu_;
+  static constexpr size_t kFailFastRows = 16;
+  std::vector<RowError> first_results_;
+  bool fail_window_closed_ = false;
+  std::mutex settle_mu_;
+  std::condition_variable settle_cv_;
+  std::string fail_fast_message_;
+  Status writer_status_;
+  Clock::TimePoint start_;
+  std::mutex progress_mu_;
+  std::condition_variable progress_cv_;
+  bool progress_done_ = false;
+};
+
+Status Job::Setup() {
+  if (cfg_.inputs.empty())
+    return Status::InvalidArgument("no input: give one or more files, globs or folders");
+  if (cfg_.out.empty())
+    return Status::InvalidArgument("no output: pass --out results.parquet (or .jsonl, .csv)");
+  endpoints_ =
+      cfg_.endpoints.empty() ? std::vector<std::string>{DefaultEndpoint()} : cfg_.endpoints;
+  if (!cfg_.prompt_file.empty()) {
+    ASSIGN_OR_RAISE(prompt_, ReadFile(cfg_.prompt_file, "--prompt-file"));
+  } else {
+    prompt_ = cfg_.prompt;
+  }
+  if (prompt_.empty()) {
+    return Status::InvalidArgument(
+        "no prompt: pass --prompt 'Question: {question}' (column names in braces) or --prompt-file "
+        "FILE");
+  }
+  if (!cfg_.schema_file.empty()) {
+    ASSIGN_OR_RAISE(auto c, schema::Constraint::FromSchemaFile(cfg_.schema_file));
+    constraint_ = std::move(c);
+  } else if (!cfg_.choices.empty()) {
+    ASSIGN_OR_RAISE(auto c, schema::Constraint::FromChoices(cfg_.choices));
+    constraint_ = std::move(c);
+  } else if (!cfg_.regex.empty()) {
+    ASSIGN_OR_RAISE(auto c, schema::Constraint::FromRegex(cfg_.regex));
+    constraint_ = std::move(c);
+  }
+  ASSIGN_OR_RAISE(dialect_, schema::ParseDialect(cfg_.dialect));
+  auto_dialect_ = dialect_ == schema::Dialect::kAuto;
+  ASSIGN_OR_RAISE(shard_, ParseShard(cfg_.shard));
+  for (const auto& e : cfg_.extract) {
+    ASSIGN_OR_RAISE(auto spec, ExtractSpec::Parse(e));
+    extracts_.push_back(std::move(spec));
+  }
+
+  // Open once for the schema, then decide which columns to read: binary columns that nothing
+  // uses are never read (an image column costs nothing unless used).
+  {
+    ASSIGN_OR_RAISE(auto probe, io::OpenSource(cfg_.inputs));
+    input_schema_ = probe->schema();
+    base_dir_ = probe->base_dir();
+  }
+  for (const auto& f : input_schema_.fields) {
+    bool used = cfg_.keep_binary || !TypeHasBinary(*f.type);
+    auto mentions = [&](const std::string& s) { return s.find(f.name) != std::string::npos; };
+    for (const auto& p : cfg_.images) used = used || mentions(p);
+    used = used || mentions(prompt_);
+    for (const auto& e : extracts_) used = used || mentions(e.source);
+    for (const auto& e : cfg_.explode) used = used || e == f.name;
+    if (used) read_columns_.push_back(f.name);
+  }
+  table::Schema projected;
+  for (const auto& name : read_columns_)
+    projected.fields.push_back(input_schema_.fields[input_schema_.FieldIndex(name)]);
+  ASSIGN_OR_RAISE(auto t, Transformer::Make(projected, cfg_.explode, extracts_));
+  transformer_ = std::move(t);
+
+  client::ClientOptions& copts = client_options_;
+  copts.endpoints = endpoints_;
+  ASSIGN_OR_RAISE(copts.api_key, client::ResolveApiKey(cfg_.api_key, cfg_.api_key_file));
+  copts.concurrency = cfg_.concurrency;
+  copts.max_attempts = cfg_.max_attempts;
+  copts.request_timeout_s = cfg_.request_timeout_s;
+  copts.stall_timeout_s = cfg_.stall_timeout_s;
+  copts.connect_timeout_s = cfg_.connect_timeout_s;
+  if (!cfg_.dry_run) {
+    ASSIGN_OR_RAISE(client_, client::Client::Make(copts));
+    RETURN_NOT_OK(ResolveModel());
+  } else if (cfg_.model.empty()) {
+    cfg_.model = "MODEL";
+  }
+
+  // The job fingerprint: everything that changes what a row's answer means.
+  std::string key;
+  JsonWriter w(&key);
+  w.BeginArray().String(cfg_.model).String(prompt_).String(cfg_.system);
+  for (const auto& i : cfg_.images) w.String(i);
+  w.String(constraint_ ? constraint_->RequestMembers(schema::Dialect::kVllm) : "");
+  w.Int(cfg_.max_tokens)
+      .Double(cfg_.temperature)
+      .Int(cfg_.seed.value_or(-1))
+      .Int(cfg_.image_max_side);
+  w.Int(cfg_.image_max_pixels).String(cfg_.image_format).Int(cfg_.image_quality);
+  for (const auto& e : cfg_.explode) w.String(e);
+  w.EndArray();
+  job_fp_ = Fingerprint(key);
+  return Status::OK();
+}
+
+Status Job::ResolveModel() {
+  if (!cfg_.model.empty()) return Status::OK();
+  ASSIGN_OR_RAISE(auto models, ListModels(client_options_));
+  if (models.size() == 1) {
+    cfg_.model = models[0].id;
+    return Status::OK();
+  }
+  if (models.empty()) {
+    return Status::Unavailable(
+        fmt::format("{} serves no models; start it with a model, or pass --model", endpoints_[0]));
+  }
+  return Status::InvalidArgument(
+      fmt::format("{} serves several models ({}); pick one with --model", endpoints_[0], ModelNames(models)));
+}
+
+Result<Prepared> Job::MakePrepared(schema::Dialect dialect) {
+  prompt::RequestOptions ro;
+  ro.model = cfg_.model;
+  ro.system_prompt = cfg_.system;
+  ro.max_tokens = cfg_.max_tokens;
+  ro.temperature = cfg_.temperature;
+  ro.seed = cfg_.seed;
+  ro.fetch_images = cfg_.fetch_images;
+  if (constraint_) ro.extra_members_json = constraint_->RequestMembers(dialect);
+  image::ImagePolicy policy;
+  policy.max_side = cfg_.image_max_side;
+  policy.max_pixels = cfg_.image_max_pixels;
+  ASSIGN_OR_RAISE(policy.format, image::ParseOutputFormat(cfg_.image_format));
+  policy.quality = cfg_.image_quality;
+  Prepared p;
+  p.dialect = dialect;
+  ASSIGN_OR_RAISE(
+      auto b, prompt::RequestBuilder::Make(prompt_, cfg_.images, transformer_->output_schema(), ro,
+                                           policy, base_dir_));
+  p.builder = std::make_shared<const prompt::RequestBuilder>(std::move(b));
+  ro.max_tokens = cfg_.max_tokens * 2;
+  ASSIGN_OR_RAISE(
+      auto bl, prompt::RequestBuilder::Make(prompt_, cfg_.images, transformer_->output_schema(), ro,
+                                            policy, base_dir_));
+  p.builder_long = std::make_shared<const prompt::RequestBuilder>(std::move(bl));
+  return p;
+}
+
+Result<schema::Dialect> Job::Probe() {
+  auto send = [this](const std::string& body) -> Result<std::string> {
+    ASSIGN_OR_RAISE(auto c, client::Call(client_options_, client::Request{0, "/chat/completions", body}));
+    if (!c.error.ok()) return Status::Unavailable(client::DescribeError(c.error));
+    return std::move(c.body);
+  };
+  return schema::ProbeDialect(send, cfg_.model, *constraint_);
+}
+
+Status Job::ChooseDialect() {
+  schema::Dialect d = dialect_;
+  if (constraint_ && auto_dialect_ && !client_) {
+    d = schema::Dialect::kVllm;  // --dry-run sends nothing, so it cannot probe
+  } else if (constraint_ && auto_dialect_) {
+    auto remembered = checkpoint_ ? checkpoint_->GetMeta("dialect")
+                                  : Result<std::optional<std::string>>(std::nullopt);
+    if (remembered.ok() && remembered->has_value()) {
+      ASSIGN_OR_RAISE(d, schema::ParseDialect(**remembered));
+    } else {
+      auto probed = Probe();
+      if (!probed.ok()) {
+        SF_LOG_WARN(
+            "could not learn the structured-output dialect ({}); using vllm. Pass --dialect to "
+            "choose.",
+            probed.status().message());
+        d = schema::Dialect::kVllm;
+      } else {
+        d = *probed;
+      }
+    }
+  }
+  if (d == schema::Dialect::kAuto) d = schema::Dialect::kVllm;
+  ASSIGN_OR_RAISE(auto p, MakePrepared(d));
+  std::lock_guard lock(prepared_mu_);
+  prepared_ = std::make_shared<const Prepared>(std::move(p));
+  return Status::OK();
+}
+
+Status Job::PrintDryRun() {
+  ASSIGN_OR_RAISE(auto source, io::OpenSource(cfg_.inputs, io::ReadOptions{read_columns_, 64}));
+  std::string body;
+  auto p = prepared();
+  while (true) {
+    ASSIGN_OR_RAISE(auto batch, source->Next());
+    if (!batch) break;
+    RecordBatch b = transformer_->Apply(std::move(*batch));
+    if (b.num_rows() == 0) continue;
+    RowError e = p->builder->Build(b, 0, &body);
+    if (!e.ok())
+      return Status::InvalidArgument(
+          fmt::format("row 0: {}: {}", ErrorKindName(e.kind), e.message));
+    break;
+  }
+  std::printf("structflow run --dry-run: nothing will be sent.\n\n");
+  std::printf("endpoints:   ");
+  for (const auto& e : endpoints_) std::printf("%s ", e.c_str());
+  std::printf("\nmodel:       %s\n", cfg_.model.c_str());
+  std::printf("dialect:     %s%s\n", std::string(schema::DialectName(p->dialect)).c_str(),
+              auto_dialect_ ? " (auto: the real run probes the server first)" : "");
+  std::printf("output:      %s (column '%s' is %s)\n", cfg_.out.c_str(), cfg_.as.c_str(),
+              constraint_ ? constraint_->OutputType()->ToString().c_str() : "string");
+  std::printf("concurrency: %s\n",
+              cfg_.concurrency > 0 ? std::to_string(cfg_.concurrency).c_str() : "adaptive");
+  std::printf("\ncolumns after transforms:\n%s", transformer_->output_schema().ToString().c_str());
+  std::printf("\nfirst request body:\n%s\n", prompt::AbbreviateBody(body).c_str());
+  return Status::OK();
+}
+
+bool Job::Submit(const WorkItem& item, int output_attempts, bool long_tokens, std::string* err) {
+  auto p = prepared();
+  std::string body;
+  RowError e = (long_tokens ? p->builder_long : p->builder)->Build(*item.batch, item.row, &body);
+  if (!e.ok()) {
+    e.message = fmt::format("row {}: {}", item.row_id, e.message);
+    RowRecord r;
+    r.row_id = item.row_id;
+    r.fingerprint = item.fingerprint;
+    r.error = std::move(e);
+    Finish(item, std::move(r));
+    return true;
+  }
+  {
+    std::lock_guard lock(inflight_mu_);
+    auto& f = inflight_[item.row_id];
+    f.item = item;
+    f.output_attempts = output_attempts;
+    f.truncated_retry = long_tokens;
+  }
+  if (!client_->Submit(client::Request{static_cast<uint64_t>(item.row_id), "/chat/completions",
+                                       std::move(body)})) {
+    std::lock_guard lock(inflight_mu_);
+    inflight_.erase(item.row_id);
+    if (err) *err = "client closed";
+    return false;
+  }
+  return true;
+}
+
+void Job::Finish(WorkItem item, RowRecord record) {
+  (void)item;
+  counters_.errors[static_cast<int>(record.error.kind)].fetch_add(record.error.ok() ? 0 : 1);
+  if (record.error.ok()) counters_.succeeded.fetch_add(1);
+  counters_.prompt_tokens.fetch_add(record.prompt_tokens);
+  counters_.completion_tokens.fetch_add(record.completion_tokens);
+  if (cfg_.fail_fast && !failed_fast_.load()) {
+    std::lock_guard lock(fail_mu_);
+    if (!fail_window_closed_) {
+      const RowError& e = record.error;
+      if (e.ok() || e.kind == ErrorKind::kCancelled ||
+          (!first_results_.empty() &&
+           (e.kind != first_results_[0].kind || e.http_status != first_results_[0].http_status))) {
+        fail_window_closed_ = true;
+      } else {
+        first_results_.push_back(e);
+        if (first_results_.size() >= kFailFastRows) FailFast(first_results_[0]);
+      }
+    }
+  }
+  write_q_.Push(record);
+  Settle();
+}
+
+void Job::Settle() {
+  if (pending_rows_.fetch_sub(1) == 1) {
+    std::lock_guard lock(settle_mu_);
+    settle_cv_.notify_all();
+  }
+}
+
+void Job::FailFast(const RowError& e) {
+  if (failed_fast_.exchange(true)) return;
+  fail_fast_message_ = fmt::format(
+      "the first {} rows all failed the same way, so the job stopped early instead of failing "
+      "every row.\n"
+      "  error: {}{}: {}\n  fix:   {}",
+      first_results_.size(), ErrorKindName(e.kind),
+      e.http_status ? fmt::format(" (HTTP {})", e.http_status) : "", e.message,
+      FailFastAdvice(e, cfg_.model, !cfg_.images.empty()));
+  if (e.kind == ErrorKind::kHttpStatus && e.http_status == 404) {
+    auto models = ListModels(client_options_);
+    if (models.ok()) fail_fast_message_ += "\n  the server serves: " + ModelNames(*models);
+  }
+  RequestStop(/*abandon=*/true);
+}
+
+void Job::RequestStop(bool abandon) {
+  stop_.store(true);
+  if (abandon) {
+    abandon_.store(true);
+    if (client_) client_->Cancel();
+  }
+  prepare_q_.Close();
+}
+
+void Job::WorkerLoop() {
+  while (auto item = prepare_q_.Pop()) {
+    // After a stop, rows not yet sent are dropped unrecorded: a resume sends them.
+    std::string err;
+    if (stop_.load() || !Submit(*item, 0, false, &err)) Settle();
+  }
+}
+
+void Job::ParserLoop() {
+  while (auto c = client_->NextCompletion()) {
+    InFlight f;
+    {
+      std::lock_guard lock(inflight_mu_);
+      auto it = inflight_.find(static_cast<int64_t>(c->id));
+      if (it == inflight_.end()) continue;  // cannot happen: every id is registered before Submit
+      f = std::move(it->second);
+      inflight_.erase(it);
+    }
+    RowRecord r;
+    r.row_id = f.item.row_id;
+    r.fingerprint = f.item.fingerprint;
+    f.http_attempts += c->attempts;
+    r.error = c->error;
+    if (r.error.kind == ErrorKind::kCancelled) {
+      Settle();
+      continue;  // not recorded: a resume sends it
+    }
+    if (r.error.ok()) {
+      auto answer = schema::ParseChatCompletion(c->body);
+      if (!answer.ok()) {
+        r.error =
+            RowError{ErrorKind::kInvalidResponse, answer.status().message(), c->http_status, 0};
+      } else {
+        r.prompt_tokens = answer->prompt_tokens;
+        r.completion_tokens = answer->completion_tokens;
+        r.raw = std::move(answer->content);
+        auto p = prepared();
+        r.dialect = std::string(schema::DialectName(p->dialect));
+        bool retry = false;
+        bool long_tokens = f.truncated_retry;
+        if (answer->finish_reason == "length") {
+          r.error =
+              RowError{ErrorKind::kTruncated,
+                       fmt::format("the answer was cut at max_tokens ({}); raise --max-tokens",
+                                   f.truncated_retry ? cfg_.max_tokens * 2 : cfg_.max_tokens),
+                       c->http_status, 0};
+          if (cfg_.retry_truncated && !f.truncated_retry && !abandon_.load()) {
+            retry = true;
+            long_tokens = true;
+          }
+        } else if (constraint_) {
+          thread_local std::unique_ptr<Column> scratch;
+          if (!scratch || !scratch->type()->Equals(*constraint_->OutputType())) {
+            scratch = std::make_unique<Column>(constraint_->OutputType());
+          }
+          if (scratch->length() > 4096)
+            scratch = std::make_unique<Column>(constraint_->OutputType());
+          auto pr = constraint_->ParseInto(r.raw, p->dialect, scratch.get());
+          if (!pr.error.ok()) {
+            r.error = pr.error;
+            r.error.http_status = c->http_status;
+            if (pr.looks_unconstrained && auto_dialect_ && reprobes_.fetch_add(1) < 3) {
+              // The server ignored the constraint: learn the dialect again and re-ask.
+              auto d = Probe();
+              if (d.ok() && *d != p->dialect) {
+                auto np = MakePrepared(*d);
+                if (np.ok()) {
+                  SF_LOG_WARN("the server ignored the {} dialect; switching to {}",
+                              schema::DialectName(p->dialect), schema::DialectName(*d));
+                  std::lock_guard lock(prepared_mu_);
+                  prepared_ = std::make_shared<const Prepared>(std::move(*np));
+                }
+              }
+            }
+            if (f.output_attempts < cfg_.max_output_retries && !abandon_.load()) retry = true;
+          }
+        }
+        if (retry) {
+          counters_.output_retries.fetch_add(1);
+          std::string err;
+          if (Submit(f.item, f.output_attempts + 1, long_tokens, &err)) continue;
+        }
+      }
+    }
+    r.error.attempts = f.http_attempts;
+    if (!r.error.ok() && r.error.message.find("row ") != 0) {
+      r.error.message = fmt::format("row {}: {}", r.row_id, r.error.message);
+    }
+    Finish(f.item, std::move(r));
+  }
+}
+
+void Job::WriterLoop() {
+  auto last_commit = SystemClock()->Now();
+  while (true) {
+    std::optional<RowRecord> r = write_q_.TryPop();
+    if (!r) {
+      // Nothing waiting: make what we have durable, then block for more.
+      if (checkpoint_->pending() > 0) {
+        Status st = checkpoint_->Commit();
+        if (!st.ok() && writer_status_.ok()) writer_status_ = st;
+        last_commit = SystemClock()->Now();
+      }
+      r = write_q_.Pop();
+      if (!r) break;
+    }
+    Status st = checkpoint_->Put(*r);
+    if (!st.ok() && writer_status_.ok()) {
+      writer_status_ = st;
+      RequestStop(true);
+    }
+    counters_.done.fetch_add(1);
+    auto now = SystemClock()->Now();
+    if (checkpoint_->pending() >= 1024 || now - last_commit > std::chrono::milliseconds(100)) {
+      st = checkpoint_->Commit();
+      if (!st.ok() && writer_status_.ok()) writer_status_ = st;
+      last_commit = now;
+    }
+  }
+  Status st = checkpoint_->Commit();
+  if (!st.ok() && writer_status_.ok()) writer_status_ = st;
+}
+
+void Job::ProgressLoop() {
+  bool tty = cfg_.progress == "tty" ||
+             (cfg_.progress == "auto" && ::isatty(STDERR_FILENO) && !std::getenv("CI"));
+  if (cfg_.progress == "off") tty = false;
+  double interval = cfg_.progress_interval_s > 0 ? cfg_.progress_interval_s : (tty ? 0.5 : 5.0);
+  std::unique_lock lock(progress_mu_);
+  while (!progress_done_) {
+    progress_cv_.wait_for(lock, std::chrono::duration<double>(interval));
+    if (progress_done_ || cfg_.progress == "off") break;
+    LiveFigures live;
+    auto stats = client_->stats();
+    live.in_flight = client_->in_flight();
+    live.http_retries = stats.retries;
+    std::string line =
+        RenderProgress(counters_, live, SecondsBetween(start_, SystemClock()->Now()));
+    if (tty) {
+      std::fprintf(stderr, "\r\033[K%s", line.c_str());
+    } else {
+      std::fprintf(stderr, "[structflow] %s\n", line.c_str());
+    }
+    std::fflush(stderr);
+  }
+  if (tty) std::fprintf(stderr, "\r\033[K");
+}
+
+Status Job::RequestPass() {
+  const int workers =
+      cfg_.workers > 0 ? cfg_.workers : std::max(2u, std::thread::hardware_concurrency());
+  std::vector<std::thread> worker_threads;
+  for (int i = 0; i < workers; ++i) worker_threads.emplace_back([this] { WorkerLoop(); });
+  std::vector<std::thread> parser_threads;
+  for (int i = 0; i < 2; ++i) parser_threads.emplace_back([this] { ParserLoop(); });
+  std::thread writer([this] { WriterLoop(); });
+  std::thread progress([this] { ProgressLoop(); });
+
+  Status read_status;
+  int64_t row_id = 0;
+  int64_t to_do = 0;
+  bool at_limit = false;
+  {
+    auto source = io::OpenSource(cfg_.inputs, io::ReadOptions{read_columns_, 256});
+    if (!source.ok()) read_status = source.status();
+    while (read_status.ok() && !stop_.load() && !at_limit) {
+      auto batch = (*source)->Next();
+      if (!batch.ok()) {
+        read_status = batch.status();
+        break;
+      }
+      if (!batch->has_value()) break;
+      auto b = std::make_shared<const RecordBatch>(transformer_->Apply(std::move(**batch)));
+      for (int64_t r = 0; r < b->num_rows() && !stop_.load(); ++r, ++row_id) {
+        if (cfg_.limit >= 0 && row_id >= cfg_.limit) {
+          at_limit = true;
+          break;
+        }
+        if (row_id % shard_.n != shard_.k) continue;
+        uint64_t fp = RowFingerprint(*b, r, job_fp_);
+        auto it = done_.find(row_id);
+        if (it != done_.end() && it->second == fp) {
+          counters_.resumed.fetch_add(1);
+          continue;
+        }
+        ++to_do;
+        pending_rows_.fetch_add(1);
+        if (!prepare_q_.Push(WorkItem{b, r, row_id, fp})) {
+          pending_rows_.fetch_sub(1);
+          break;
+        }
+      }
+    }
+  }
+  if (!stop_.load()) counters_.total.store(to_do);
+  prepare_q_.Close();
+  for (auto& t : worker_threads) t.join();
+  // Parsers may still re-ask (invalid output, truncation): close the client only once every
+  // row handed out is finished or dropped.
+  {
+    std::unique_lock lock(settle_mu_);
+    settle_cv_.wait(lock, [&] { return pending_rows_.load() == 0; });
+  }
+  client_->Close();
+  for (auto& t : parser_threads) t.join();
+  write_q_.Close();
+  writer.join();
+  {
+    std::lock_guard lock(progress_mu_);
+    progress_done_ = true;
+  }
+  progress_cv_.notify_all();
+  progress.join();
+  RETURN_NOT_OK(read_status);
+  return writer_status_;
+}
+
+table::Schema Job::OutputSchema() const {
+  table::Schema s;
+  for (const auto& f : transformer_->output_schema().fields) {
+    if (cfg_.keep_binary || !TypeHasBinary(*f.type)) s.fields.push_back(f);
+  }
+  s.fields.push_back({cfg_.as, constraint_ ? constraint_->OutputType() : DataType::String(), true});
+  if (cfg_.keep_raw) s.fields.push_back({cfg_.as + "_raw", DataType::String(), true});
+  s.fields.push_back({"error",
+                      DataType::Struct({{"kind", DataType::String(), false},
+                                        {"message", DataType::String(), false},
+                                        {"http_status", DataType::Int32(), true},
+                                        {"attempts", DataType::Int32(), false}}),
+                      true});
+  return s;
+}
+
+Status Job::OutputPass(bool* complete, int64_t* error_rows) {
+  *complete = false;
+  *error_rows = 0;
+  table::Schema out_schema = OutputSchema();
+  ASSIGN_OR_RAISE(auto source, io::OpenSource(cfg_.inputs, io::ReadOptions{read_columns_, 1024}));
+  ASSIGN_OR_RAISE(auto cursor, checkpoint_->Scan(0));
+  std::unique_ptr<io::Sink> sink;
+  std::optional<RowRecord> rec;
+  auto next_rec = [&]() -> Status {
+    ASSIGN_OR_RAISE(rec, cursor->Next());
+    return Status::OK();
+  };
+  RETURN_NOT_OK(next_rec());
+  ASSIGN_OR_RAISE(sink, io::OpenSink(cfg_.out, out_schema));
+  int64_t row_id = 0;
+  int64_t missing = 0;
+  bool at_limit = false;
+  const int n_in = static_cast<int>(out_schema.fields.size()) - (cfg_.keep_raw ? 3 : 2);
+  while (!at_limit) {
+    ASSIGN_OR_RAISE(auto batch, source->Next());
+    if (!batch) break;
+    RecordBatch b = transformer_->Apply(std::move(*batch));
+    RecordBatch out = RecordBatch::Empty(out_schema);
+    for (int64_t r = 0; r < b.num_rows(); ++r, ++row_id) {
+      if (cfg_.limit >= 0 && row_id >= cfg_.limit) {
+        at_limit = true;
+        break;
+      }
+      if (row_id % shard_.n != shard_.k) continue;
+      while (rec && rec->row_id < row_id) RETURN_NOT_OK(next_rec());
+      uint64_t fp = RowFingerprint(b, r, job_fp_);
+      if (!rec || rec->row_id != row_id || rec->fingerprint != fp) {
+        ++missing;
+        continue;
+      }
+      if (missing > 0) continue;  // the output will not be written; just count
+      int col = 0;
+      for (int c = 0; c < b.num_columns(); ++c) {
+        if (cfg_.keep_binary || !TypeHasBinary(*b.schema.fields[c].type))
+          out.columns[col++].AppendFrom(b.columns[c], r);
+      }
+      (void)n_in;
+      Column& result = out.columns[col++];
+      RowError err = rec->error;
+      if (err.ok()) {
+        if (constraint_) {
+          auto d = schema::ParseDialect(rec->dialect);
+          auto pr = constraint_->ParseInto(rec->raw, d.ok() ? *d : schema::Dialect::kVllm, &result);
+          if (!pr.error.ok()) {
+            err = pr.error;
+            result.AppendNull();
+          }
+        } else {
+          result.AppendBytes(rec->raw);
+        }
+      } else {
+        result.AppendNull();
+      }
+      if (cfg_.keep_raw) {
+        Column& raw = out.columns[col++];
+        if (rec->raw.empty() && !rec->error.ok())
+          raw.AppendNull();
+        else
+          raw.AppendBytes(rec->raw);
+      }
+      Column& e = out.columns[col++];
+      if (!err.ok()) ++*error_rows;
+      if (err.ok()) {
+        e.AppendNull();
+      } else {
+        e.child(0).AppendBytes(ErrorKindName(err.kind));
+        e.child(1).AppendBytes(err.message);
+        if (err.http_status)
+          e.child(2).AppendInt(err.http_status);
+        else
+          e.child(2).AppendNull();
+        e.child(3).AppendInt(err.attempts);
+        e.CloseStruct();
+      }
+    }
+    if (missing == 0 && out.num_rows() > 0) RETURN_NOT_OK(sink->Write(out));
+  }
+  if (missing > 0) {
+    return Status::OK();  // incomplete: the sink's temporary file is removed, nothing published
+  }
+  RETURN_NOT_OK(sink->Finish());
+  *complete = true;
+  return Status::OK();
+}
+
+Status Job::WriteStats(double elapsed_s, bool complete) {
+  std::string json;
+  JsonWriter w(&json);
+  auto cs = client_->stats();
+  int64_t failed = 0;
+  for (int k = 1; k < kNumErrorKinds; ++k) failed += counters_.errors[k].load();
+  w.BeginObject();
+  w.Key("output").String(cfg_.out).Key("complete").Bool(complete);
+  w.Key("model").String(cfg_.model);
+  w.Key("dialect").String(constraint_ ? std::string(schema::DialectName(prepared()->dialect))
+                                      : "none");
+  w.Key("rows").BeginObject();
+  w.Key("sent_this_run")
+      .Int(counters_.done.load())
+      .Key("resumed_from_checkpoint")
+      .Int(counters_.resumed.load());
+  w.Key("succeeded").Int(counters_.succeeded.load()).Key("failed").Int(failed);
+  w.EndObject();
+  w.Key("errors").BeginObject();
+  for (int k = 1; k < kNumErrorKinds; ++k) {
+    if (counters_.errors[k].load() > 0)
+      w.Key(ErrorKindName(static_cast<ErrorKind>(k))).Int(counters_.errors[k].load());
+  }
+  w.EndObject();
+  w.Key("elapsed_s").Double(elapsed_s);
+  w.Key("rows_per_s").Double(elapsed_s > 0 ? counters_.done.load() / elapsed_s : 0);
+  w.Key("requests").Int(cs.attempts).Key("http_retries").Int(cs.retries);
+  w.Key("output_retries").Int(counters_.output_retries.load());
+  w.Key("latency_s")
+      .BeginObject()
+      .Key("p50")
+      .Double(cs.latency_p50_s)
+      .Key("p90")
+      .Double(cs.latency_p90_s);
+  w.Key("p99").Double(cs.latency_p99_s).EndObject();
+  w.Key("tokens").BeginObject().Key("prompt").Int(counters_.prompt_tokens.load());
+  w.Key("completion").Int(counters_.completion_tokens.load()).EndObject();
+  w.Key("bytes")
+      .BeginObject()
+      .Key("sent")
+      .Int(cs.bytes_sent)
+      .Key("received")
+      .Int(cs.bytes_received)
+      .EndObject();
+  w.EndObject();
+  json += "\n";
+  std::string path = cfg_.out + ".stats.json";
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+    f << json;
+    if (!f) return Status::IOError(fmt::format("cannot write {}", tmp));
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) return Status::IOError(fmt::format("cannot write {}: {}", path, ec.message()));
+  return Status::OK();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Signals: SIGINT/SIGTERM are blocked in every thread and taken by one thread with sigwait.
+
+class SignalWatcher {
+ public:
+  template <typename F>
+  explicit SignalWatcher(F on_signal) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGUSR2);
+    pthread_sigmask(SIG_BLOCK, &set, &old_);
+    thread_ = std::thread([this, set, on_signal] {
+      while (true) {
+        int sig = 0;
+        if (sigwait(&set, &sig) != 0) continue;
+        if (sig == SIGUSR2 && done_.load()) return;
+        if (sig == SIGINT || sig == SIGTERM) on_signal(++count_);
+      }
+    });
+  }
+  ~SignalWatcher() {
+    done_.store(true);
+    pthread_kill(thread_.native_handle(), SIGUSR2);
+    thread_.join();
+    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+  }
+  int count() const { return count_.load(); }
+
+ private:
+  sigset_t old_;
+  std::atomic<bool> done_{false};
+  std::atomic<int> count_{0};
+  std::thread thread_;
+};
+
+int Job::Run() {
+  start_ = SystemClock()->Now();
+  Status st = Setup();
+  if (!st.ok()) {
+    std::fprintf(stderr, "structflow run: %s\n", st.message().c_str());
+    return kExitFailed;
+  }
+  if (cfg_.dry_run) {
+    st = ChooseDialect();
+    if (st.ok()) st = PrintDryRun();
+    if (!st.ok()) {
+      std::fprintf(stderr, "structflow run: %s\n", st.message().c_str());
+      return kExitFailed;
+    }
+    return kExitOk;
+  }
+  std::string cp_path = cfg_.checkpoint.empty() ? cfg_.out + ".checkpoint" : cfg_.checkpoint;
+  auto cp = Checkpoint::Open(cp_path, std::filesystem::absolute(cfg_.out).string());
+  if (!cp.ok()) {
+    std::fprintf(stderr, "structflow run: %s\n", cp.status().message().c_str());
+    return kExitFailed;
+  }
+  checkpoint_ = std::move(*cp);
+  auto fps = checkpoint_->LoadFingerprints();
+  if (!fps.ok()) {
+    std::fprintf(stderr, "structflow run: %s\n", fps.status().message().c_str());
+    return kExitFailed;
+  }
+  done_ = std::move(*fps);
+  st = ChooseDialect();
+  if (st.ok() && constraint_)
+    st = checkpoint_->SetMeta("dialect", std::string(schema::DialectName(prepared()->dialect)));
+  if (!st.ok()) {
+    std::fprintf(stderr, "structflow run: %s\n", st.message().c_str());
+    return kExitFailed;
+  }
+  if (!done_.empty())
+    SF_LOG_INFO("resuming: {} rows are in the checkpoint {}", WithThousands(done_.size()), cp_path);
+
+  int signals = 0;
+  {
+    SignalWatcher watcher([this](int n) {
+      if (n == 1) {
+        std::fprintf(stderr,
+                     "\nstructflow: stopping: no new requests; waiting for those in flight (Ctrl-C "
+                     "again abandons them)\n");
+        RequestStop(false);
+      } else {
+        RequestStop(true);
+      }
+    });
+    st = RequestPass();
+    signals = watcher.count();
+  }
+  double elapsed = SecondsBetween(start_, SystemClock()->Now());
+  if (!st.ok()) {
+    std::fprintf(
+        stderr,
+        "structflow run: %s\nFinished rows are kept in %s; run the same command again to resume.\n",
+        st.message().c_str(), cp_path.c_str());
+    return kExitFailed;
+  }
+  if (failed_fast_.load()) {
+    std::fprintf(stderr, "structflow run: %s\n", fail_fast_message_.c_str());
+    (void)WriteStats(elapsed, false);
+    return kExitFailed;
+  }
+  bool complete = false;
+  int64_t failed = 0;
+  st = OutputPass(&complete, &failed);
+  if (!st.ok()) {
+    std::fprintf(stderr,
+                 "structflow run: writing %s failed: %s\nThe answers are kept in %s; fix the "
+                 "problem and run the same command again.\n",
+                 cfg_.out.c_str(), st.message().c_str(), cp_path.c_str());
+    return kExitFailed;
+  }
+  (void)WriteStats(elapsed, complete);
+  if (!complete) {
+    std::fprintf(stderr,
+                 "structflow run: interrupted after %s rows (%s kept in %s).\nTo resume, run the "
+                 "same command again.\n",
+                 WithThousands(counters_.done.load()).c_str(),
+                 WithThousands(counters_.done.load() + counters_.resumed.load()).c_str(),
+                 cp_path.c_str());
+    return signals > 0 ? kExitInterrupted : kExitFailed;
+  }
+  auto cs = client_->stats();
+  std::fprintf(
+      stderr,
+      "structflow run: %s rows sent (%s from the checkpoint), %s succeeded, %s failed in %.1f s "
+      "(%.1f rows/s); "
+      "latency p50 %.3f s p99 %.3f s; %s HTTP retries, %s output retries\n",
+      WithThousands(counters_.done.load()).c_str(), WithThousands(counters_.resumed.load()).c_str(),
+      WithThousands(counters_.succeeded.load()).c_str(), WithThousands(failed).c_str(), elapsed,
+      elapsed > 0 ? counters_.done.load() / elapsed : 0.0, cs.latency_p50_s, cs.latency_p99_s,
+      WithThousands(cs.retries).c_str(), WithThousands(counters_.output_retries.load()).c_str());
+  std::printf("wrote %s (stats: %s.stats.json)\n", cfg_.out.c_str(), cfg_.out.c_str());
+  std::fflush(stdout);
+  if (failed > 0) {
+    std::fprintf(
+        stderr,
+        "%s rows failed; their reasons are in the `error` column. Rows that failed for a passing "
+        "reason (timeouts, 429, 5xx, connection) are sent again if you re-run the same command.\n",
+        WithThousands(failed).c_str());
+    return kExitRowsFailed;
+  }
+  // A finished job leaves no checkpoint behind... but keep it so a re-run is instant and
+  // answers stay reusable; it is small next to the output.
+  return kExitOk;
+}
+
+}  // namespace
+
+int RunJob(const JobConfig& config) {
+  Job job(config);
+  return job.Run();
+}
+
+}  // namespace structflow::engine

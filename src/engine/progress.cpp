@@ -1,0 +1,43 @@
+#include "engine/progress.h"
+
+#include <fmt/format.h>
+
+namespace structflow::engine {
+
+std::string WithThousands(int64_t v) {
+  std::string digits = std::to_string(v < 0 ? -v : v);
+  std::string out;
+  int n = static_cast<int>(digits.size());
+  for (int i = 0; i < n; ++i) {
+    out.push_back(digits[i]);
+    if ((n - i - 1) % 3 == 0 && i != n - 1) out.push_back(',');
+  }
+  return v < 0 ? "-" + out : out;
+}
+
+std::string RenderProgress(const JobCounters& c, const LiveFigures& live, double elapsed_s) {
+  int64_t done = c.done.load();
+  int64_t total = c.total.load();
+  double rate = elapsed_s > 0 ? done / elapsed_s : 0;
+  std::string out = total >= 0
+                        ? fmt::format("{}/{} rows", WithThousands(done), WithThousands(total))
+                        : fmt::format("{} rows", WithThousands(done));
+  out += fmt::format("  {:.1f} rows/s  in flight {}", rate, live.in_flight);
+  if (live.http_retries > 0) out += fmt::format("  retries {}", WithThousands(live.http_retries));
+  std::string errors;
+  for (int k = 1; k < kNumErrorKinds; ++k) {
+    int64_t n = c.errors[k].load();
+    if (n > 0)
+      errors += fmt::format(" {} {}", ErrorKindName(static_cast<ErrorKind>(k)), WithThousands(n));
+  }
+  if (!errors.empty()) out += "  errors:" + errors;
+  int64_t tokens = c.completion_tokens.load();
+  if (tokens > 0 && elapsed_s > 0) out += fmt::format("  {:.0f} tok/s", tokens / elapsed_s);
+  if (total > 0 && rate > 0 && done < total) {
+    int64_t eta = static_cast<int64_t>((total - done) / rate);
+    out += fmt::format("  ETA {}:{:02}:{:02}", eta / 3600, eta / 60 % 60, eta % 60);
+  }
+  return out;
+}
+
+}  // namespace structflow::engine

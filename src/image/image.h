@@ -1,0 +1,98 @@
+// Image preparation: turn the bytes of one image (JPEG, PNG, WebP, GIF, BMP, TIFF) into bytes a
+// vision-language server accepts, at the size it will be sent. Decoding is done by libvips with
+// shrink-on-load (JPEG and WebP are decoded at the smallest scale that still covers the target),
+// EXIF orientation applied, colour converted to 8-bit sRGB (ICC profiles and CMYK included) and
+// alpha flattened on white when the output format has none. Plain JPEG -> JPEG (upright, no ICC
+// profile, not CMYK) takes a faster path: libjpeg-turbo decodes the YCbCr planes at reduced DCT
+// scale, ResampleU8 resizes them and libjpeg-turbo encodes them, with no colour conversion.
+// Images that already fit the policy and are in a format servers read (JPEG, PNG, WebP, GIF) are
+// kept byte for byte, with no re-encode.
+//
+// Thread-safety: every function here may be called from many threads at once. libvips is
+// started once per process (Init) with its operation cache off and one thread per operation:
+// structflow parallelises across rows, not inside one image.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "common/status.h"
+
+namespace structflow::image {
+
+// Formats recognised from the first bytes of a file.
+enum class Format { kUnknown, kJpeg, kPng, kWebp, kGif, kBmp, kTiff };
+
+// "jpeg", "png", "webp", "gif", "bmp", "tiff" or "unknown".
+std::string_view FormatName(Format format);
+// "image/jpeg", ...; "application/octet-stream" for kUnknown.
+std::string_view MimeType(Format format);
+// The format from the magic bytes at the start of `bytes`; kUnknown when none matches.
+Format SniffFormat(std::string_view bytes);
+// JPEG, PNG, WebP and GIF: what OpenAI-compatible servers (vLLM, SGLang, OpenAI) accept.
+bool ServerAccepts(Format format);
+
+// The format of re-encoded images. kKeep re-encodes in the input's format when it is JPEG, PNG or
+// WebP, and otherwise as PNG when the image has alpha, JPEG when it has not.
+enum class OutputFormat { kJpeg, kPng, kWebp, kKeep };
+
+// Parses "jpeg" (or "jpg"), "png", "webp", "keep"; the error names the accepted values.
+Result<OutputFormat> ParseOutputFormat(std::string_view text);
+std::string_view OutputFormatName(OutputFormat format);
+
+struct ImagePolicy {
+  // Longest side in pixels after resizing; 0: no limit.
+  int max_side = 0;
+  // Width x height after resizing; 0: no limit.
+  int64_t max_pixels = 0;
+  OutputFormat format = OutputFormat::kJpeg;
+  // JPEG and WebP quality, 1-100.
+  int quality = 85;
+  // Keep the original bytes when the image already fits, is upright, is 8-bit RGB or grey, and
+  // is in a format servers accept. false: always decode and re-encode.
+  bool keep_fitting = true;
+};
+
+// Checks the ranges of a policy (quality 1-100, no negative limits); the message names the flag.
+Status ValidatePolicy(const ImagePolicy& policy);
+
+// The result of Prepare: encoded bytes with their MIME type and final size.
+// Ownership: when the input was kept (`reencoded()` false), bytes() points into the caller's
+// input, which must outlive this object; otherwise this object owns the encoded buffer.
+class PreparedImage {
+ public:
+  PreparedImage() = default;
+
+  std::string_view bytes() const { return bytes_; }
+  // "image/jpeg", "image/png", "image/webp" or "image/gif".
+  std::string_view mime() const { return MimeType(format_); }
+  Format format() const { return format_; }
+  int width() const { return width_; }
+  int height() const { return height_; }
+  bool reencoded() const { return owned_ != nullptr; }
+
+ private:
+  friend class ImagePreparer;
+  std::unique_ptr<void, void (*)(void*)> owned_{nullptr, nullptr};
+  std::string_view bytes_;
+  Format format_ = Format::kUnknown;
+  int width_ = 0;
+  int height_ = 0;
+};
+
+// Starts libvips for the whole process. Idempotent and thread-safe; Prepare calls it, so call it
+// directly only to fail early (say, in `structflow doctor`).
+Status Init();
+
+// Decodes, orients, resizes and encodes `input` following `policy`. Errors (code kCorrupt or
+// kInvalidArgument) say why: "empty image (0 bytes)", "not an image (starts with 3c 68 74 6d)",
+// "truncated or corrupt JPEG: ...". The caller adds the row and column.
+Result<PreparedImage> Prepare(std::string_view input, const ImagePolicy& policy);
+
+// The size of the image after the policy, without decoding: the largest size within max_side and
+// max_pixels with the same aspect ratio, never larger than (width, height).
+void FitWithin(int width, int height, const ImagePolicy& policy, int* out_width, int* out_height);
+
+}  // namespace structflow::image

@@ -1,0 +1,145 @@
+#include "image/image_value.h"
+
+#include <fmt/format.h>
+
+#include <cctype>
+#include <filesystem>
+
+#include "common/base64.h"
+
+namespace structflow::image {
+namespace {
+
+using table::Column;
+using table::DataType;
+using table::TypeId;
+
+bool StartsWithNoCase(std::string_view s, std::string_view prefix) {
+  if (s.size() < prefix.size()) return false;
+  for (size_t i = 0; i < prefix.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(s[i])) != prefix[i]) return false;
+  }
+  return true;
+}
+
+constexpr std::string_view kAccepted =
+    "binary (image bytes), string (a path or URL), struct{bytes: binary, path: string}, or a list "
+    "of those";
+
+// Index of the struct field `name` when it has type `id`, else -1.
+int TypedField(const DataType& type, std::string_view name, TypeId id) {
+  int k = type.FieldIndex(name);
+  if (k < 0 || type.fields()[k].type->id() != id) return -1;
+  return k;
+}
+
+Status CollectOne(const Column& column, int64_t i, std::vector<ImageRef>* out) {
+  if (column.IsNull(i)) return Status::InvalidArgument("the image is null");
+  switch (column.type_id()) {
+    case TypeId::kBinary:
+      out->push_back(ImageRef{ImageRef::Kind::kBytes, column.GetBytes(i)});
+      return Status::OK();
+    case TypeId::kString: {
+      std::string_view s = column.GetBytes(i);
+      if (s.empty()) return Status::InvalidArgument("the image path is an empty string");
+      out->push_back(RefFromString(s));
+      return Status::OK();
+    }
+    case TypeId::kStruct: {
+      const DataType& t = *column.type();
+      int b = TypedField(t, "bytes", TypeId::kBinary);
+      int p = TypedField(t, "path", TypeId::kString);
+      if (b >= 0 && column.child(b).IsValid(i) && !column.child(b).GetBytes(i).empty()) {
+        out->push_back(ImageRef{ImageRef::Kind::kBytes, column.child(b).GetBytes(i)});
+        return Status::OK();
+      }
+      if (p >= 0 && column.child(p).IsValid(i) && !column.child(p).GetBytes(i).empty()) {
+        out->push_back(RefFromString(column.child(p).GetBytes(i)));
+        return Status::OK();
+      }
+      return Status::InvalidArgument("the image has neither bytes nor a path (both are null)");
+    }
+    default:
+      return Status::InvalidArgument(fmt::format("a {} value is not an image; images are {}",
+                                                 column.type()->ToString(), kAccepted));
+  }
+}
+
+}  // namespace
+
+Status CheckImageType(const DataType& type, std::string_view what) {
+  const DataType* t = &type;
+  if (t->id() == TypeId::kList) t = t->element().get();
+  switch (t->id()) {
+    case TypeId::kBinary:
+    case TypeId::kString:
+      return Status::OK();
+    case TypeId::kStruct:
+      if (TypedField(*t, "bytes", TypeId::kBinary) >= 0 ||
+          TypedField(*t, "path", TypeId::kString) >= 0) {
+        return Status::OK();
+      }
+      break;
+    default:
+      break;
+  }
+  return Status::InvalidArgument(fmt::format("image column '{}' has type {}; images must be {}",
+                                             what, type.ToString(), kAccepted));
+}
+
+ImageRef RefFromString(std::string_view s) {
+  if (StartsWithNoCase(s, "http://") || StartsWithNoCase(s, "https://") ||
+      StartsWithNoCase(s, "data:")) {
+    return ImageRef{ImageRef::Kind::kUrl, s};
+  }
+  return ImageRef{ImageRef::Kind::kPath, s};
+}
+
+Status CollectImages(const Column& column, int64_t row, std::vector<ImageRef>* out) {
+  if (column.type_id() != TypeId::kList) return CollectOne(column, row, out);
+  if (column.IsNull(row)) return Status::InvalidArgument("the image list is null");
+  auto [begin, end] = column.ListRange(row);
+  for (int64_t k = begin; k < end; ++k) {
+    Status st = CollectOne(column.child(0), k, out);
+    if (!st.ok()) return st.WithContext(fmt::format("element {}", k - begin));
+  }
+  return Status::OK();
+}
+
+std::string ResolvePath(std::string_view path, const std::string& base_dir) {
+  if (StartsWithNoCase(path, "file://")) path.remove_prefix(7);
+  std::filesystem::path p{std::string(path)};
+  if (p.is_relative() && !base_dir.empty()) p = std::filesystem::path(base_dir) / p;
+  return p.string();
+}
+
+Result<std::string_view> LoadImageBytes(const ImageRef& ref, const LoadOptions& options,
+                                        std::string* storage) {
+  switch (ref.kind) {
+    case ImageRef::Kind::kBytes:
+      return ref.value;
+    case ImageRef::Kind::kPath:
+      RETURN_NOT_OK(ReadFileBytes(ResolvePath(ref.value, options.base_dir), storage));
+      return std::string_view(*storage);
+    case ImageRef::Kind::kUrl: {
+      if (StartsWithNoCase(ref.value, "data:")) {
+        size_t comma = ref.value.find(',');
+        std::string_view meta = ref.value.substr(0, comma);
+        if (comma == std::string_view::npos || meta.size() < 7 ||
+            meta.substr(meta.size() - 7) != ";base64") {
+          return Status::InvalidArgument(
+              "a data: URL image must be base64 (data:image/...;base64,...)");
+        }
+        if (!Base64Decode(ref.value.substr(comma + 1), storage)) {
+          return Status::Corrupt("the data: URL image is not valid base64");
+        }
+        return std::string_view(*storage);
+      }
+      RETURN_NOT_OK(FetchUrl(ref.value, options.fetch, storage));
+      return std::string_view(*storage);
+    }
+  }
+  return Status::Internal("unknown image ref kind");
+}
+
+}  // namespace structflow::image

@@ -1,0 +1,60 @@
+// Image values as they appear in table cells, and how to get their bytes:
+//   - binary: the encoded image itself;
+//   - string: a file path (relative paths resolve against the dataset's folder), a
+//     `file://` path, an http(s) URL or a `data:` URL;
+//   - the struct {bytes: binary, path: string} that dataset hubs use for image columns: bytes
+//     when present, else path;
+//   - a list of any of these: one image per element, in order.
+// Thread-safety: pure functions over immutable batches; call from any thread.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+#include "image/fetch.h"
+#include "table/column.h"
+#include "table/types.h"
+
+namespace structflow::image {
+
+// Where one image's bytes come from. `value` points into the batch the cell belongs to.
+struct ImageRef {
+  enum class Kind { kBytes, kPath, kUrl };
+  Kind kind = Kind::kBytes;
+  std::string_view value;
+};
+
+// Checks, before any row is read, that a column of `type` can hold images. `what` names the
+// column path in the message, which also lists the accepted types.
+Status CheckImageType(const table::DataType& type, std::string_view what);
+
+// The ref for a string value: http://, https:// and data: are URLs, file:// and anything else a
+// path.
+ImageRef RefFromString(std::string_view s);
+
+// Appends the images of row `row` of `column` (a list: one per element, in order; an empty list
+// appends nothing). A null image (the cell, a list element, or a struct with neither bytes nor
+// path) is an error that says so.
+Status CollectImages(const table::Column& column, int64_t row, std::vector<ImageRef>* out);
+
+struct LoadOptions {
+  // Folder that relative paths are resolved against; empty: the working directory.
+  std::string base_dir;
+  // Fetch http(s) URLs here instead of passing them to the server.
+  bool fetch_urls = false;
+  FetchOptions fetch;
+};
+
+// The path a kPath ref refers to: file:// stripped, relative paths joined to base_dir.
+std::string ResolvePath(std::string_view path, const std::string& base_dir);
+
+// The encoded bytes of `ref`: kBytes itself; kPath read from disk into *storage; kUrl fetched into
+// *storage (the caller only asks when options.fetch_urls, or for data: URLs, which are decoded
+// from base64). The view is valid while the batch and *storage are.
+Result<std::string_view> LoadImageBytes(const ImageRef& ref, const LoadOptions& options,
+                                        std::string* storage);
+
+}  // namespace structflow::image

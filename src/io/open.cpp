@@ -1,0 +1,129 @@
+// OpenSource / OpenSink: pick the reader or writer by extension (source.h).
+#include <fmt/format.h>
+
+#include <filesystem>
+
+#include "io/files.h"
+#include "io/formats.h"
+#include "io/source.h"
+
+// The Parquet reader and writer live in io/parquet/ and are built in parallel with this file;
+// src/io/CMakeLists.txt sets STRUCTFLOW_HAVE_PARQUET once their entry points exist. Until then
+// .parquet inputs and outputs fail with a clear message.
+#ifndef STRUCTFLOW_HAVE_PARQUET
+#define STRUCTFLOW_HAVE_PARQUET 0
+#endif
+#if STRUCTFLOW_HAVE_PARQUET
+#include "io/parquet/parquet.h"
+#endif
+
+namespace structflow::io {
+
+std::string ParentDir(const std::string& path) {
+  std::string dir = std::filesystem::path(path).parent_path().string();
+  return dir.empty() ? "." : dir;
+}
+
+MultiFileSource::MultiFileSource(table::Schema schema, std::vector<std::string> paths, Opener open,
+                                 std::optional<int64_t> num_rows, std::string base_dir)
+    : schema_(std::move(schema)),
+      paths_(std::move(paths)),
+      open_(std::move(open)),
+      num_rows_(num_rows),
+      base_dir_(std::move(base_dir)) {}
+
+Result<std::optional<table::RecordBatch>> MultiFileSource::Next() {
+  if (failed_) return Status::Internal("Source::Next called after an error");
+  while (true) {
+    if (!current_) {
+      if (next_ >= paths_.size()) return std::optional<table::RecordBatch>();
+      const std::string& path = paths_[next_++];
+      auto opened = open_(path);
+      if (!opened.ok()) {
+        failed_ = true;
+        return opened.status();
+      }
+      current_ = std::move(opened).value();
+      std::string diff = DescribeSchemaDifference(schema_, "'" + paths_[0] + "'",
+                                                  current_->schema(), "'" + path + "'");
+      if (!diff.empty()) {
+        failed_ = true;
+        return Status::InvalidArgument(
+            fmt::format("inputs '{}' and '{}' have different schemas: {}; read them as separate "
+                        "inputs or convert them to one schema first",
+                        paths_[0], path, diff));
+      }
+    }
+    auto batch = current_->Next();
+    if (!batch.ok()) {
+      failed_ = true;
+      return batch.status();
+    }
+    if (batch->has_value()) return batch;
+    current_.reset();
+  }
+}
+
+Result<std::unique_ptr<Source>> OpenSource(const std::vector<std::string>& inputs,
+                                           const ReadOptions& options) {
+  if (options.batch_rows <= 0) {
+    return Status::InvalidArgument(
+        fmt::format("batch_rows must be positive, got {}", options.batch_rows));
+  }
+  ASSIGN_OR_RAISE(ExpandedInputs expanded, ExpandInputs(inputs));
+  if (!options.type_overrides.empty() &&
+      (expanded.format == Format::kParquet || expanded.format == Format::kImageFolder)) {
+    return Status::InvalidArgument(fmt::format(
+        "type overrides (--schema-override) apply to JSONL and CSV inputs, but '{}' is {}, whose "
+        "types are already fixed; drop the override",
+        expanded.paths[0], FormatName(expanded.format)));
+  }
+  switch (expanded.format) {
+    case Format::kParquet:
+#if STRUCTFLOW_HAVE_PARQUET
+      return parquet::OpenParquetSource(expanded.paths, options);
+#else
+      return Status::Unimplemented(fmt::format(
+          "cannot read '{}': Parquet support is not built yet in this structflow; convert the "
+          "data to JSONL or CSV (e.g. with DuckDB: COPY (FROM '{}') TO 'data.jsonl')",
+          expanded.paths[0], expanded.paths[0]));
+#endif
+    case Format::kJsonl:
+      return OpenJsonlSource(expanded.paths, options);
+    case Format::kCsv:
+      return OpenCsvSource(expanded.paths, options);
+    case Format::kImageFolder:
+      return OpenImageFolderSource(expanded.paths, options);
+    case Format::kUnknown:
+      break;
+  }
+  return Status::Internal("ExpandInputs returned an unknown format");
+}
+
+Result<std::unique_ptr<Sink>> OpenSink(const std::string& path, const table::Schema& schema,
+                                       const WriteOptions& options) {
+  switch (FormatFromPath(path)) {
+    case Format::kParquet:
+#if STRUCTFLOW_HAVE_PARQUET
+      return parquet::OpenParquetSink(path, schema, options);
+#else
+      (void)options;
+      return Status::Unimplemented(
+          fmt::format("cannot write '{}': Parquet support is not built yet in this structflow; "
+                      "write .jsonl or .csv instead",
+                      path));
+#endif
+    case Format::kJsonl:
+      return OpenJsonlSink(path, schema);
+    case Format::kCsv:
+      return OpenCsvSink(path, schema);
+    default:
+      break;
+  }
+  return Status::InvalidArgument(
+      fmt::format("cannot tell which format to write '{}' in from its extension; name it "
+                  ".parquet, .jsonl (or .ndjson) or .csv",
+                  path));
+}
+
+}  // namespace structflow::io

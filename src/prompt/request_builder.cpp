@@ -1,0 +1,215 @@
+#include "prompt/request_builder.h"
+
+#include <fmt/format.h>
+
+#include <deque>
+#include <utility>
+
+#include "common/base64.h"
+#include "common/json_writer.h"
+
+namespace structflow::prompt {
+namespace {
+
+// One image of the user message: a URL passed through, or prepared bytes.
+struct Part {
+  std::string_view url;  // non-empty: send this URL as it is
+  image::PreparedImage prepared;
+};
+
+// Per-thread buffers reused across rows, so a worker allocates only when an image is bigger
+// than any before.
+struct Scratch {
+  std::string text;
+  std::vector<image::ImageRef> refs;
+  // File or fetched bytes, one slot per image of the row. A deque, so that growing it never
+  // moves a string that a kept PreparedImage points into.
+  std::deque<std::string> storage;
+  std::vector<Part> parts;
+};
+
+std::string WithThousands(uint64_t n) {
+  std::string digits = std::to_string(n);
+  std::string out;
+  int lead = static_cast<int>(digits.size() % 3);
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i != 0 && static_cast<int>(i % 3) == lead) out.push_back(',');
+    out.push_back(digits[i]);
+  }
+  return out;
+}
+
+bool IsBase64Char(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
+         c == '/' || c == '=';
+}
+
+}  // namespace
+
+RequestBuilder::RequestBuilder(Template t, std::vector<table::ColumnPath> images,
+                               RequestOptions options, image::ImagePolicy policy,
+                               std::string base_dir)
+    : template_(std::move(t)),
+      image_paths_(std::move(images)),
+      options_(std::move(options)),
+      policy_(policy) {
+  load_.base_dir = std::move(base_dir);
+  load_.fetch_urls = options_.fetch_images;
+  load_.fetch = options_.fetch;
+}
+
+Result<RequestBuilder> RequestBuilder::Make(const std::string& prompt_template,
+                                            const std::vector<std::string>& image_paths,
+                                            const table::Schema& schema, RequestOptions options,
+                                            image::ImagePolicy policy, std::string base_dir) {
+  ASSIGN_OR_RAISE(Template t, Template::Parse(prompt_template));
+  RETURN_NOT_OK(t.Bind(schema));
+  std::vector<table::ColumnPath> paths;
+  for (const std::string& text : image_paths) {
+    auto path = table::ColumnPath::Parse(text);
+    if (!path.ok()) return path.status().WithContext("image column");
+    auto type = path->Resolve(schema);
+    if (!type.ok()) return type.status().WithContext(fmt::format("image column '{}'", text));
+    RETURN_NOT_OK(image::CheckImageType(**type, text));
+    paths.push_back(std::move(path).value());
+  }
+  RETURN_NOT_OK(image::ValidatePolicy(policy));
+  if (!paths.empty()) RETURN_NOT_OK(image::Init());
+  if (options.max_tokens <= 0) {
+    return Status::InvalidArgument(
+        fmt::format("--max-tokens {} must be positive", options.max_tokens));
+  }
+  return RequestBuilder(std::move(t), std::move(paths), std::move(options), policy,
+                        std::move(base_dir));
+}
+
+RowError RequestBuilder::Build(const table::RecordBatch& batch, int64_t row,
+                               std::string* body) const {
+  thread_local Scratch scratch;
+  Scratch& s = scratch;
+  s.text.clear();
+  template_.Render(batch, row, &s.text);
+
+  // Gather and prepare every image first: a broken one fails the row before any JSON is
+  // written, and the body is reserved once at its final size.
+  s.parts.clear();
+  size_t image_bytes = 0;
+  for (const table::ColumnPath& path : image_paths_) {
+    auto fail = [&](std::string_view what) {
+      s.parts.clear();
+      return RowError{ErrorKind::kImageError,
+                      fmt::format("image column '{}': {}", path.text(), what)};
+    };
+    auto cell = path.Locate(batch, row);
+    if (!cell) return fail("no image in this row (the value is null or the list is shorter)");
+    s.refs.clear();
+    Status st = image::CollectImages(*cell->column, cell->index, &s.refs);
+    if (!st.ok()) return fail(st.message());
+    for (size_t k = 0; k < s.refs.size(); ++k) {
+      const image::ImageRef& ref = s.refs[k];
+      std::string which =
+          s.refs.size() > 1 ? fmt::format("image {} of {}: ", k + 1, s.refs.size()) : std::string();
+      if (ref.kind == image::ImageRef::Kind::kUrl && !options_.fetch_images &&
+          !(ref.value.size() >= 5 && ref.value.substr(0, 5) == "data:")) {
+        s.parts.push_back(Part{ref.value, {}});
+        image_bytes += ref.value.size();
+        continue;
+      }
+      const size_t slot = s.parts.size();
+      if (s.storage.size() <= slot) s.storage.resize(slot + 1);
+      auto bytes = image::LoadImageBytes(ref, load_, &s.storage[slot]);
+      if (!bytes.ok()) return fail(which + bytes.status().message());
+      auto prepared = image::Prepare(*bytes, policy_);
+      if (!prepared.ok()) return fail(which + prepared.status().message());
+      image_bytes += Base64EncodedSize(prepared->bytes().size()) + 32;
+      s.parts.push_back(Part{{}, std::move(prepared).value()});
+    }
+  }
+
+  body->clear();
+  body->reserve(256 + options_.model.size() + options_.system_prompt.size() * 6 / 5 +
+                s.text.size() * 6 / 5 + image_bytes + s.parts.size() * 48 +
+                options_.extra_members_json.size());
+  JsonWriter w(body);
+  w.BeginObject();
+  w.Key("model").String(options_.model);
+  w.Key("messages").BeginArray();
+  if (!options_.system_prompt.empty()) {
+    w.BeginObject().Key("role").String("system").Key("content").String(options_.system_prompt);
+    w.EndObject();
+  }
+  w.BeginObject().Key("role").String("user").Key("content");
+  if (s.parts.empty()) {
+    w.String(s.text);
+  } else {
+    w.BeginArray();
+    auto text_part = [&] {
+      if (s.text.empty()) return;
+      w.BeginObject().Key("type").String("text").Key("text").String(s.text).EndObject();
+    };
+    if (!options_.images_before_text) text_part();
+    for (const Part& part : s.parts) {
+      w.BeginObject().Key("type").String("image_url").Key("image_url").BeginObject().Key("url");
+      if (!part.url.empty()) {
+        w.String(part.url);
+      } else {
+        w.BeginRawString();
+        body->append("data:");
+        body->append(part.prepared.mime());
+        body->append(";base64,");
+        std::string_view bytes = part.prepared.bytes();
+        size_t at = body->size();
+        body->resize(at + Base64EncodedSize(bytes.size()));
+        Base64EncodeTo(bytes, body->data() + at);
+        w.EndRawString();
+      }
+      w.EndObject().EndObject();
+    }
+    if (options_.images_before_text) text_part();
+    w.EndArray();
+  }
+  w.EndObject();  // user message
+  w.EndArray();   // messages
+  w.Key("max_tokens").Int(options_.max_tokens);
+  w.Key("temperature").Double(options_.temperature);
+  if (options_.seed) w.Key("seed").Int(*options_.seed);
+  if (!options_.extra_members_json.empty()) {
+    body->push_back(',');
+    body->append(options_.extra_members_json);
+  }
+  w.EndObject();
+  // Release the prepared images now; keep the byte buffers' capacity for the next row.
+  s.parts.clear();
+  return RowError{};
+}
+
+std::string AbbreviateBody(std::string_view body, size_t keep_chars) {
+  static constexpr std::string_view kMarker = ";base64,";
+  std::string out;
+  out.reserve(std::min<size_t>(body.size(), 1 << 16));
+  size_t pos = 0;
+  for (;;) {
+    size_t m = body.find(kMarker, pos);
+    if (m == std::string_view::npos) break;
+    size_t start = m + kMarker.size();
+    size_t end = start;
+    while (end < body.size() && IsBase64Char(body[end])) ++end;
+    size_t len = end - start;
+    if (len <= keep_chars + 16) {
+      out.append(body.substr(pos, end - pos));
+      pos = end;
+      continue;
+    }
+    size_t padding = 0;
+    if (body[end - 1] == '=') ++padding;
+    if (len >= 2 && body[end - 2] == '=') ++padding;
+    uint64_t decoded = len / 4 * 3 - padding;
+    out.append(body.substr(pos, start + keep_chars - pos));
+    out.append(fmt::format("...({} bytes)", WithThousands(decoded)));
+    pos = end;
+  }
+  out.append(body.substr(pos));
+  return out;
+}
+
+}  // namespace structflow::prompt

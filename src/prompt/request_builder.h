@@ -1,0 +1,91 @@
+// RequestBuilder: one row of a table -> the whole JSON body of an OpenAI-compatible
+// /v1/chat/completions request, written once into one buffer:
+//   {"model":..., "messages":[{"role":"system","content":...}?,
+//     {"role":"user","content":"text"}                       (no images), or
+//     {"role":"user","content":[{"type":"text","text":...},
+//                               {"type":"image_url","image_url":{"url":"data:image/jpeg;base64,..."}},
+//                               ...]}],
+//    "max_tokens":N, "temperature":T, "seed":S?, <extra structured-output members>}
+// Images are decoded, oriented and resized by image::Prepare and their base64 is written
+// straight into the body buffer (no intermediate string). http(s) URLs are passed through as
+// image_url unless fetch_images is set.
+//
+// Thread-safety: Build is const and may be called from many worker threads at once (each uses
+// thread-local scratch buffers). set_extra_members_json is not: call it before sharing the
+// builder, or build a new one.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/row_error.h"
+#include "common/status.h"
+#include "image/image.h"
+#include "image/image_value.h"
+#include "prompt/template.h"
+#include "table/column_path.h"
+#include "table/record_batch.h"
+
+namespace structflow::prompt {
+
+struct RequestOptions {
+  std::string model;
+  // Empty: no system message.
+  std::string system_prompt;
+  int max_tokens = 256;
+  double temperature = 0;
+  std::optional<int64_t> seed;
+  // Structured-output members from the schema module, already rendered as JSON object members
+  // without braces, e.g. `"structured_outputs":{"choice":["A","B"]}`; appended as they are.
+  std::string extra_members_json;
+  // Fetch http(s) image URLs in the worker and send them as data URLs (for servers that cannot
+  // reach the images); false: pass the URL to the server.
+  bool fetch_images = false;
+  image::FetchOptions fetch;
+  // Put the images before the text in the user message (some models are trained that way).
+  bool images_before_text = false;
+};
+
+class RequestBuilder {
+ public:
+  // Parses and binds the template, resolves the image column paths (`image`, `images[0]`,
+  // `images` for every image of a list, `page.image`) and checks their types, and validates the
+  // image policy: every error a user can fix is reported here, before any request is sent.
+  // `base_dir` is the folder relative image paths resolve against (the dataset's folder).
+  static Result<RequestBuilder> Make(const std::string& prompt_template,
+                                     const std::vector<std::string>& image_paths,
+                                     const table::Schema& schema, RequestOptions options,
+                                     image::ImagePolicy policy, std::string base_dir);
+
+  // Replaces *body with the request for row `row` of `batch`. Returns a RowError of kind
+  // kImageError (a broken, missing or unreadable image; the message names the column, which
+  // image and why) or kNone. The caller adds the row number.
+  RowError Build(const table::RecordBatch& batch, int64_t row, std::string* body) const;
+
+  // Not thread-safe: see the header comment.
+  void set_extra_members_json(std::string json) { options_.extra_members_json = std::move(json); }
+
+  const RequestOptions& options() const { return options_; }
+  const image::ImagePolicy& policy() const { return policy_; }
+  const Template& prompt_template() const { return template_; }
+
+ private:
+  RequestBuilder(Template t, std::vector<table::ColumnPath> images, RequestOptions options,
+                 image::ImagePolicy policy, std::string base_dir);
+
+  Template template_;
+  std::vector<table::ColumnPath> image_paths_;
+  RequestOptions options_;
+  image::ImagePolicy policy_;
+  image::LoadOptions load_;
+};
+
+// A copy of `body` for display (`--dry-run`, logs): every base64 payload of a data URL is cut to
+// its first characters plus its decoded size, e.g. "data:image/jpeg;base64,/9j/4AAQ...(123,456
+// bytes)". Everything else is kept as it is.
+std::string AbbreviateBody(std::string_view body, size_t keep_chars = 12);
+
+}  // namespace structflow::prompt

@@ -1,0 +1,60 @@
+#include "schema/chat_completion.h"
+
+#include <simdjson.h>
+
+namespace structflow::schema {
+namespace {
+
+std::string Snip(std::string_view s) {
+  constexpr size_t kMax = 200;
+  return std::string(s.substr(0, kMax)) + (s.size() > kMax ? "..." : "");
+}
+
+}  // namespace
+
+Result<ChatAnswer> ParseChatCompletion(std::string_view body) {
+  // One DOM parser per thread: it keeps its buffers between rows.
+  thread_local simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  if (auto err = parser.parse(body.data(), body.size()).get(doc); err) {
+    return Status::Corrupt(std::string("the response body is not JSON (") +
+                           simdjson::error_message(err) + "): " + Snip(body));
+  }
+  if (!doc.is_object()) {
+    return Status::Corrupt("the response body is not a chat completion object: " + Snip(body));
+  }
+  simdjson::dom::element error;
+  if (doc["error"].get(error) == simdjson::SUCCESS && !error.is_null()) {
+    std::string_view message;
+    if (error.is_object() && error["message"].get(message) == simdjson::SUCCESS) {
+      return Status::Corrupt("the server answered with an error: " + std::string(message));
+    }
+    return Status::Corrupt("the server answered with an error: " + Snip(simdjson::minify(error)));
+  }
+  simdjson::dom::array choices;
+  if (doc["choices"].get(choices) != simdjson::SUCCESS || choices.size() == 0) {
+    return Status::Corrupt("the chat completion has no choices: " + Snip(body));
+  }
+  simdjson::dom::element choice = *choices.begin();
+  simdjson::dom::object message;
+  if (choice["message"].get(message) != simdjson::SUCCESS) {
+    return Status::Corrupt("the chat completion's first choice has no message object: " +
+                           Snip(body));
+  }
+  ChatAnswer answer;
+  std::string_view text;
+  if (message["content"].get(text) == simdjson::SUCCESS) answer.content = std::string(text);
+  if (message["refusal"].get(text) == simdjson::SUCCESS) answer.refusal = std::string(text);
+  if (choice["finish_reason"].get(text) == simdjson::SUCCESS) {
+    answer.finish_reason = std::string(text);
+  }
+  simdjson::dom::object usage;
+  if (doc["usage"].get(usage) == simdjson::SUCCESS) {
+    int64_t n = 0;
+    if (usage["prompt_tokens"].get(n) == simdjson::SUCCESS) answer.prompt_tokens = n;
+    if (usage["completion_tokens"].get(n) == simdjson::SUCCESS) answer.completion_tokens = n;
+  }
+  return answer;
+}
+
+}  // namespace structflow::schema

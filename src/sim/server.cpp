@@ -1,0 +1,746 @@
+// The simulator's HTTP side: Boost.Asio/Beast, one io_context per I/O thread (a connection lives
+// on one thread, so its handlers never race and need no strand), requests parsed by Beast,
+// responses written as raw bytes (which also lets faults cut them anywhere).
+#include "sim/server.h"
+
+#include <fmt/format.h>
+#include <sys/resource.h>
+
+#include <array>
+#include <atomic>
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <chrono>
+#include <ctime>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "common/logging.h"
+#include "sim/chat.h"
+#include "sim/faults.h"
+#include "sim/rng.h"
+
+namespace structflow::sim {
+
+void RaiseOpenFileLimit() {
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &lim);
+  }
+}
+
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using SteadyClock = std::chrono::steady_clock;
+
+// Chat bodies larger than this are parsed on the CPU pool instead of the I/O thread.
+constexpr size_t kInlineBodyBytes = 64 * 1024;
+
+std::string_view Reason(int status) {
+  switch (status) {
+    case 100:
+      return "Continue";
+    case 200:
+      return "OK";
+    case 400:
+      return "Bad Request";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 413:
+      return "Payload Too Large";
+    case 429:
+      return "Too Many Requests";
+    case 500:
+      return "Internal Server Error";
+    case 503:
+      return "Service Unavailable";
+    default:
+      return "Unknown";
+  }
+}
+
+// The batch slots: at most max_num_seqs requests run at once, the rest wait in FIFO order. A
+// waiter is a callback that posts the continuation onto its own connection's thread.
+// Thread-safety: every method may be called from any thread.
+class Slots {
+ public:
+  explicit Slots(int capacity) : capacity_(capacity < 1 ? 1 : capacity) {}
+
+  // Runs `start` now (on the caller's thread) when a slot is free, else queues it.
+  void Acquire(std::function<void()> start) {
+    {
+      std::lock_guard lock(mu_);
+      if (running_ >= capacity_) {
+        waiting_.push_back(std::move(start));
+        return;
+      }
+      Account();
+      ++running_;
+    }
+    start();
+  }
+
+  // Frees a slot, or hands it straight to the oldest waiter.
+  void Release() {
+    std::function<void()> next;
+    {
+      std::lock_guard lock(mu_);
+      Account();
+      if (waiting_.empty()) {
+        --running_;
+        return;
+      }
+      next = std::move(waiting_.front());
+      waiting_.pop_front();
+    }
+    next();
+  }
+
+  uint64_t running() const {
+    std::lock_guard lock(mu_);
+    return static_cast<uint64_t>(running_);
+  }
+  uint64_t waiting() const {
+    std::lock_guard lock(mu_);
+    return waiting_.size();
+  }
+  double busy_slot_seconds() const {
+    std::lock_guard lock(mu_);
+    auto now = SteadyClock::now();
+    return busy_seconds_ + running_ * std::chrono::duration<double>(now - last_change_).count();
+  }
+  // Drops every waiter (their connections are being torn down).
+  void Clear() {
+    std::deque<std::function<void()>> drop;
+    {
+      std::lock_guard lock(mu_);
+      drop.swap(waiting_);
+    }
+  }
+
+ private:
+  void Account() {
+    auto now = SteadyClock::now();
+    busy_seconds_ += running_ * std::chrono::duration<double>(now - last_change_).count();
+    last_change_ = now;
+  }
+
+  const int capacity_;
+  mutable std::mutex mu_;
+  int running_ = 0;
+  std::deque<std::function<void()>> waiting_;
+  double busy_seconds_ = 0;
+  SteadyClock::time_point last_change_ = SteadyClock::now();
+};
+
+class ServerImpl;
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(ServerImpl* server, tcp::socket socket);
+  ~Connection();
+  void Start() { ReadHeader(); }
+
+ private:
+  void ReadHeader();
+  void OnHeader(beast::error_code ec);
+  void ReadBody();
+  void OnRequest(beast::error_code ec);
+  void Route();
+  void HandleChat();
+  void OnPlanned(ChatOutcome outcome);
+  void StartService();
+  void FinishService();
+  // Runs `then` after `ms` on this connection's thread (at once when ms <= 0).
+  void Wait(double ms, void (*then)(Connection*));
+  void StartStream();
+  void StreamNext(int events);
+  void EndStream();
+  void Hang();
+  void Respond(int status, std::string_view content_type, std::string body,
+               std::string_view extra_headers = {});
+  void WriteRaw(bool close_after);
+  void Reset(size_t partial_bytes);
+  void Close();
+
+  ServerImpl* server_;
+  tcp::socket socket_;
+  asio::steady_timer timer_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::string out_;
+  bool keep_alive_ = true;
+  // The chat request in service; cleared once answered so nothing outlives it.
+  ChatPlan plan_;
+  Fault fault_ = Fault::kNone;
+  uint64_t sequence_ = 0;
+  bool holds_slot_ = false;
+  char hang_byte_ = 0;
+  // A paced stream (batching model only): the SSE events and how far they have been sent.
+  std::string stream_;
+  size_t stream_pos_ = 0;
+  int stream_events_per_write_ = 1;
+  double token_ms_ = 0;
+};
+
+class ServerImpl : public Server {
+ public:
+  explicit ServerImpl(SimOptions options, ChatConfig chat, FaultPlan faults)
+      : options_(std::move(options)),
+        chat_(std::move(chat)),
+        faults_(faults),
+        slots_(options_.max_num_seqs) {
+    for (auto& c : status_counts_) c.store(0, std::memory_order_relaxed);
+  }
+  ~ServerImpl() override { Stop(); }
+
+  Status Listen() {
+    int n = options_.threads < 1 ? 1 : options_.threads;
+    for (int i = 0; i < n; ++i) {
+      contexts_.push_back(std::make_unique<asio::io_context>(1));
+      guards_.emplace_back(contexts_.back()->get_executor());
+    }
+    beast::error_code ec;
+    auto address = asio::ip::make_address(options_.host, ec);
+    if (ec) {
+      return Status::InvalidArgument(fmt::format(
+          "--host '{}' is not an IP address (try 127.0.0.1 or 0.0.0.0)", options_.host));
+    }
+    acceptor_ = std::make_unique<tcp::acceptor>(*contexts_[0]);
+    tcp::endpoint endpoint(address, static_cast<unsigned short>(options_.port));
+    acceptor_->open(endpoint.protocol(), ec);
+    if (!ec) acceptor_->set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_->bind(endpoint, ec);
+    if (!ec) acceptor_->listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      return Status::Unavailable(
+          fmt::format("cannot listen on {}:{}: {}; pick another --port "
+                      "(0 picks a free one)",
+                      options_.host, options_.port, ec.message()));
+    }
+    port_ = acceptor_->local_endpoint().port();
+    Accept();
+    for (auto& ctx : contexts_) {
+      threads_.emplace_back([c = ctx.get()] { c->run(); });
+    }
+    return Status::OK();
+  }
+
+  int port() const override { return port_; }
+  std::string base_url() const override {
+    std::string host = options_.host;
+    if (host.find(':') != std::string::npos) host = "[" + host + "]";
+    return fmt::format("http://{}:{}/v1", host, port_);
+  }
+
+  SimMetrics metrics() const override {
+    SimMetrics m;
+    m.requests_total = requests_total_.load(std::memory_order_relaxed);
+    m.chat_requests = chat_requests_.load(std::memory_order_relaxed);
+    m.running = slots_.running();
+    m.waiting = slots_.waiting();
+    m.busy_slot_seconds = slots_.busy_slot_seconds();
+    m.prompt_tokens = prompt_tokens_.load(std::memory_order_relaxed);
+    m.generation_tokens = generation_tokens_.load(std::memory_order_relaxed);
+    m.connections = connections_.load(std::memory_order_relaxed);
+    for (int code = 0; code < kMaxStatus; ++code) {
+      uint64_t n = status_counts_[code].load(std::memory_order_relaxed);
+      if (code == 200) m.responses_200 += n;
+      if (code >= 400 && code < 500) m.responses_4xx += n;
+      if (code >= 500) m.responses_5xx += n;
+    }
+    m.faults = faults_given_.load(std::memory_order_relaxed);
+    return m;
+  }
+
+  void Stop() override {
+    std::lock_guard lock(stop_mu_);
+    if (stopped_) return;
+    stopped_ = true;
+    if (acceptor_ != nullptr && !contexts_.empty()) {
+      asio::post(*contexts_[0], [this] {
+        beast::error_code ec;
+        acceptor_->close(ec);
+      });
+    }
+    for (auto& ctx : contexts_) ctx->stop();
+    for (auto& t : threads_) t.join();
+    threads_.clear();
+    cpu_pool_->stop();
+    cpu_pool_->join();
+    // Waiters and pending handlers hold connections; dropping them closes the sockets.
+    slots_.Clear();
+    acceptor_.reset();
+    cpu_pool_.reset();
+    guards_.clear();
+    contexts_.clear();
+  }
+
+  std::string MetricsText() const {
+    SimMetrics m = metrics();
+    std::string out;
+    auto gauge = [&](std::string_view name, std::string_view help, double v, bool counter) {
+      fmt::format_to(std::back_inserter(out), "# HELP {} {}\n# TYPE {} {}\n", name, help, name,
+                     counter ? "counter" : "gauge");
+      for (const auto& model : options_.models) {
+        fmt::format_to(std::back_inserter(out), "{}{{model_name=\"{}\"}} {}\n", name, model, v);
+      }
+    };
+    gauge("vllm:num_requests_running", "Number of requests in model execution batches.",
+          static_cast<double>(m.running), false);
+    gauge("vllm:num_requests_waiting", "Number of requests waiting to be processed.",
+          static_cast<double>(m.waiting), false);
+    gauge("vllm:prompt_tokens_total", "Number of prefill tokens processed.",
+          static_cast<double>(m.prompt_tokens), true);
+    gauge("vllm:generation_tokens_total", "Number of generation tokens processed.",
+          static_cast<double>(m.generation_tokens), true);
+    fmt::format_to(std::back_inserter(out),
+                   "# HELP structflow_sim_chat_requests_total POST /v1/chat/completions received.\n"
+                   "# TYPE structflow_sim_chat_requests_total counter\n"
+                   "structflow_sim_chat_requests_total {}\n",
+                   m.chat_requests);
+    out += "# HELP structflow_sim_requests_total HTTP responses by status code.\n";
+    out += "# TYPE structflow_sim_requests_total counter\n";
+    for (int code = 0; code < kMaxStatus; ++code) {
+      uint64_t n = status_counts_[code].load(std::memory_order_relaxed);
+      if (n > 0)
+        fmt::format_to(std::back_inserter(out), "structflow_sim_requests_total{{code=\"{}\"}} {}\n",
+                       code, n);
+    }
+    fmt::format_to(std::back_inserter(out),
+                   "# HELP structflow_sim_busy_slot_seconds_total Integral of running batch slots "
+                   "over time.\n# TYPE structflow_sim_busy_slot_seconds_total counter\n"
+                   "structflow_sim_busy_slot_seconds_total {}\n",
+                   m.busy_slot_seconds);
+    fmt::format_to(std::back_inserter(out),
+                   "# HELP structflow_sim_connections Open client connections.\n"
+                   "# TYPE structflow_sim_connections gauge\nstructflow_sim_connections {}\n",
+                   m.connections);
+    fmt::format_to(std::back_inserter(out),
+                   "# HELP structflow_sim_faults_total Requests given a fault from --faults.\n"
+                   "# TYPE structflow_sim_faults_total counter\nstructflow_sim_faults_total {}\n",
+                   m.faults);
+    return out;
+  }
+
+  void CountStatus(int status) {
+    if (status >= 0 && status < kMaxStatus) {
+      status_counts_[status].fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+
+  const SimOptions& options() const { return options_; }
+  const ChatConfig& chat() const { return chat_; }
+  const FaultPlan& faults() const { return faults_; }
+  Slots& slots() { return slots_; }
+  asio::thread_pool& cpu_pool() { return *cpu_pool_; }
+
+  std::atomic<uint64_t> requests_total_{0};
+  std::atomic<uint64_t> chat_requests_{0};
+  std::atomic<uint64_t> prompt_tokens_{0};
+  std::atomic<uint64_t> generation_tokens_{0};
+  std::atomic<uint64_t> connections_{0};
+  std::atomic<uint64_t> sequence_{0};
+  std::atomic<uint64_t> faults_given_{0};
+
+ private:
+  static constexpr int kMaxStatus = 600;
+
+  void Accept() {
+    asio::io_context& target = *contexts_[next_context_++ % contexts_.size()];
+    acceptor_->async_accept(target, [this](beast::error_code ec, tcp::socket socket) {
+      if (ec == asio::error::operation_aborted || !acceptor_->is_open()) return;
+      if (!ec) {
+        beast::error_code ignored;
+        socket.set_option(tcp::no_delay(true), ignored);
+        std::make_shared<Connection>(this, std::move(socket))->Start();
+      } else {
+        // Out of file descriptors and the like: keep accepting, the client retries.
+        SF_LOG_WARN("sim: accept failed: {}", ec.message());
+      }
+      Accept();
+    });
+  }
+
+  const SimOptions options_;
+  const ChatConfig chat_;
+  const FaultPlan faults_;
+  Slots slots_;
+  std::vector<std::unique_ptr<asio::io_context>> contexts_;
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards_;
+  std::vector<std::thread> threads_;
+  std::unique_ptr<tcp::acceptor> acceptor_;
+  std::unique_ptr<asio::thread_pool> cpu_pool_ = std::make_unique<asio::thread_pool>(2);
+  size_t next_context_ = 0;  // only touched by the accept handler's thread
+  int port_ = 0;
+  std::array<std::atomic<uint64_t>, kMaxStatus> status_counts_;
+  std::mutex stop_mu_;
+  bool stopped_ = false;
+};
+
+Connection::Connection(ServerImpl* server, tcp::socket socket)
+    : server_(server), socket_(std::move(socket)), timer_(socket_.get_executor()) {
+  server_->connections_.fetch_add(1, std::memory_order_relaxed);
+}
+
+Connection::~Connection() {
+  if (holds_slot_) server_->slots().Release();
+  server_->connections_.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void Connection::ReadHeader() {
+  // A large request leaves a large buffer behind: give it back between requests.
+  if (buffer_.size() == 0 && buffer_.capacity() > (1 << 16)) buffer_.shrink_to_fit();
+  parser_.emplace();
+  parser_->body_limit(server_->options().max_body_bytes);
+  parser_->header_limit(64 * 1024);
+  http::async_read_header(
+      socket_, buffer_, *parser_,
+      [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
+}
+
+void Connection::OnHeader(beast::error_code ec) {
+  if (ec) {
+    if (ec != http::error::end_of_stream && ec != asio::error::eof &&
+        ec != asio::error::connection_reset && ec != asio::error::operation_aborted) {
+      keep_alive_ = false;
+      Respond(400, "application/json", R"({"detail":"Malformed HTTP request"})");
+    }
+    return;
+  }
+  auto& req = parser_->get();
+  auto expect = req.find(http::field::expect);
+  if (expect != req.end() && beast::iequals(expect->value(), "100-continue")) {
+    // curl waits up to a second for this before it sends a large body.
+    auto self = shared_from_this();
+    static const std::string kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+    asio::async_write(socket_, asio::buffer(kContinue), [self](beast::error_code wec, size_t) {
+      if (!wec) self->ReadBody();
+    });
+    return;
+  }
+  ReadBody();
+}
+
+void Connection::ReadBody() {
+  http::async_read(
+      socket_, buffer_, *parser_,
+      [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRequest(ec); });
+}
+
+void Connection::OnRequest(beast::error_code ec) {
+  if (ec == http::error::body_limit) {
+    keep_alive_ = false;
+    Respond(413, "application/json",
+            ErrorBody({413, "BadRequestError",
+                       fmt::format("Request body over {} bytes; raise the simulator's body limit "
+                                   "or send smaller images",
+                                   server_->options().max_body_bytes)},
+                      server_->chat().api));
+    return;
+  }
+  if (ec) return;
+  server_->requests_total_.fetch_add(1, std::memory_order_relaxed);
+  keep_alive_ = parser_->get().keep_alive();
+  Route();
+}
+
+void Connection::Route() {
+  const auto& req = parser_->get();
+  std::string_view target(req.target().data(), req.target().size());
+  if (size_t q = target.find('?'); q != std::string_view::npos) target = target.substr(0, q);
+  const bool get = req.method() == http::verb::get;
+  const bool post = req.method() == http::verb::post;
+  if (target == "/v1/chat/completions") {
+    if (!post) return Respond(405, "application/json", R"({"detail":"Method Not Allowed"})");
+    return HandleChat();
+  }
+  if (target == "/v1/models") {
+    if (!get) return Respond(405, "application/json", R"({"detail":"Method Not Allowed"})");
+    return Respond(200, "application/json",
+                   ModelsBody(server_->options().models, server_->options().max_model_len,
+                              static_cast<int64_t>(std::time(nullptr))));
+  }
+  if (target == "/health") {
+    if (!get) return Respond(405, "application/json", R"({"detail":"Method Not Allowed"})");
+    return Respond(200, "application/json", "");
+  }
+  if (target == "/metrics") {
+    if (!get) return Respond(405, "application/json", R"({"detail":"Method Not Allowed"})");
+    return Respond(200, "text/plain; version=0.0.4; charset=utf-8", server_->MetricsText());
+  }
+  if (target == "/version" && get)
+    return Respond(200, "application/json", R"({"version":"0.12.0-sim"})");
+  Respond(404, "application/json", R"({"detail":"Not Found"})");
+}
+
+void Connection::HandleChat() {
+  server_->chat_requests_.fetch_add(1, std::memory_order_relaxed);
+  std::string body = std::move(parser_->get().body());
+  parser_.reset();  // the request's bytes are no longer needed
+  if (body.size() > kInlineBodyBytes) {
+    // Big bodies (images) are parsed and decoded off the I/O thread, which keeps serving others.
+    auto self = shared_from_this();
+    asio::post(server_->cpu_pool(), [self, body = std::move(body)] {
+      ChatOutcome outcome = PlanChat(body, self->server_->chat());
+      asio::post(self->socket_.get_executor(), [self, outcome = std::move(outcome)]() mutable {
+        self->OnPlanned(std::move(outcome));
+      });
+    });
+    return;
+  }
+  OnPlanned(PlanChat(body, server_->chat()));
+}
+
+void Connection::OnPlanned(ChatOutcome outcome) {
+  if (!outcome.ok()) {
+    return Respond(outcome.error.status, "application/json",
+                   ErrorBody(outcome.error, server_->chat().api));
+  }
+  plan_ = std::move(outcome.plan);
+  sequence_ = server_->sequence_.fetch_add(1, std::memory_order_relaxed);
+  fault_ = server_->faults().Decide(server_->options().seed, sequence_);
+  if (fault_ != Fault::kNone) server_->faults_given_.fetch_add(1, std::memory_order_relaxed);
+  switch (fault_) {
+    case Fault::k429:
+      plan_ = ChatPlan();
+      return Respond(429, "application/json",
+                     ErrorBody({429, "RateLimitError",
+                                "Too many requests: the server is over capacity (simulated 429 "
+                                "fault); retry after the Retry-After delay."},
+                               server_->chat().api),
+                     fmt::format("retry-after: {}\r\n", server_->options().retry_after_s));
+    case Fault::k500:
+      plan_ = ChatPlan();
+      return Respond(
+          500, "application/json",
+          ErrorBody({500, "InternalServerError", "Internal server error (simulated 500 fault)."},
+                    server_->chat().api));
+    case Fault::k503:
+      plan_ = ChatPlan();
+      return Respond(503, "application/json",
+                     ErrorBody({503, "ServiceUnavailableError",
+                                "The server is not ready (simulated 503 fault)."},
+                               server_->chat().api));
+    case Fault::kHang:
+      plan_ = ChatPlan();
+      return Hang();
+    default:
+      break;
+  }
+  auto self = shared_from_this();
+  server_->slots().Acquire([self] {
+    // Runs on whichever thread freed the slot: hop back to this connection's thread.
+    asio::post(self->socket_.get_executor(), [self] { self->StartService(); });
+  });
+}
+
+void Connection::StartService() {
+  holds_slot_ = true;
+  const SimOptions& o = server_->options();
+  double ms;
+  if (o.latency_ms >= 0) {
+    ms = o.latency_ms;
+  } else {
+    double running = static_cast<double>(server_->slots().running());
+    double fill = o.max_num_seqs > 1 ? (running - 1) / (o.max_num_seqs - 1) : 1.0;
+    if (fill < 0) fill = 0;
+    double per_token = o.decode_ms_per_token * (1.0 + o.decode_batch_slowdown * fill);
+    double prefill = o.prefill_ms_per_1k_tokens * plan_.prompt_tokens / 1000.0;
+    ms = prefill + per_token * plan_.completion_tokens;
+    if (plan_.stream && (fault_ == Fault::kNone || fault_ == Fault::kLength)) {
+      // Streams arrive as they are decoded: the head after prefill, then tokens as they come.
+      token_ms_ = per_token;
+      return Wait(prefill, [](Connection* c) { c->StartStream(); });
+    }
+  }
+  Wait(ms, [](Connection* c) { c->FinishService(); });
+}
+
+void Connection::Wait(double ms, void (*then)(Connection*)) {
+  if (ms <= 0) return then(this);
+  timer_.expires_after(std::chrono::microseconds(static_cast<int64_t>(ms * 1000)));
+  timer_.async_wait([self = shared_from_this(), then](beast::error_code ec) {
+    if (!ec) then(self.get());
+  });
+}
+
+void Connection::StartStream() {
+  if (fault_ == Fault::kLength) TruncateForLengthFault(&plan_);
+  fault_ = Fault::kNone;
+  const int64_t created = static_cast<int64_t>(std::time(nullptr));
+  const std::string id = fmt::format("chatcmpl-{:016x}", Mix64(plan_.hash, sequence_));
+  stream_ = StreamBody(plan_, id, created);
+  stream_pos_ = 0;
+  // One event per token; send them in groups of about 50 ms of decoding to bound the writes.
+  stream_events_per_write_ = token_ms_ >= 50 ? 1 : static_cast<int>(50 / std::max(token_ms_, 0.01));
+  server_->CountStatus(200);
+  out_ = fmt::format(
+      "HTTP/1.1 200 OK\r\nserver: uvicorn\r\ncontent-type: text/event-stream; "
+      "charset=utf-8\r\ntransfer-encoding: chunked\r\n{}\r\n",
+      keep_alive_ ? "" : "connection: close\r\n");
+  StreamNext(1);  // the role chunk goes out with the head
+}
+
+void Connection::StreamNext(int events) {
+  size_t end = stream_pos_;
+  for (int i = 0; i < events && end < stream_.size(); ++i) {
+    size_t next = stream_.find("\n\n", end);
+    end = next == std::string::npos ? stream_.size() : next + 2;
+  }
+  std::string_view piece(stream_.data() + stream_pos_, end - stream_pos_);
+  fmt::format_to(std::back_inserter(out_), "{:x}\r\n{}\r\n", piece.size(), piece);
+  stream_pos_ = end;
+  const bool last = stream_pos_ >= stream_.size();
+  if (last) out_ += "0\r\n\r\n";
+  asio::async_write(
+      socket_, asio::buffer(out_), [self = shared_from_this(), last](beast::error_code ec, size_t) {
+        self->out_.clear();
+        if (ec) return;  // the client left; the destructor frees the slot
+        if (!last) {
+          double wait = self->token_ms_ * self->stream_events_per_write_;
+          return self->Wait(wait,
+                            [](Connection* c) { c->StreamNext(c->stream_events_per_write_); });
+        }
+        self->EndStream();
+      });
+}
+
+void Connection::EndStream() {
+  holds_slot_ = false;
+  server_->slots().Release();
+  server_->prompt_tokens_.fetch_add(plan_.prompt_tokens, std::memory_order_relaxed);
+  server_->generation_tokens_.fetch_add(plan_.completion_tokens, std::memory_order_relaxed);
+  plan_ = ChatPlan();
+  stream_ = std::string();
+  if (!keep_alive_) return Close();
+  ReadHeader();
+}
+
+void Connection::FinishService() {
+  holds_slot_ = false;
+  server_->slots().Release();
+  if (fault_ == Fault::kLength) TruncateForLengthFault(&plan_);
+  server_->prompt_tokens_.fetch_add(plan_.prompt_tokens, std::memory_order_relaxed);
+  server_->generation_tokens_.fetch_add(plan_.completion_tokens, std::memory_order_relaxed);
+  const int64_t created = static_cast<int64_t>(std::time(nullptr));
+  const std::string id = fmt::format("chatcmpl-{:016x}", Mix64(plan_.hash, sequence_));
+  ChatPlan plan = std::move(plan_);
+  plan_ = ChatPlan();
+  if (fault_ == Fault::kGarbage) {
+    static constexpr std::string_view kGarbage[] = {
+        "<html><body><h1>502 Bad Gateway</h1></body></html>", "{\"id\": \"chatcmpl-",
+        "upstream connect error or disconnect/reset before headers"};
+    return Respond(200, "application/json",
+                   std::string(kGarbage[Mix64(plan.hash, sequence_) % std::size(kGarbage)]));
+  }
+  if (plan.stream) {
+    Respond(200, "text/event-stream; charset=utf-8", StreamBody(plan, id, created));
+  } else {
+    Respond(200, "application/json", CompletionBody(plan, id, created));
+  }
+}
+
+void Connection::Hang() {
+  // Never answer; notice when the client gives up (EOF or reset) and let go of the connection.
+  socket_.async_read_some(asio::buffer(&hang_byte_, 1),
+                          [self = shared_from_this()](beast::error_code ec, size_t) {
+                            if (!ec) return self->Hang();
+                            self->Close();
+                          });
+}
+
+void Connection::Respond(int status, std::string_view content_type, std::string body,
+                         std::string_view extra_headers) {
+  // A reset is not an answer: it is counted in structflow_sim_faults_total only.
+  if (!(fault_ == Fault::kReset && status == 200)) server_->CountStatus(status);
+  out_.clear();
+  out_.reserve(body.size() + 256);
+  fmt::format_to(
+      std::back_inserter(out_),
+      "HTTP/1.1 {} {}\r\nserver: uvicorn\r\ncontent-type: {}\r\ncontent-length: {}\r\n{}{}\r\n",
+      status, Reason(status), content_type, body.size(), extra_headers,
+      keep_alive_ ? "" : "connection: close\r\n");
+  out_ += body;
+  if (fault_ == Fault::kReset && status == 200) {
+    fault_ = Fault::kNone;
+    // Part of the head, then a TCP reset.
+    return Reset(std::min<size_t>(out_.size() / 2, 40));
+  }
+  fault_ = Fault::kNone;
+  WriteRaw(!keep_alive_);
+}
+
+void Connection::WriteRaw(bool close_after) {
+  asio::async_write(socket_, asio::buffer(out_),
+                    [self = shared_from_this(), close_after](beast::error_code ec, size_t) {
+                      self->out_.clear();
+                      if (self->out_.capacity() > (1 << 16)) self->out_.shrink_to_fit();
+                      if (ec) return;
+                      if (close_after) return self->Close();
+                      self->ReadHeader();
+                    });
+}
+
+void Connection::Reset(size_t partial_bytes) {
+  asio::async_write(socket_, asio::buffer(out_.data(), partial_bytes),
+                    [self = shared_from_this()](beast::error_code, size_t) {
+                      beast::error_code ignored;
+                      self->socket_.set_option(asio::socket_base::linger(true, 0), ignored);
+                      self->socket_.close(ignored);
+                      self->out_.clear();
+                    });
+}
+
+void Connection::Close() {
+  beast::error_code ignored;
+  socket_.shutdown(tcp::socket::shutdown_send, ignored);
+  socket_.close(ignored);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Server>> Server::Start(const SimOptions& options) {
+  ChatConfig chat;
+  ASSIGN_OR_RAISE(chat.api, ParseApi(options.api));
+  ASSIGN_OR_RAISE(FaultPlan faults, FaultPlan::Parse(options.faults));
+  if (options.models.empty())
+    return Status::InvalidArgument("--model: give at least one model name");
+  if (options.max_num_seqs < 1) return Status::InvalidArgument("--max-num-seqs must be at least 1");
+  if (options.max_model_len < 1)
+    return Status::InvalidArgument("--max-model-len must be at least 1");
+  if (options.bytes_per_text_token < 1) {
+    return Status::InvalidArgument("--bytes-per-token must be at least 1");
+  }
+  if (options.limit_mm_per_prompt < 0) {
+    return Status::InvalidArgument("--limit-mm-per-prompt must be 0 or more");
+  }
+  if (options.port < 0 || options.port > 65535) {
+    return Status::InvalidArgument(
+        fmt::format("--port {} is not a TCP port (0-65535)", options.port));
+  }
+  chat.models = options.models;
+  chat.max_model_len = options.max_model_len;
+  chat.limit_mm_per_prompt = options.limit_mm_per_prompt;
+  chat.bytes_per_text_token = options.bytes_per_text_token;
+  chat.tokens_per_image = options.tokens_per_image;
+  chat.image_support = options.image_support;
+  chat.seed = options.seed;
+  RaiseOpenFileLimit();
+  auto server = std::make_unique<ServerImpl>(options, std::move(chat), faults);
+  RETURN_NOT_OK(server->Listen());
+  return std::unique_ptr<Server>(std::move(server));
+}
+
+}  // namespace structflow::sim

@@ -1,0 +1,380 @@
+#include "sim/server.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "sim/testing/http_for_tests.h"
+
+namespace structflow::sim {
+namespace {
+
+using nlohmann::json;
+using testing::Fetch;
+
+constexpr const char* kPng1x1 =
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg"
+    "==";
+
+std::unique_ptr<Server> StartOrDie(SimOptions o) {
+  auto s = Server::Start(o);
+  EXPECT_TRUE(s.ok()) << s.status().ToString();
+  return std::move(s).value();
+}
+
+SimOptions Fast() {
+  SimOptions o;
+  o.latency_ms = 0;
+  return o;
+}
+
+std::string Chat(const std::string& extra, const std::string& model = "sim-vlm") {
+  return R"({"model":")" + model +
+         R"(","messages":[{"role":"user","content":"Which is right? A) one B) two C) three"}])" +
+         extra + "}";
+}
+
+TEST(SimServer, ListsModelsAndHealth) {
+  SimOptions o = Fast();
+  o.models = {"m1", "m2"};
+  auto server = StartOrDie(o);
+  ASSERT_GT(server->port(), 0);
+  EXPECT_EQ(server->base_url(), "http://127.0.0.1:" + std::to_string(server->port()) + "/v1");
+  auto r = Fetch(server->base_url() + "/models");
+  ASSERT_EQ(r.status, 200) << r.error;
+  json j = json::parse(r.body);
+  EXPECT_EQ(j["object"], "list");
+  ASSERT_EQ(j["data"].size(), 2u);
+  EXPECT_EQ(j["data"][0]["id"], "m1");
+  EXPECT_EQ(j["data"][1]["object"], "model");
+  auto h = Fetch("http://127.0.0.1:" + std::to_string(server->port()) + "/health");
+  EXPECT_EQ(h.status, 200);
+  auto nf = Fetch(server->base_url() + "/nope");
+  EXPECT_EQ(nf.status, 404);
+}
+
+TEST(SimServer, AnswersChatCompletionInOpenAIShape) {
+  auto server = StartOrDie(Fast());
+  std::string body = Chat(R"(,"max_tokens":50)");
+  auto r = Fetch(server->base_url() + "/chat/completions", &body);
+  ASSERT_EQ(r.status, 200) << r.body;
+  json j = json::parse(r.body);
+  EXPECT_EQ(j["object"], "chat.completion");
+  EXPECT_TRUE(j["id"].get<std::string>().starts_with("chatcmpl-"));
+  EXPECT_EQ(j["model"], "sim-vlm");
+  EXPECT_TRUE(j["created"].is_number_integer());
+  ASSERT_EQ(j["choices"].size(), 1u);
+  EXPECT_EQ(j["choices"][0]["index"], 0);
+  EXPECT_EQ(j["choices"][0]["message"]["role"], "assistant");
+  EXPECT_FALSE(j["choices"][0]["message"]["content"].get<std::string>().empty());
+  EXPECT_EQ(j["choices"][0]["finish_reason"], "stop");
+  int p = j["usage"]["prompt_tokens"], c = j["usage"]["completion_tokens"];
+  EXPECT_GT(p, 0);
+  EXPECT_GT(c, 0);
+  EXPECT_EQ(j["usage"]["total_tokens"], p + c);
+  SimMetrics m = server->metrics();
+  EXPECT_EQ(m.chat_requests, 1u);
+  EXPECT_EQ(m.prompt_tokens, static_cast<uint64_t>(p));
+  EXPECT_EQ(m.generation_tokens, static_cast<uint64_t>(c));
+}
+
+TEST(SimServer, SameRequestSameAnswerUnderOneSeed) {
+  auto server = StartOrDie(Fast());
+  std::string body = Chat(R"(,"structured_outputs":{"choice":["A","B","C","D"]})");
+  auto a = Fetch(server->base_url() + "/chat/completions", &body);
+  auto b = Fetch(server->base_url() + "/chat/completions", &body);
+  ASSERT_EQ(a.status, 200);
+  EXPECT_EQ(json::parse(a.body)["choices"][0]["message"]["content"],
+            json::parse(b.body)["choices"][0]["message"]["content"]);
+}
+
+TEST(SimServer, JsonSchemaResponseFormatGivesParsableValue) {
+  auto server = StartOrDie(Fast());
+  std::string body = Chat(
+      R"(,"response_format":{"type":"json_schema","json_schema":{"name":"out","schema":{"type":"object","properties":{"answer":{"type":"string","enum":["A","B","C"]},"score":{"type":"integer","minimum":1,"maximum":5}},"required":["answer","score"]}}})");
+  auto r = Fetch(server->base_url() + "/chat/completions", &body);
+  ASSERT_EQ(r.status, 200) << r.body;
+  json content =
+      json::parse(json::parse(r.body)["choices"][0]["message"]["content"].get<std::string>());
+  EXPECT_TRUE(content["answer"] == "A" || content["answer"] == "B" || content["answer"] == "C");
+  EXPECT_GE(content["score"].get<int>(), 1);
+  EXPECT_LE(content["score"].get<int>(), 5);
+}
+
+TEST(SimServer, UnknownModelIs404WithVllmErrorBody) {
+  auto server = StartOrDie(Fast());
+  std::string body = Chat("", "gpt-nope");
+  auto r = Fetch(server->base_url() + "/chat/completions", &body);
+  ASSERT_EQ(r.status, 404);
+  json j = json::parse(r.body)["error"];  // vLLM 0.10.1 and later: OpenAI's nested shape
+  EXPECT_EQ(j["message"], "The model `gpt-nope` does not exist.");
+  EXPECT_EQ(j["type"], "NotFoundError");
+  EXPECT_TRUE(j["param"].is_null());
+  EXPECT_EQ(j["code"], 404);
+}
+
+TEST(SimServer, Vllm010WritesTheFlatErrorBody) {
+  SimOptions o = Fast();
+  o.api = "vllm-0.10";
+  auto server = StartOrDie(o);
+  std::string body = Chat("", "gpt-nope");
+  auto r = Fetch(server->base_url() + "/chat/completions", &body);
+  ASSERT_EQ(r.status, 404);
+  json j = json::parse(r.body);
+  EXPECT_EQ(j["object"], "error");
+  EXPECT_EQ(j["message"], "The model `gpt-nope` does not exist.");
+  EXPECT_EQ(j["type"], "NotFoundError");
+  EXPECT_TRUE(j["param"].is_null());
+  EXPECT_EQ(j["code"], 404);
+}
+
+TEST(SimServer, MalformedJsonIs400) {
+  auto server = StartOrDie(Fast());
+  std::string body = R"({"model": "sim-vlm", "messages": [)";
+  auto r = Fetch(server->base_url() + "/chat/completions", &body);
+  ASSERT_EQ(r.status, 400);
+  json j = json::parse(r.body)["error"];
+  EXPECT_EQ(j["type"], "BadRequestError");
+  EXPECT_EQ(j["code"], 400);
+}
+
+TEST(SimServer, ImagesAreDecodedAndBrokenOnesRejected) {
+  auto server = StartOrDie(Fast());
+  auto with_image = [](const std::string& url) {
+    return R"({"model":"sim-vlm","messages":[{"role":"user","content":[{"type":"text","text":"What is shown?"},{"type":"image_url","image_url":{"url":")" +
+           url + R"("}}]}],"max_tokens":20})";
+  };
+  std::string good = with_image(std::string("data:image/png;base64,") + kPng1x1);
+  auto r = Fetch(server->base_url() + "/chat/completions", &good);
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_GT(json::parse(r.body)["usage"]["prompt_tokens"].get<int>(), 576);
+
+  std::string broken = with_image("data:image/png;base64,aGVsbG8gd29ybGQ=");
+  r = Fetch(server->base_url() + "/chat/completions", &broken);
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(json::parse(r.body)["error"]["code"], 400);
+
+  std::string remote = with_image("https://example.com/cat.png");
+  r = Fetch(server->base_url() + "/chat/completions", &remote);
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(json::parse(r.body)["error"]["message"].get<std::string>().find("no network"),
+            std::string::npos);
+}
+
+TEST(SimServer, KeepsConnectionsAliveAcrossRequests) {
+  auto server = StartOrDie(Fast());
+  CURL* h = curl_easy_init();
+  std::string url = server->base_url() + "/models", sink;
+  curl_easy_setopt(h, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, &testing::AppendToString);
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink);
+  for (int i = 0; i < 5; ++i) ASSERT_EQ(curl_easy_perform(h), CURLE_OK);
+  long connects = -1;
+  curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &connects);
+  EXPECT_EQ(connects, 0);  // the last transfer reused the connection
+  curl_easy_cleanup(h);
+}
+
+TEST(SimServer, FixedLatencyHoldsSlotsAndQueuesTheRest) {
+  SimOptions o;
+  o.latency_ms = 200;
+  o.max_num_seqs = 2;
+  auto server = StartOrDie(o);
+  // Four requests, two slots, 200 ms each: two rounds, so at least 400 ms in all.
+  auto many = testing::FetchMany(server->base_url() + "/chat/completions", Chat(""), 4);
+  for (const auto& r : many.results) EXPECT_EQ(r.status, 200) << r.error;
+  EXPECT_GE(many.wall_s, 0.39);
+  EXPECT_LT(many.wall_s, 2.0);
+  SimMetrics m = server->metrics();
+  EXPECT_EQ(m.running, 0u);
+  EXPECT_EQ(m.waiting, 0u);
+  EXPECT_NEAR(m.busy_slot_seconds, 0.8, 0.3);
+}
+
+TEST(SimServer, StopIsIdempotentAndRefusesNewConnections) {
+  auto server = StartOrDie(Fast());
+  std::string url = server->base_url() + "/models";
+  server->Stop();
+  server->Stop();
+  auto r = Fetch(url, nullptr, 2000);
+  EXPECT_EQ(r.status, 0);
+}
+
+TEST(SimServer, RejectsBadOptions) {
+  SimOptions o;
+  o.api = "vllm-9";
+  EXPECT_FALSE(Server::Start(o).ok());
+  o = SimOptions();
+  o.faults = "teapot:0.5";
+  auto s = Server::Start(o);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.status().message().find("teapot"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace structflow::sim
+
+namespace structflow::sim {
+namespace {
+
+SimOptions WithFaults(const std::string& spec) {
+  SimOptions o = Fast();
+  o.faults = spec;
+  return o;
+}
+
+TEST(SimFaults, Rate429AnswersWithRetryAfter) {
+  SimOptions o = WithFaults("429:1");
+  o.retry_after_s = 3;
+  auto server = StartOrDie(o);
+  std::string body = Chat("");
+  auto r = Fetch(server->base_url() + "/chat/completions", &body);
+  EXPECT_EQ(r.status, 429);
+  EXPECT_NE(r.headers.find("retry-after: 3"), std::string::npos) << r.headers;
+  EXPECT_EQ(json::parse(r.body)["error"]["code"], 429);
+  EXPECT_EQ(server->metrics().faults, 1u);
+}
+
+TEST(SimFaults, ServerErrorsCarryVllmBodies) {
+  for (int code : {500, 503}) {
+    auto server = StartOrDie(WithFaults(std::to_string(code) + ":1"));
+    std::string body = Chat("");
+    auto r = Fetch(server->base_url() + "/chat/completions", &body);
+    EXPECT_EQ(r.status, code);
+    EXPECT_EQ(json::parse(r.body)["error"]["code"], code);
+  }
+}
+
+TEST(SimFaults, ResetBreaksTheConnectionMidResponse) {
+  auto server = StartOrDie(WithFaults("reset:1"));
+  std::string body = Chat("");
+  auto r = Fetch(server->base_url() + "/chat/completions", &body);
+  EXPECT_EQ(r.status, 0);
+  EXPECT_NE(r.curl_code, 0);
+}
+
+TEST(SimFaults, GarbageIs200WithABodyThatIsNotJson) {
+  auto server = StartOrDie(WithFaults("garbage:1"));
+  std::string body = Chat("");
+  auto r = Fetch(server->base_url() + "/chat/completions", &body);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_FALSE(json::accept(r.body)) << r.body;
+}
+
+TEST(SimFaults, LengthCutsTheAnswer) {
+  auto server = StartOrDie(WithFaults("length:1"));
+  std::string body = Chat(
+      R"(,"max_tokens":100,"response_format":{"type":"json_schema","json_schema":{"name":"o","schema":{"type":"object","properties":{"a":{"type":"string","minLength":20}},"required":["a"]}}})");
+  auto r = Fetch(server->base_url() + "/chat/completions", &body);
+  ASSERT_EQ(r.status, 200);
+  json j = json::parse(r.body);
+  EXPECT_EQ(j["choices"][0]["finish_reason"], "length");
+  EXPECT_FALSE(json::accept(j["choices"][0]["message"]["content"].get<std::string>()));
+  EXPECT_EQ(j["usage"]["completion_tokens"], 100);
+}
+
+TEST(SimFaults, HangNeverAnswersUntilTheClientGivesUp) {
+  auto server = StartOrDie(WithFaults("hang:1"));
+  std::string body = Chat("");
+  auto r = Fetch(server->base_url() + "/chat/completions", &body, /*timeout_ms=*/300);
+  EXPECT_EQ(r.status, 0);
+  EXPECT_EQ(r.curl_code, CURLE_OPERATION_TIMEDOUT);
+}
+
+TEST(SimServer, StreamsServerSentEventsWithUsage) {
+  auto server = StartOrDie(Fast());
+  std::string body = Chat(R"(,"stream":true,"stream_options":{"include_usage":true})");
+  auto r = Fetch(server->base_url() + "/chat/completions", &body);
+  ASSERT_EQ(r.status, 200);
+  EXPECT_NE(r.headers.find("text/event-stream"), std::string::npos);
+  EXPECT_TRUE(r.body.starts_with("data: {"));
+  EXPECT_TRUE(r.body.ends_with("data: [DONE]\n\n"));
+  EXPECT_NE(r.body.find("\"usage\""), std::string::npos);
+}
+
+TEST(SimServer, MetricsArePrometheusText) {
+  auto server = StartOrDie(Fast());
+  std::string body = Chat("");
+  ASSERT_EQ(Fetch(server->base_url() + "/chat/completions", &body).status, 200);
+  std::string bad = Chat("", "nope");
+  ASSERT_EQ(Fetch(server->base_url() + "/chat/completions", &bad).status, 404);
+  auto r = Fetch("http://127.0.0.1:" + std::to_string(server->port()) + "/metrics");
+  ASSERT_EQ(r.status, 200);
+  for (const char* line : {"vllm:num_requests_running{model_name=\"sim-vlm\"} 0",
+                           "vllm:num_requests_waiting{model_name=\"sim-vlm\"} 0",
+                           "# TYPE vllm:prompt_tokens_total counter",
+                           "vllm:generation_tokens_total{model_name=\"sim-vlm\"}",
+                           "structflow_sim_requests_total{code=\"200\"} 1",
+                           "structflow_sim_requests_total{code=\"404\"} 1",
+                           "structflow_sim_busy_slot_seconds_total"}) {
+    EXPECT_NE(r.body.find(line), std::string::npos) << line << "\n" << r.body;
+  }
+}
+
+TEST(SimServer, ApiVersionDecidesWhichParametersCount) {
+  SimOptions o = Fast();
+  o.api = "openai";
+  auto server = StartOrDie(o);
+  std::string body =
+      Chat(R"(,"structured_outputs":{"choice":["zebra"]},"guided_choice":["zebra"])");
+  auto r = Fetch(server->base_url() + "/chat/completions", &body);
+  ASSERT_EQ(r.status, 200);
+  EXPECT_NE(json::parse(r.body)["choices"][0]["message"]["content"], "zebra");
+}
+
+}  // namespace
+}  // namespace structflow::sim
+
+namespace structflow::sim {
+namespace {
+
+TEST(SimLatencyModel, StreamsArriveAsTheyAreDecoded) {
+  SimOptions o;
+  o.latency_ms = -1;  // the batching model
+  o.prefill_ms_per_1k_tokens = 100;
+  o.decode_ms_per_token = 20;
+  o.decode_batch_slowdown = 0;
+  auto server = StartOrDie(o);
+  std::string body =
+      R"({"messages":[{"role":"user","content":"Tell me about the sea."}],"max_tokens":20,"stream":true})";
+  CURL* h = curl_easy_init();
+  std::string url = server->base_url() + "/chat/completions", sse;
+  curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
+  testing::HttpResult r;
+  testing::SetUp(h, url, &body, &r, headers, 10000);
+  ASSERT_EQ(curl_easy_perform(h), CURLE_OK);
+  double first = 0, total = 0;
+  curl_easy_getinfo(h, CURLINFO_STARTTRANSFER_TIME, &first);
+  curl_easy_getinfo(h, CURLINFO_TOTAL_TIME, &total);
+  curl_slist_free_all(headers);
+  curl_easy_cleanup(h);
+  EXPECT_NE(r.headers.find("transfer-encoding: chunked"), std::string::npos);
+  EXPECT_TRUE(r.body.ends_with("data: [DONE]\n\n"));
+  // 20 tokens at 20 ms: about 0.4 s of decoding after a prefill of a few ms.
+  EXPECT_LT(first, 0.2);
+  EXPECT_GT(total, 0.3);
+  EXPECT_EQ(server->metrics().running, 0u);
+  EXPECT_GT(server->metrics().generation_tokens, 0u);
+}
+
+TEST(SimLatencyModel, DecodeSlowsDownWithTheBatch) {
+  SimOptions o;
+  o.latency_ms = -1;
+  o.prefill_ms_per_1k_tokens = 0;
+  o.decode_ms_per_token = 10;
+  o.decode_batch_slowdown = 3.0;  // four times slower at a full batch
+  o.max_num_seqs = 8;
+  auto server = StartOrDie(o);
+  std::string body =
+      R"({"messages":[{"role":"user","content":"x"}],"max_tokens":10,"structured_outputs":{"regex":"a{40}"}})";
+  auto alone = testing::FetchMany(server->base_url() + "/chat/completions", body, 1);
+  auto full = testing::FetchMany(server->base_url() + "/chat/completions", body, 8);
+  ASSERT_EQ(alone.results[0].status, 200);
+  // Alone: 10 tokens x 10 ms = 0.1 s. A full batch: the later requests decode at up to 40 ms.
+  EXPECT_LT(alone.wall_s, 0.25);
+  EXPECT_GT(full.wall_s, 0.25);
+}
+
+}  // namespace
+}  // namespace structflow::sim

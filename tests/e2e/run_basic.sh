@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# End to end: a JSONL input with image paths and a JSON Schema, and the demo's Parquet input
+# with --explode/--extract and a choice, through `structflow run` against `structflow sim`.
+# Checks exact row counts and order, typed outputs, the error column and the stats file.
+STRUCTFLOW=$1
+source "$(dirname "$0")/lib.sh"
+
+start_sim --latency-ms 5 --max-num-seqs 32 --seed 3
+
+# A folder of images and a JSONL that points at them with relative paths.
+"$STRUCTFLOW" demo --dataset-only --images 12 --out-dir "$WORK/demo" >/dev/null
+"$STRUCTFLOW" convert "$WORK/demo/diagrams.parquet" "$WORK/diagrams.jsonl" >/dev/null
+mkdir -p "$WORK/imgs"
+$PY - "$WORK" <<'PYEOF'
+import base64, json, sys
+work = sys.argv[1]
+rows = [json.loads(l) for l in open(f"{work}/diagrams.jsonl")]
+with open(f"{work}/items.jsonl", "w") as out:
+    for i, r in enumerate(rows):
+        img = r["images"][0]
+        name = f"imgs/{i:03}.png"
+        open(f"{work}/{name}", "wb").write(base64.b64decode(img["bytes"]))
+        out.write(json.dumps({"item": i, "picture": name, "question": r["texts"][0]["user"]}) + "\n")
+    # One row whose image is broken: it must fail alone, with image_error.
+    open(f"{work}/imgs/broken.png", "wb").write(b"\x89PNG\r\n\x1a\n not really")
+    out.write(json.dumps({"item": len(rows), "picture": "imgs/broken.png", "question": "What is this?"}) + "\n")
+PYEOF
+cat >"$WORK/answer.schema.json" <<'JSON'
+{"type": "object",
+ "properties": {"letter": {"type": "string", "enum": ["A", "B", "C", "D"]},
+                "confidence": {"type": "number", "minimum": 0, "maximum": 1},
+                "reasons": {"type": "array", "items": {"type": "string", "maxLength": 40}, "maxItems": 3}},
+ "required": ["letter", "confidence", "reasons"], "additionalProperties": false}
+JSON
+set +e
+"$STRUCTFLOW" run "$WORK/items.jsonl" --out "$WORK/answers.jsonl" --endpoint "$SIM_URL" \
+  --image picture --prompt '{question}' --schema "$WORK/answer.schema.json" --max-tokens 200 --progress log
+code=$?
+set -e
+[ "$code" = 3 ] || fail "expected exit 3 (one broken image), got $code"
+$PY - "$WORK" <<'PYEOF'
+import json, sys
+work = sys.argv[1]
+rows = [json.loads(l) for l in open(f"{work}/answers.jsonl")]
+assert len(rows) == 13, len(rows)
+assert [r["item"] for r in rows] == list(range(13)), "rows out of order"
+for r in rows[:12]:
+    assert r["error"] is None, r["error"]
+    o = r["output"]
+    assert o["letter"] in "ABCD" and 0 <= o["confidence"] <= 1 and isinstance(o["reasons"], list), o
+bad = rows[12]
+assert bad["output"] is None and bad["error"]["kind"] == "image_error", bad
+assert "row 12" in bad["error"]["message"], bad["error"]["message"]
+stats = json.load(open(f"{work}/answers.jsonl.stats.json"))
+assert stats["rows"]["succeeded"] == 12 and stats["rows"]["failed"] == 1, stats
+print("jsonl + schema: ok")
+PYEOF
+
+# The demo's Parquet (AI2D layout) with explode, extract and a choice, to Parquet.
+"$STRUCTFLOW" run "$WORK/demo/diagrams.parquet" --out "$WORK/mc.parquet" --endpoint "$SIM_URL" \
+  --explode images --explode texts --image images --prompt '{texts.user}' --choice A,B,C,D \
+  --extract 'key=texts.assistant:Answer: ([A-D])' --progress off
+"$STRUCTFLOW" convert "$WORK/mc.parquet" "$WORK/mc.jsonl" >/dev/null
+"$STRUCTFLOW" convert "$WORK/demo/diagrams.parquet" "$WORK/in.jsonl" >/dev/null
+$PY - "$WORK" <<'PYEOF'
+import json, sys
+work = sys.argv[1]
+src = [json.loads(l) for l in open(f"{work}/in.jsonl")]
+expected = [(r["id"], t["user"]) for r in src for t in r["texts"]]
+rows = [json.loads(l) for l in open(f"{work}/mc.jsonl")]
+assert [(r["id"], r["texts"]["user"]) for r in rows] == expected, "rows missing, duplicated or out of order"
+for r in rows:
+    assert r["error"] is None and r["output"] in ("A", "B", "C", "D"), r
+    assert r["key"] == r["texts"]["assistant"][-1], r
+    assert "images" not in r, "binary columns are left out unless --keep-binary"
+print("parquet + explode + choice: ok, %d rows" % len(rows))
+PYEOF
+
+# Dry run: prints the first request with the image abbreviated and sends nothing.
+before=$(sim_metric structflow_sim_chat_requests_total)
+"$STRUCTFLOW" run "$WORK/items.jsonl" --out "$WORK/dry.jsonl" --endpoint "$SIM_URL" --model sim-vlm \
+  --image picture --prompt '{question}' --choice A,B,C,D --dry-run >"$WORK/dry.txt"
+grep -q 'data:image/png;base64,' "$WORK/dry.txt" || fail "dry run does not show the image"
+grep -q '"choice"' "$WORK/dry.txt" || fail "dry run does not show the constraint"
+[ ! -e "$WORK/dry.jsonl" ] || fail "dry run wrote an output"
+after=$(sim_metric structflow_sim_chat_requests_total)
+[ "$before" = "$after" ] || fail "dry run sent $((after - before)) requests"
+echo "run_basic: ok"
