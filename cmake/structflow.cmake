@@ -26,6 +26,6 @@ function(structflow_module name)
       STRUCTFLOW_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
       STRUCTFLOW_BINARY_DIR="${PROJECT_BINARY_DIR}")
     gtest_discover_tests(${name}_test DISCOVERY_MODE PRE_TEST
-      PROPERTIES LABELS "unit;${name}" TIMEOUT 300)
+      PROPERTIES LABELS unit TIMEOUT 300)
   endif()
 endfunction()
