@@ -1,12 +1,79 @@
 // `structflow run`: the streaming job. Flags map one to one onto engine::JobConfig; a TOML
 // config file (--config job.toml) holds the same settings under the same names, and flags win.
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cstdio>
 #include <memory>
 
 #include "cli/commands.h"
+#include "common/status.h"
 #include "engine/job.h"
 
 namespace structflow::cli {
+namespace {
+
+// Applies the settings of a TOML file to the options the command line did not set.
+Status ApplyConfigFile(CLI::App* sub, const std::string& path) {
+  toml::table table;
+  try {
+    table = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    return Status::InvalidArgument(fmt::format(
+        "--config {}: line {}: {}", path, e.source().begin.line, std::string(e.description())));
+  }
+  for (const auto& [key, value] : table) {
+    std::string name(key.str());
+    std::replace(name.begin(), name.end(), '_', '-');
+    CLI::Option* opt = sub->get_option_no_throw("--" + name);
+    if (opt == nullptr || name == "config" || name == "out" || name == "help") {
+      return Status::InvalidArgument(
+          fmt::format("--config {}: unknown setting '{}'; settings are the flags of `structflow "
+                      "run` without the dashes "
+                      "(prompt, choice, schema, endpoint, max-tokens, ...); inputs and --out stay "
+                      "on the command line",
+                      path, std::string(key.str())));
+    }
+    if (opt->count() > 0) continue;  // the command line wins
+    std::vector<std::string> values;
+    auto scalar = [&](const toml::node& n) -> bool {
+      if (n.is_string())
+        values.push_back(*n.value<std::string>());
+      else if (n.is_boolean())
+        values.push_back(*n.value<bool>() ? "true" : "false");
+      else if (n.is_integer())
+        values.push_back(std::to_string(*n.value<int64_t>()));
+      else if (n.is_floating_point())
+        values.push_back(fmt::format("{}", *n.value<double>()));
+      else
+        return false;
+      return true;
+    };
+    bool ok = true;
+    if (const toml::array* arr = value.as_array()) {
+      for (const auto& n : *arr) ok = ok && scalar(n);
+    } else {
+      ok = scalar(value);
+    }
+    if (!ok) {
+      return Status::InvalidArgument(fmt::format(
+          "--config {}: setting '{}' must be a string, number, boolean or a list of them", path,
+          name));
+    }
+    for (const auto& v : values) opt->add_result(v);
+    try {
+      opt->run_callback();
+    } catch (const CLI::Error& e) {
+      return Status::InvalidArgument(
+          fmt::format("--config {}: setting '{}': {}", path, name, e.what()));
+    }
+  }
+  return Status::OK();
+}
+
+}  // namespace
 
 void AddRunCommand(CLI::App& app, int* exit_code) {
   auto cfg = std::make_shared<engine::JobConfig>();
@@ -25,7 +92,12 @@ void AddRunCommand(CLI::App& app, int* exit_code) {
       "  structflow run ai2d.parquet --out answers.parquet --explode images --explode texts \\\n"
       "    --image images --prompt '{texts.user}' --choice A,B,C,D \\\n"
       "    --extract 'key=texts.assistant:Answer: ([A-D])'\n");
-  sub->set_config("--config", "", "TOML file with the same settings as the flags (flags win)");
+  auto config = std::make_shared<std::string>();
+  sub->add_option(
+         "--config", *config,
+         "TOML file with the same settings as the flags, named as the flags without dashes "
+         "(prompt = \"...\", choice = [\"A\", \"B\"], max-tokens = 64); flags win")
+      ->check(CLI::ExistingFile);
   sub->add_option("inputs", cfg->inputs,
                   "Input files, globs or image folders (.parquet, .jsonl, .csv)")
       ->required();
@@ -154,7 +226,15 @@ void AddRunCommand(CLI::App& app, int* exit_code) {
       ->capture_default_str()
       ->group(job);
 
-  sub->callback([cfg, seed, exit_code] {
+  sub->callback([sub, cfg, config, seed, exit_code] {
+    if (!config->empty()) {
+      Status st = ApplyConfigFile(sub, *config);
+      if (!st.ok()) {
+        std::fprintf(stderr, "structflow run: %s\n", st.message().c_str());
+        *exit_code = 2;
+        return;
+      }
+    }
     if (*seed >= 0) cfg->seed = *seed;
     *exit_code = engine::RunJob(*cfg);
   });

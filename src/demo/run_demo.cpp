@@ -17,14 +17,15 @@ namespace {
 namespace fs = std::filesystem;
 
 void RemoveJobFiles(const std::string& out) {
-  for (const char* suffix : {"", ".checkpoint", ".checkpoint-wal", ".checkpoint-shm", ".stats.json"}) {
+  for (const char* suffix :
+       {"", ".checkpoint", ".checkpoint-wal", ".checkpoint-shm", ".stats.json"}) {
     std::error_code ec;
     fs::remove(out + suffix, ec);
   }
 }
 
-engine::JobConfig DemoJob(const std::string& input, const std::string& out, const std::string& endpoint,
-                          bool with_image) {
+engine::JobConfig DemoJob(const std::string& input, const std::string& out,
+                          const std::string& endpoint, bool with_image) {
   engine::JobConfig job;
   job.inputs = {input};
   job.out = out;
@@ -46,7 +47,8 @@ int RunDemo(const DemoOptions& options) {
   std::error_code ec;
   fs::create_directories(options.out_dir, ec);
   if (ec) {
-    std::fprintf(stderr, "structflow demo: cannot create %s: %s; pass --out-dir to write elsewhere\n",
+    std::fprintf(stderr,
+                 "structflow demo: cannot create %s: %s; pass --out-dir to write elsewhere\n",
                  options.out_dir.c_str(), ec.message().c_str());
     return engine::kExitFailed;
   }
@@ -55,9 +57,11 @@ int RunDemo(const DemoOptions& options) {
   const std::string with = dir + "/with_image.parquet";
   const std::string without = dir + "/without_image.parquet";
 
-  std::printf("structflow demo: multiple-choice questions over diagrams, with and without the image.\n\n");
-  std::printf("1. Drawing %d diagrams (shapes, bar charts, labelled shapes) with 1-3 questions each...\n",
-              options.images);
+  std::printf(
+      "structflow demo: multiple-choice questions over diagrams, with and without the image.\n\n");
+  std::printf(
+      "1. Drawing %d diagrams (shapes, bar charts, labelled shapes) with 1-3 questions each...\n",
+      options.images);
   std::fflush(stdout);
   auto batch = GenerateDataset(DatasetOptions{options.images, options.seed});
   if (!batch.ok()) {
@@ -69,12 +73,15 @@ int RunDemo(const DemoOptions& options) {
     Status st = sink.ok() ? (*sink)->Write(*batch) : sink.status();
     if (st.ok()) st = (*sink)->Finish();
     if (!st.ok()) {
-      std::fprintf(stderr, "structflow demo: writing %s: %s\n", input.c_str(), st.message().c_str());
+      std::fprintf(stderr, "structflow demo: writing %s: %s\n", input.c_str(),
+                   st.message().c_str());
       return engine::kExitFailed;
     }
   }
-  std::printf("   wrote %s (AI2D layout: images = list<{bytes, path}>, texts = list<{user, assistant, source}>)\n\n",
-              input.c_str());
+  std::printf(
+      "   wrote %s (AI2D layout: images = list<{bytes, path}>, texts = list<{user, assistant, "
+      "source}>)\n\n",
+      input.c_str());
   if (options.dataset_only) return engine::kExitOk;
 
   sim::SimOptions so;
@@ -86,14 +93,18 @@ int RunDemo(const DemoOptions& options) {
   so.seed = options.seed;
   auto server = sim::Server::Start(so);
   if (!server.ok()) {
-    std::fprintf(stderr, "structflow demo: cannot start the simulator: %s\n", server.status().message().c_str());
+    std::fprintf(stderr, "structflow demo: cannot start the simulator: %s\n",
+                 server.status().message().c_str());
     return engine::kExitFailed;
   }
   const std::string endpoint = (*server)->base_url();
-  std::printf("2. Started the simulator at %s: a vLLM stand-in with %d batch slots and a latency model of\n"
-              "   prefill and decode. Its answers are drawn by the simulator, NOT by a model: expect chance\n"
-              "   accuracy (about 25%%) both ways. Point the same job at a real server to measure a model.\n\n",
-              endpoint.c_str(), options.max_num_seqs);
+  std::printf(
+      "2. Started the simulator at %s: a vLLM stand-in with %d batch slots and a latency model of\n"
+      "   prefill and decode. Its answers are drawn by the simulator, NOT by a model: expect "
+      "chance\n"
+      "   accuracy (about 25%%) both ways. Point the same job at a real server to measure a "
+      "model.\n\n",
+      endpoint.c_str(), options.max_num_seqs);
 
   int codes[2];
   const char* labels[2] = {"with the image", "without the image"};
@@ -111,14 +122,16 @@ int RunDemo(const DemoOptions& options) {
   }
   (*server)->Stop();
 
-  std::printf("5. Scoring (structflow eval %s %s --pred output --key key):\n\n", with.c_str(), without.c_str());
+  std::printf("5. Scoring (structflow eval %s %s --pred output --key key):\n\n", with.c_str(),
+              without.c_str());
   engine::EvalOptions eo;
   eo.pred = "output";
   eo.key = "key";
   auto a = engine::ReadOutcomes(with, eo);
   auto b = engine::ReadOutcomes(without, eo);
   if (!a.ok() || !b.ok()) {
-    std::fprintf(stderr, "structflow demo: %s\n", (!a.ok() ? a.status() : b.status()).message().c_str());
+    std::fprintf(stderr, "structflow demo: %s\n",
+                 (!a.ok() ? a.status() : b.status()).message().c_str());
     return engine::kExitFailed;
   }
   auto c = engine::Compare(*a, *b);
@@ -126,18 +139,23 @@ int RunDemo(const DemoOptions& options) {
     std::fprintf(stderr, "structflow demo: %s\n", c.status().message().c_str());
     return engine::kExitFailed;
   }
-  std::string report = engine::FormatComparison(engine::ScoreOutcomes(with, *a), engine::ScoreOutcomes(without, *b),
-                                                *c, "with image", "without image");
+  std::string report =
+      engine::FormatComparison(engine::ScoreOutcomes(with, *a), engine::ScoreOutcomes(without, *b),
+                               *c, "with image", "without image");
   std::fputs(report.c_str(), stdout);
   std::printf(
-      "\n(The four-way table: 'right only with image' is where the image helped, 'right only without\n"
-      "image' where it hurt. With the simulator both are chance; with a real model they are the point.)\n\n"
+      "\n(The four-way table: 'right only with image' is where the image helped, 'right only "
+      "without\n"
+      "image' where it hurt. With the simulator both are chance; with a real model they are the "
+      "point.)\n\n"
       "Outputs: %s\n         %s\n         %s (and .stats.json beside each result)\n\n"
       "The same job against a real vLLM server serving a vision model:\n"
-      "  vllm serve Qwen/Qwen2.5-VL-3B-Instruct --limit-mm-per-prompt '{\"image\":1}' --max-model-len 8192\n"
+      "  vllm serve Qwen/Qwen2.5-VL-3B-Instruct --limit-mm-per-prompt '{\"image\":1}' "
+      "--max-model-len 8192\n"
       "  structflow run %s --out answers.parquet \\\n"
       "    --endpoint http://127.0.0.1:8000/v1 --explode images --explode texts --image images \\\n"
-      "    --prompt '{texts.user}' --choice A,B,C,D --extract 'key=texts.assistant:Answer: ([A-D])'\n"
+      "    --prompt '{texts.user}' --choice A,B,C,D --extract 'key=texts.assistant:Answer: "
+      "([A-D])'\n"
       "  structflow eval answers.parquet --pred output --key key\n",
       input.c_str(), with.c_str(), without.c_str(), input.c_str());
   return engine::kExitOk;

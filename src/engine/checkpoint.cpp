@@ -80,10 +80,12 @@ Result<std::unique_ptr<Checkpoint>> Checkpoint::Open(const std::string& path,
 Result<std::unordered_map<int64_t, uint64_t>> Checkpoint::LoadFingerprints() {
   std::unordered_map<int64_t, uint64_t> out;
   sqlite3_stmt* st = nullptr;
-  if (sqlite3_prepare_v2(db_, "SELECT row_id, fingerprint FROM rows WHERE error_kind IS NULL OR NOT ("
-                         " error_kind IN ('connect', 'timeout', 'reset', 'cancelled') OR (error_kind = 'http_status' AND"
-                         " (http_status IN (408, 409, 429) OR http_status >= 500)))", -1, &st, nullptr) !=
-      SQLITE_OK) {
+  if (sqlite3_prepare_v2(db_,
+                         "SELECT row_id, fingerprint FROM rows WHERE error_kind IS NULL OR NOT ("
+                         " error_kind IN ('connect', 'timeout', 'reset', 'cancelled') OR "
+                         "(error_kind = 'http_status' AND"
+                         " (http_status IN (408, 409, 429) OR http_status >= 500)))",
+                         -1, &st, nullptr) != SQLITE_OK) {
     return SqliteError(db_, "read", path_);
   }
   int rc;

@@ -1,7 +1,5 @@
 #include "engine/doctor.h"
 
-#include "engine/server_info.h"
-
 #include <fmt/format.h>
 #include <simdjson.h>
 #include <zlib.h>
@@ -14,6 +12,7 @@
 #include "client/client.h"
 #include "common/base64.h"
 #include "common/json_writer.h"
+#include "engine/server_info.h"
 #include "schema/chat_completion.h"
 #include "schema/constraint.h"
 
@@ -38,11 +37,12 @@ std::string TestPng() {
   }
   uLongf zlen = compressBound(raw.size());
   std::string z(zlen, '\0');
-  compress(reinterpret_cast<Bytef*>(z.data()), &zlen, reinterpret_cast<const Bytef*>(raw.data()), raw.size());
+  compress(reinterpret_cast<Bytef*>(z.data()), &zlen, reinterpret_cast<const Bytef*>(raw.data()),
+           raw.size());
   z.resize(zlen);
   auto be32 = [](uint32_t v) {
-    return std::string{static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8),
-                       static_cast<char>(v)};
+    return std::string{static_cast<char>(v >> 24), static_cast<char>(v >> 16),
+                       static_cast<char>(v >> 8), static_cast<char>(v)};
   };
   auto chunk = [&](const char* type, const std::string& data) {
     std::string body = std::string(type, 4) + data;
@@ -50,11 +50,12 @@ std::string TestPng() {
     return be32(data.size()) + body + be32(crc);
   };
   std::string ihdr = be32(n) + be32(n) + std::string{8, 2, 0, 0, 0};
-  return std::string("\x89PNG\r\n\x1a\n", 8) + chunk("IHDR", ihdr) + chunk("IDAT", z) + chunk("IEND", "");
+  return std::string("\x89PNG\r\n\x1a\n", 8) + chunk("IHDR", ihdr) + chunk("IDAT", z) +
+         chunk("IEND", "");
 }
 
-std::string ChatBody(const std::string& model, const std::string& text, int images, const std::string& members,
-                     int max_tokens) {
+std::string ChatBody(const std::string& model, const std::string& text, int images,
+                     const std::string& members, int max_tokens) {
   std::string body;
   JsonWriter w(&body);
   w.BeginObject().Key("model").String(model).Key("messages").BeginArray().BeginObject();
@@ -65,7 +66,13 @@ std::string ChatBody(const std::string& model, const std::string& text, int imag
     static const std::string url = "data:image/png;base64," + Base64Encode(TestPng());
     w.BeginArray().BeginObject().Key("type").String("text").Key("text").String(text).EndObject();
     for (int i = 0; i < images; ++i) {
-      w.BeginObject().Key("type").String("image_url").Key("image_url").BeginObject().Key("url").String(url);
+      w.BeginObject()
+          .Key("type")
+          .String("image_url")
+          .Key("image_url")
+          .BeginObject()
+          .Key("url")
+          .String(url);
       w.EndObject().EndObject();
     }
     w.EndArray();
@@ -99,7 +106,9 @@ bool DoctorReport::job_can_run() const {
 }
 
 std::string FormatCheckLine(const CheckLine& l) {
-  const char* v = l.verdict == Verdict::kOk ? "ok  " : l.verdict == Verdict::kWarn ? "warn" : "FAIL";
+  const char* v = l.verdict == Verdict::kOk     ? "ok  "
+                  : l.verdict == Verdict::kWarn ? "warn"
+                                                : "FAIL";
   return fmt::format("  {}  {:<11} {}", v, l.name, l.text);
 }
 
@@ -111,7 +120,9 @@ DoctorReport RunDoctor(const DoctorOptions& options, void (*print)(const CheckLi
   };
   client::ClientOptions copts;
   const char* env = std::getenv("OPENAI_BASE_URL");
-  std::string endpoint = !options.endpoint.empty() ? options.endpoint : (env && *env ? env : "http://127.0.0.1:8000/v1");
+  std::string endpoint = !options.endpoint.empty()
+                             ? options.endpoint
+                             : (env && *env ? env : "http://127.0.0.1:8000/v1");
   copts.endpoints = {endpoint};
   copts.max_attempts = 2;
   copts.connect_timeout_s = 5;
@@ -129,12 +140,14 @@ DoctorReport RunDoctor(const DoctorOptions& options, void (*print)(const CheckLi
   auto models_body = client::Get(copts, "/models");
   if (!models_body.ok()) {
     add("server", Verdict::kFail,
-        fmt::format("{} does not answer: {}. Start the server (e.g. `vllm serve MODEL`), or pass --endpoint "
+        fmt::format("{} does not answer: {}. Start the server (e.g. `vllm serve MODEL`), or pass "
+                    "--endpoint "
                     "http://HOST:PORT/v1",
                     endpoint, models_body.status().message()));
     return report;
   }
-  add("server", Verdict::kOk, fmt::format("{} answers (GET /models in {:.0f} ms)", endpoint, 1000 * Since(t0)));
+  add("server", Verdict::kOk,
+      fmt::format("{} answers (GET /models in {:.0f} ms)", endpoint, 1000 * Since(t0)));
 
   // 2. The models it serves.
   auto listed = ListModels(copts);
@@ -147,7 +160,8 @@ DoctorReport RunDoctor(const DoctorOptions& options, void (*print)(const CheckLi
   for (const auto& m : *listed) models.push_back(m.id);
   std::string model = options.model;
   if (models.empty()) {
-    add("models", Verdict::kFail, "the server serves no model: start it with one (vllm serve MODEL)");
+    add("models", Verdict::kFail,
+        "the server serves no model: start it with one (vllm serve MODEL)");
     return report;
   }
   if (model.empty() && models.size() > 1) {
@@ -157,7 +171,9 @@ DoctorReport RunDoctor(const DoctorOptions& options, void (*print)(const CheckLi
   if (model.empty()) model = models[0];
   size_t idx = std::find(models.begin(), models.end(), model) - models.begin();
   if (idx == models.size()) {
-    add("models", Verdict::kFail, fmt::format("'{}' is not served; it serves {}: pass --model with one of them", model, names));
+    add("models", Verdict::kFail,
+        fmt::format("'{}' is not served; it serves {}: pass --model with one of them", model,
+                    names));
     return report;
   }
   add("models", Verdict::kOk, fmt::format("serves {}; using {}", names, model));
@@ -165,16 +181,21 @@ DoctorReport RunDoctor(const DoctorOptions& options, void (*print)(const CheckLi
 
   // 3. A plain chat works.
   t0 = Clk::now();
-  auto chat = client::Call(copts, client::Request{0, "/chat/completions", ChatBody(model, "Say OK.", 0, "", 8)});
+  auto chat = client::Call(
+      copts, client::Request{0, "/chat/completions", ChatBody(model, "Say OK.", 0, "", 8)});
   double latency = Since(t0);
   if (!chat.ok() || !chat->ok()) {
     std::string msg = chat.ok() ? ErrorMessage(*chat) : chat.status().message();
     std::string fix = "check the server's log";
     if (msg.find("chat template") != std::string::npos) {
-      fix = "the model has no chat template: start vLLM with --chat-template FILE (a Jinja template for the "
-            "model's prompt format), or serve an instruct/chat variant of the model";
+      fix =
+          "the model has no chat template: start vLLM with --chat-template FILE (a Jinja template "
+          "for the "
+          "model's prompt format), or serve an instruct/chat variant of the model";
     } else if (chat.ok() && chat->http_status == 404) {
-      fix = "the server has no /chat/completions: use an OpenAI-compatible server (vllm serve, not the offline API)";
+      fix =
+          "the server has no /chat/completions: use an OpenAI-compatible server (vllm serve, not "
+          "the offline API)";
     } else if (chat.ok() && (chat->http_status == 401 || chat->http_status == 403)) {
       fix = "pass --api-key or set OPENAI_API_KEY (vLLM: the key given to --api-key)";
     }
@@ -183,32 +204,38 @@ DoctorReport RunDoctor(const DoctorOptions& options, void (*print)(const CheckLi
   }
   auto answer = schema::ParseChatCompletion(chat->body);
   if (!answer.ok()) {
-    add("chat", Verdict::kFail, fmt::format("the answer is not a chat completion: {}", answer.status().message()));
+    add("chat", Verdict::kFail,
+        fmt::format("the answer is not a chat completion: {}", answer.status().message()));
     return report;
   }
   add("chat", Verdict::kOk, fmt::format("a plain chat answered in {:.2f} s", latency));
 
   // 4. Images.
-  auto img = client::Call(copts, client::Request{0, "/chat/completions", ChatBody(model, "Describe.", 1, "", 8)});
+  auto img = client::Call(
+      copts, client::Request{0, "/chat/completions", ChatBody(model, "Describe.", 1, "", 8)});
   if (img.ok() && img->ok()) {
     report.images_accepted = true;
-    auto two = client::Call(copts, client::Request{0, "/chat/completions", ChatBody(model, "Compare.", 2, "", 8)});
+    auto two = client::Call(
+        copts, client::Request{0, "/chat/completions", ChatBody(model, "Compare.", 2, "", 8)});
     std::string limit_text = "at least 2 images per prompt";
     if (two.ok() && !two->ok()) {
       std::string msg = ErrorMessage(*two);
       size_t at = msg.find("At most ");
       if (at != std::string::npos) report.image_limit = std::atoi(msg.c_str() + at + 8);
-      limit_text = report.image_limit > 0
-                       ? fmt::format("at most {} image(s) per prompt (vLLM: raise with --limit-mm-per-prompt "
-                                     "'{{\"image\":N}}')",
-                                     report.image_limit)
-                       : fmt::format("a second image was refused: {}", msg);
+      limit_text =
+          report.image_limit > 0
+              ? fmt::format(
+                    "at most {} image(s) per prompt (vLLM: raise with --limit-mm-per-prompt "
+                    "'{{\"image\":N}}')",
+                    report.image_limit)
+              : fmt::format("a second image was refused: {}", msg);
     }
     add("images", Verdict::kOk, "an image is accepted; " + limit_text);
   } else {
     std::string msg = img.ok() ? ErrorMessage(*img) : img.status().message();
     add("images", Verdict::kWarn,
-        fmt::format("images are refused ({}): text-only jobs work; for --image serve a vision model (vLLM: a VLM, "
+        fmt::format("images are refused ({}): text-only jobs work; for --image serve a vision "
+                    "model (vLLM: a VLM, "
                     "with --limit-mm-per-prompt '{{\"image\":1}}')",
                     msg));
   }
@@ -234,20 +261,24 @@ DoctorReport RunDoctor(const DoctorOptions& options, void (*print)(const CheckLi
   };
   if (report.dialects_honoured.empty()) {
     add("structured", Verdict::kFail,
-        "no structured-output dialect is honoured (the server ignores every constraint): on vLLM use a recent "
+        "no structured-output dialect is honoured (the server ignores every constraint): on vLLM "
+        "use a recent "
         "version with structured outputs enabled, or pass --dialect only if you know better");
   } else {
     add("structured", Verdict::kOk,
-        fmt::format("honours {}; ignores {}. `structflow run` picks this by itself (--dialect auto)",
-                    join(report.dialects_honoured), join(ignored)));
+        fmt::format(
+            "honours {}; ignores {}. `structflow run` picks this by itself (--dialect auto)",
+            join(report.dialects_honoured), join(ignored)));
   }
 
   // 6. Context length.
   if (report.max_model_len > 0) {
     add("context", Verdict::kOk,
-        fmt::format("{} tokens per request (prompt + --max-tokens; vLLM: --max-model-len)", report.max_model_len));
+        fmt::format("{} tokens per request (prompt + --max-tokens; vLLM: --max-model-len)",
+                    report.max_model_len));
   } else {
-    add("context", Verdict::kWarn, "the server does not say its context length; keep prompts and --max-tokens modest");
+    add("context", Verdict::kWarn,
+        "the server does not say its context length; keep prompts and --max-tokens modest");
   }
 
   // 7. Latency and a suggested concurrency: throughput at a few levels of concurrency.
@@ -263,7 +294,8 @@ DoctorReport RunDoctor(const DoctorOptions& options, void (*print)(const CheckLi
       t0 = Clk::now();
       std::thread feeder([&] {
         for (int i = 0; i < n; ++i) {
-          (*cl)->Submit(client::Request{static_cast<uint64_t>(i), "/chat/completions", ChatBody(model, "Say OK.", 0, "", 8)});
+          (*cl)->Submit(client::Request{static_cast<uint64_t>(i), "/chat/completions",
+                                        ChatBody(model, "Say OK.", 0, "", 8)});
         }
         (*cl)->Close();
       });
@@ -278,7 +310,8 @@ DoctorReport RunDoctor(const DoctorOptions& options, void (*print)(const CheckLi
       }
     }
     report.suggested_concurrency = best;
-    lat += fmt::format(". Suggested --concurrency {} or more; by default structflow adapts by itself", best);
+    lat += fmt::format(
+        ". Suggested --concurrency {} or more; by default structflow adapts by itself", best);
   }
   add("latency", Verdict::kOk, lat);
   return report;

@@ -31,13 +31,15 @@ const CheckLine* Line(const DoctorReport& r, const std::string& name) {
   return nullptr;
 }
 
-bool Has(const std::vector<std::string>& v, const std::string& x) { return std::find(v.begin(), v.end(), x) != v.end(); }
+bool Has(const std::vector<std::string>& v, const std::string& x) {
+  return std::find(v.begin(), v.end(), x) != v.end();
+}
 
 TEST(Doctor, FindsTheDialectsEachServerVersionHonours) {
   for (const auto& [api, vllm, openai, legacy] :
        std::vector<std::tuple<std::string, bool, bool, bool>>{{"vllm-0.12", true, true, false},
-                                                               {"vllm-0.10", false, true, true},
-                                                               {"openai", false, true, false}}) {
+                                                              {"vllm-0.10", false, true, true},
+                                                              {"openai", false, true, false}}) {
     sim::SimOptions so;
     so.api = api;
     auto sim = StartSim(so);

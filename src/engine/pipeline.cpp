@@ -16,8 +16,8 @@
 // when complete.
 #include <fmt/format.h>
 #include <pthread.h>
-#include <simdjson.h>
 #include <signal.h>
+#include <simdjson.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -29,6 +29,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "client/api_key.h"
 #include "client/client.h"
 #include "common/bounded_queue.h"
 #include "common/clock.h"
@@ -42,7 +43,6 @@
 #include "image/image.h"
 #include "io/source.h"
 #include "prompt/request_builder.h"
-#include "client/api_key.h"
 #include "schema/chat_completion.h"
 #include "schema/constraint.h"
 #include "schema/probe.h"
@@ -260,6 +260,8 @@ class Job {
   uint64_t job_fp_ = 0;
   client::ClientOptions client_options_;
   std::unique_ptr<client::Client> client_;
+  // The same client, for the signal thread (which may fire while the main thread sets client_).
+  std::atomic<client::Client*> client_for_signals_{nullptr};
   std::unique_ptr<Checkpoint> checkpoint_;
   std::unordered_map<int64_t, uint64_t> done_;
 
@@ -358,6 +360,7 @@ Status Job::Setup() {
   copts.connect_timeout_s = cfg_.connect_timeout_s;
   if (!cfg_.dry_run) {
     ASSIGN_OR_RAISE(client_, client::Client::Make(copts));
+    client_for_signals_.store(client_.get());
     RETURN_NOT_OK(ResolveModel());
   } else if (cfg_.model.empty()) {
     cfg_.model = "MODEL";
@@ -391,8 +394,8 @@ Status Job::ResolveModel() {
     return Status::Unavailable(
         fmt::format("{} serves no models; start it with a model, or pass --model", endpoints_[0]));
   }
-  return Status::InvalidArgument(
-      fmt::format("{} serves several models ({}); pick one with --model", endpoints_[0], ModelNames(models)));
+  return Status::InvalidArgument(fmt::format("{} serves several models ({}); pick one with --model",
+                                             endpoints_[0], ModelNames(models)));
 }
 
 Result<Prepared> Job::MakePrepared(schema::Dialect dialect) {
@@ -425,7 +428,8 @@ Result<Prepared> Job::MakePrepared(schema::Dialect dialect) {
 
 Result<schema::Dialect> Job::Probe() {
   auto send = [this](const std::string& body) -> Result<std::string> {
-    ASSIGN_OR_RAISE(auto c, client::Call(client_options_, client::Request{0, "/chat/completions", body}));
+    ASSIGN_OR_RAISE(auto c,
+                    client::Call(client_options_, client::Request{0, "/chat/completions", body}));
     if (!c.error.ok()) return Status::Unavailable(client::DescribeError(c.error));
     return std::move(c.body);
   };
@@ -572,7 +576,7 @@ void Job::RequestStop(bool abandon) {
   stop_.store(true);
   if (abandon) {
     abandon_.store(true);
-    if (client_) client_->Cancel();
+    if (client::Client* c = client_for_signals_.load()) c->Cancel();
   }
   prepare_q_.Close();
 }
@@ -998,6 +1002,18 @@ class SignalWatcher {
 
 int Job::Run() {
   start_ = SystemClock()->Now();
+  // Installed before any thread starts, so every thread inherits SIGINT/SIGTERM blocked and only
+  // the watcher takes them.
+  SignalWatcher watcher([this](int n) {
+    if (n == 1) {
+      std::fprintf(stderr,
+                   "\nstructflow: stopping: no new requests; waiting for those in flight (Ctrl-C "
+                   "again abandons them)\n");
+      RequestStop(false);
+    } else {
+      RequestStop(true);
+    }
+  });
   Status st = Setup();
   if (!st.ok()) {
     std::fprintf(stderr, "structflow run: %s\n", st.message().c_str());
@@ -1035,21 +1051,8 @@ int Job::Run() {
   if (!done_.empty())
     SF_LOG_INFO("resuming: {} rows are in the checkpoint {}", WithThousands(done_.size()), cp_path);
 
-  int signals = 0;
-  {
-    SignalWatcher watcher([this](int n) {
-      if (n == 1) {
-        std::fprintf(stderr,
-                     "\nstructflow: stopping: no new requests; waiting for those in flight (Ctrl-C "
-                     "again abandons them)\n");
-        RequestStop(false);
-      } else {
-        RequestStop(true);
-      }
-    });
-    st = RequestPass();
-    signals = watcher.count();
-  }
+  st = RequestPass();
+  const int signals = watcher.count();
   double elapsed = SecondsBetween(start_, SystemClock()->Now());
   if (!st.ok()) {
     std::fprintf(
@@ -1065,7 +1068,8 @@ int Job::Run() {
   }
   bool complete = false;
   int64_t failed = 0;
-  st = OutputPass(&complete, &failed);
+  // After a stop, rows are missing for sure: skip re-reading the input just to find that out.
+  st = stop_.load() ? Status::OK() : OutputPass(&complete, &failed);
   if (!st.ok()) {
     std::fprintf(stderr,
                  "structflow run: writing %s failed: %s\nThe answers are kept in %s; fix the "

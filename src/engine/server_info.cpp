@@ -11,10 +11,11 @@ Result<std::vector<ModelInfo>> ListModels(const client::ClientOptions& options) 
   simdjson::dom::element doc;
   simdjson::dom::array data;
   if (parser.parse(body).get(doc) || doc["data"].get_array().get(data)) {
-    return Status::Unavailable(fmt::format(
-        "{}/models did not answer with an OpenAI model list; is the endpoint an OpenAI-compatible base URL "
-        "ending in /v1?",
-        options.endpoints.empty() ? "" : options.endpoints[0]));
+    return Status::Unavailable(
+        fmt::format("{}/models did not answer with an OpenAI model list; is the endpoint an "
+                    "OpenAI-compatible base URL "
+                    "ending in /v1?",
+                    options.endpoints.empty() ? "" : options.endpoints[0]));
   }
   std::vector<ModelInfo> out;
   for (auto m : data) {

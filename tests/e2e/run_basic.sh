@@ -85,4 +85,20 @@ grep -q '"choice"' "$WORK/dry.txt" || fail "dry run does not show the constraint
 [ ! -e "$WORK/dry.jsonl" ] || fail "dry run wrote an output"
 after=$(sim_metric structflow_sim_chat_requests_total)
 [ "$before" = "$after" ] || fail "dry run sent $((after - before)) requests"
+# A config file holds the same settings as the flags; flags win.
+cat >"$WORK/job.toml" <<'TOML'
+prompt = "From the config: {question}"
+choice = ["A", "B"]
+max_tokens = 7
+TOML
+"$STRUCTFLOW" run "$WORK/items.jsonl" --out "$WORK/cfg.jsonl" --endpoint "$SIM_URL" --config "$WORK/job.toml" \
+  --max-tokens 9 --dry-run >"$WORK/cfg.txt"
+grep -q '"From the config: ' "$WORK/cfg.txt" || fail "the config's prompt was not used"
+grep -q '"max_tokens":9' "$WORK/cfg.txt" || fail "the flag did not win over the config"
+grep -q '"choice":\["A","B"\]' "$WORK/cfg.txt" || fail "the config's choice was not used"
+echo 'nonsense = 1' >"$WORK/bad.toml"
+if "$STRUCTFLOW" run "$WORK/items.jsonl" --out "$WORK/cfg.jsonl" --config "$WORK/bad.toml" --dry-run 2>"$WORK/bad.err"; then
+  fail "an unknown config setting was accepted"
+fi
+grep -q "unknown setting 'nonsense'" "$WORK/bad.err" || fail "the config error does not name the setting"
 echo "run_basic: ok"
