@@ -78,6 +78,10 @@ void AddSimCommand(CLI::App& app, int* exit_code) {
   sub->add_option("--limit-mm-per-prompt", o->limit_mm_per_prompt,
                   "Most images allowed in one prompt (vLLM's --limit-mm-per-prompt); more is a 400")
       ->capture_default_str();
+  auto no_template = std::make_shared<bool>(false);
+  sub->add_flag("--no-chat-template", *no_template,
+                "Act as a base model without a chat template: every chat is vLLM's 400 (see "
+                "`structflow doctor`)");
   sub->add_flag("--no-image-support", *no_images,
                 "Act as a text-only model: any image in a request is a 400");
   sub->add_option("--faults", o->faults,
@@ -94,9 +98,10 @@ void AddSimCommand(CLI::App& app, int* exit_code) {
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
 
-  sub->callback([o, models, no_images, exit_code] {
+  sub->callback([o, models, no_images, no_template, exit_code] {
     if (!models->empty()) o->models = *models;
     o->image_support = !*no_images;
+    o->chat_template = !*no_template;
     // Block the stop signals before any thread starts, so only sigwait below receives them.
     sigset_t signals;
     sigemptyset(&signals);

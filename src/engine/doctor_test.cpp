@@ -67,6 +67,18 @@ TEST(Doctor, TextOnlyModelWarnsAboutImagesAndNamesTheFix) {
   EXPECT_NE(l->text.find("vision model"), std::string::npos) << l->text;
 }
 
+TEST(Doctor, ModelWithoutChatTemplateFailsWithTheVllmOption) {
+  sim::SimOptions so;
+  so.chat_template = false;
+  auto sim = StartSim(so);
+  DoctorReport r = Check(sim->base_url());
+  EXPECT_FALSE(r.job_can_run());
+  const CheckLine* l = Line(r, "chat");
+  ASSERT_NE(l, nullptr);
+  EXPECT_EQ(l->verdict, Verdict::kFail);
+  EXPECT_NE(l->text.find("--chat-template"), std::string::npos) << l->text;
+}
+
 TEST(Doctor, UnknownModelFailsAndListsTheServedModels) {
   sim::SimOptions so;
   so.models = {"m-one", "m-two"};

@@ -404,6 +404,13 @@ ChatOutcome PlanChat(std::string_view body, const ChatConfig& config) {
     }
   }
 
+  if (!config.chat_template) {
+    // What vLLM answers for a model whose tokenizer has no chat template.
+    return fail(BadRequest(
+        "As of transformers v4.44, default chat template is no longer allowed, so you must provide "
+        "a chat template if the tokenizer does not define one."));
+  }
+
   // Images: vLLM checks support, the per-prompt limit, then fetches and decodes each one.
   plan.images = static_cast<int>(image_urls.size());
   if (!image_urls.empty() && !config.image_support) {

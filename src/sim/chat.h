@@ -35,6 +35,7 @@ struct ChatConfig {
   int bytes_per_text_token = 4;
   int tokens_per_image = 576;
   bool image_support = true;
+  bool chat_template = true;  // false: a base model without one; every chat is vLLM's 400
   uint64_t seed = 0;
 };
 

@@ -157,6 +157,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void OnHeader(beast::error_code ec);
   void ReadBody();
   void OnRequest(beast::error_code ec);
+  void RespondTooLarge();
   void Route();
   void HandleChat();
   void OnPlanned(ChatOutcome outcome);
@@ -410,7 +411,19 @@ void Connection::ReadHeader() {
       [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
 }
 
+void Connection::RespondTooLarge() {
+  keep_alive_ = false;
+  Respond(413, "application/json",
+          ErrorBody({413, "BadRequestError",
+                     fmt::format("Request body over {} bytes; raise the simulator's body limit "
+                                 "or send smaller images",
+                                 server_->options().max_body_bytes)},
+                    server_->chat().api));
+}
+
 void Connection::OnHeader(beast::error_code ec) {
+  // A Content-Length over the limit is caught with the head.
+  if (ec == http::error::body_limit) return RespondTooLarge();
   if (ec) {
     if (ec != http::error::end_of_stream && ec != asio::error::eof &&
         ec != asio::error::connection_reset && ec != asio::error::operation_aborted) {
@@ -440,16 +453,7 @@ void Connection::ReadBody() {
 }
 
 void Connection::OnRequest(beast::error_code ec) {
-  if (ec == http::error::body_limit) {
-    keep_alive_ = false;
-    Respond(413, "application/json",
-            ErrorBody({413, "BadRequestError",
-                       fmt::format("Request body over {} bytes; raise the simulator's body limit "
-                                   "or send smaller images",
-                                   server_->options().max_body_bytes)},
-                      server_->chat().api));
-    return;
-  }
+  if (ec == http::error::body_limit) return RespondTooLarge();
   if (ec) return;
   server_->requests_total_.fetch_add(1, std::memory_order_relaxed);
   keep_alive_ = parser_->get().keep_alive();
@@ -736,6 +740,7 @@ Result<std::unique_ptr<Server>> Server::Start(const SimOptions& options) {
   chat.bytes_per_text_token = options.bytes_per_text_token;
   chat.tokens_per_image = options.tokens_per_image;
   chat.image_support = options.image_support;
+  chat.chat_template = options.chat_template;
   chat.seed = options.seed;
   RaiseOpenFileLimit();
   auto server = std::make_unique<ServerImpl>(options, std::move(chat), faults);

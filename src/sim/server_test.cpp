@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -374,6 +375,37 @@ TEST(SimLatencyModel, DecodeSlowsDownWithTheBatch) {
   // Alone: 10 tokens x 10 ms = 0.1 s. A full batch: the later requests decode at up to 40 ms.
   EXPECT_LT(alone.wall_s, 0.25);
   EXPECT_GT(full.wall_s, 0.25);
+}
+
+}  // namespace
+}  // namespace structflow::sim
+
+namespace structflow::sim {
+namespace {
+
+TEST(SimServer, LargeBodiesAnswer100ContinueAndParseOffTheIoThread) {
+  SimOptions o = Fast();
+  o.max_model_len = 1 << 24;
+  auto server = StartOrDie(o);
+  // Over 1 MiB: curl sends "Expect: 100-continue" and would wait a second for the go-ahead.
+  std::string big(2 << 20, 'x');
+  std::string body = R"({"messages":[{"role":"user","content":")" + big + R"("}],"max_tokens":5})";
+  auto start = std::chrono::steady_clock::now();
+  auto r = Fetch(server->base_url() + "/chat/completions", &body);
+  double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_LT(s, 0.9);
+  EXPECT_GT(json::parse(r.body)["usage"]["prompt_tokens"].get<int>(), (2 << 20) / 4);
+}
+
+TEST(SimServer, BodiesOverTheLimitAre413) {
+  SimOptions o = Fast();
+  o.max_body_bytes = 1000;
+  auto server = StartOrDie(o);
+  std::string body =
+      R"({"messages":[{"role":"user","content":")" + std::string(5000, 'y') + R"("}]})";
+  auto r = Fetch(server->base_url() + "/chat/completions", &body);
+  EXPECT_EQ(r.status, 413);
 }
 
 }  // namespace

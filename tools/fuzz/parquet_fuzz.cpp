@@ -45,6 +45,13 @@ void RunOne(const uint8_t* data, size_t size) {
   std::string path = "/proc/self/fd/" + std::to_string(fd);
   structflow::io::ReadOptions ro;
   ro.batch_rows = 50;
+  // Half the inputs also exercise projection: only the last top-level column is read.
+  structflow::table::Schema schema;
+  int64_t rows = 0;
+  if (size % 2 == 1 && structflow::io::parquet::ReadParquetSchema(path, &schema, &rows).ok() &&
+      schema.fields.size() > 1) {
+    ro.columns = {schema.fields.back().name};
+  }
   auto src = structflow::io::parquet::OpenParquetSource({path}, ro);
   if (!src.ok()) return;
   for (int guard = 0; guard < 100000; ++guard) {

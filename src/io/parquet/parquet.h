@@ -13,8 +13,8 @@
 //
 // The reader uses pread: only the footer and the pages of projected columns are read, one page
 // at a time per column, and batches never span row groups (a batch also ends once it holds 16 MB
-// of string/binary values), so memory stays bounded by a batch plus one page per column. A corrupt or truncated file fails with a Status naming the file, row
-// group, column and page.
+// of string/binary values), so memory stays bounded by a batch plus one page per column. A corrupt
+// or truncated file fails with a Status naming the file, row group, column and page.
 //
 // Writer: the table types incl. nested lists, structs and maps; dictionary encoding for strings
 // and binaries while the dictionary stays small (PLAIN otherwise), RLE levels, data page v1,
