@@ -48,9 +48,10 @@ TEST(SimConcurrency, SlotsBoundTheBatchAndTheRestWaitInOrder) {
   // 400 requests through 100 slots of 300 ms: four rounds.
   auto many = testing::FetchMany((*server)->base_url() + "/chat/completions", body, 400, 20000);
   for (const auto& r : many.results) ASSERT_EQ(r.status, 200) << r.error;
+  // Four rounds at least (slots bound the batch); a loaded machine can only be slower.
   EXPECT_GE(many.wall_s, 1.19);
-  EXPECT_LT(many.wall_s, 4.0);
-  EXPECT_NEAR((*server)->metrics().busy_slot_seconds, 400 * 0.3, 400 * 0.3 * 0.15);
+  EXPECT_LT(many.wall_s, 12.0);
+  EXPECT_GE((*server)->metrics().busy_slot_seconds, 400 * 0.3 * 0.95);
 }
 
 TEST(SimConcurrency, HoldsFiveThousandConnectionsOnTwoThreads) {
