@@ -14,6 +14,7 @@ APT_PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-14 libclang-rt-14-dev  # libFuzzer for tools/fuzz/run_libfuzzer.sh
   python3 python3-pil python3-httpx python3-aiohttp
+  time bc curl  # bench/run_peers.sh: /usr/bin/time, ratios, the simulator's /metrics
   nodejs npm
 )
 

@@ -206,6 +206,21 @@ class Client::Impl {
     return Status::OK();
   }
 
+  bool Resubmit(Request request) {
+    if (cancel_.load(std::memory_order_acquire)) return false;
+    {
+      std::lock_guard lock(resubmit_mu_);
+      if (resubmit_closed_) return false;
+      resubmits_.push_back(std::move(request));
+    }
+    {
+      std::lock_guard lock(stats_mu_);
+      ++stats_.submitted;
+    }
+    Wake();
+    return true;
+  }
+
   bool Submit(Request request) {
     if (cancel_.load(std::memory_order_acquire)) return false;
     if (!submit_q_.Push(request)) return false;
@@ -254,6 +269,12 @@ class Client::Impl {
     Wake();
   }
 
+  void StopSending() {
+    stop_sending_.store(true, std::memory_order_release);
+    submit_q_.Close();
+    Wake();
+  }
+
   ClientStats stats() const {
     std::lock_guard lock(stats_mu_);
     ClientStats s = stats_;
@@ -293,11 +314,15 @@ class Client::Impl {
       curl_multi_perform(multi_, &running);
       ReadDone();
       CheckStalls();
-      if (cancel_.load(std::memory_order_acquire)) CancelAll();
+      if (cancel_.load(std::memory_order_acquire)) {
+        CancelAll();
+      } else if (stop_sending_.load(std::memory_order_acquire)) {
+        CancelUnstarted();
+      }
       StartDueRetries();
       PullNew();
       if ((++iteration & 63) == 0) RecordCpu();
-      if (submit_q_.closed() && submit_q_.size() == 0 && owned_.empty()) break;
+      if (Done()) break;
       curl_multi_poll(multi_, nullptr, 0, PollTimeoutMs(), nullptr);
     }
     RecordCpu();
@@ -326,20 +351,46 @@ class Client::Impl {
   }
 
   void PullNew() {
+    // Resubmissions first, and regardless of the completion backlog: each one follows a
+    // completion already taken, so they cannot grow it, and their senders may be the very
+    // threads that drain it.
+    while (in_flight_.load(std::memory_order_relaxed) < Limit()) {
+      std::optional<Request> r;
+      {
+        std::lock_guard lock(resubmit_mu_);
+        if (resubmits_.empty()) break;
+        r.emplace(std::move(resubmits_.front()));
+        resubmits_.pop_front();
+      }
+      Adopt(std::move(*r));
+    }
     while (in_flight_.load(std::memory_order_relaxed) < Limit() &&
            owned_.size() < static_cast<size_t>(Limit()) + options_.queue_capacity &&
            !CompletionsFull()) {
       std::optional<Request> r = submit_q_.TryPop();
       if (!r) return;
-      auto t = std::make_unique<Transfer>();
-      t->request = std::move(*r);
-      t->first_start = clock_->Now();
-      t->deadline = t->first_start + std::chrono::duration_cast<Clock::Duration>(
-                                         std::chrono::duration<double>(options_.row_deadline_s));
-      Transfer* raw = t.get();
-      owned_.emplace(raw, std::move(t));
-      StartAttempt(raw);
+      Adopt(std::move(*r));
     }
+  }
+
+  void Adopt(Request request) {
+    auto t = std::make_unique<Transfer>();
+    t->request = std::move(request);
+    t->first_start = clock_->Now();
+    t->deadline = t->first_start + std::chrono::duration_cast<Clock::Duration>(
+                                       std::chrono::duration<double>(options_.row_deadline_s));
+    Transfer* raw = t.get();
+    owned_.emplace(raw, std::move(t));
+    StartAttempt(raw);
+  }
+
+  // True (and from then on Resubmit refuses) once nothing is left to do after Close.
+  bool Done() {
+    if (!submit_q_.closed() || submit_q_.size() != 0 || !owned_.empty()) return false;
+    std::lock_guard lock(resubmit_mu_);
+    if (!resubmits_.empty()) return false;
+    resubmit_closed_ = true;
+    return true;
   }
 
   bool CompletionsFull() {
@@ -694,14 +745,30 @@ class Client::Impl {
       endpoints_.Release(t->endpoint, false, false);
       Cancelled(t);
     }
+    CancelUnstarted();
+  }
+
+  // Everything not on the wire: requests waiting in the queues and retries waiting out their
+  // backoff come out as kCancelled; transfers in progress go on.
+  void CancelUnstarted() {
     while (!retries_.empty()) {
       Transfer* t = retries_.top().transfer;
       retries_.pop();
       Cancelled(t);
     }
-    while (std::optional<Request> r = submit_q_.TryPop()) {
+    std::deque<Request> resubmits;
+    {
+      std::lock_guard lock(resubmit_mu_);
+      resubmits.swap(resubmits_);
+    }
+    for (Request& r : resubmits) CancelUnsent(r.id);
+    while (std::optional<Request> r = submit_q_.TryPop()) CancelUnsent(r->id);
+  }
+
+  void CancelUnsent(uint64_t id) {
+    {
       Completion c;
-      c.id = r->id;
+      c.id = id;
       c.error.kind = ErrorKind::kCancelled;
       c.error.message = "cancelled before it was sent";
       {
@@ -747,8 +814,12 @@ class Client::Impl {
 
   // Shared.
   BoundedQueue<Request> submit_q_;
+  std::mutex resubmit_mu_;
+  std::deque<Request> resubmits_;  // from Resubmit; bounded by the completions taken
+  bool resubmit_closed_ = false;
   std::atomic<bool> cancel_{false};
   std::atomic<bool> wake_pending_{false};
+  std::atomic<bool> stop_sending_{false};
   std::atomic<int> in_flight_{0};
   std::atomic<int> limit_{0};
   std::atomic<double> io_cpu_s_{0};
@@ -811,9 +882,11 @@ Result<std::unique_ptr<Client>> Client::Make(ClientOptions options, Clock* clock
 }
 
 bool Client::Submit(Request request) { return impl_->Submit(std::move(request)); }
+bool Client::Resubmit(Request request) { return impl_->Resubmit(std::move(request)); }
 std::optional<Completion> Client::NextCompletion() { return impl_->NextCompletion(); }
 void Client::Close() { impl_->Close(); }
 void Client::Cancel() { impl_->Cancel(); }
+void Client::StopSending() { impl_->StopSending(); }
 ClientStats Client::stats() const { return impl_->stats(); }
 int Client::in_flight() const { return impl_->in_flight(); }
 int Client::concurrency_limit() const { return impl_->concurrency_limit(); }

@@ -119,12 +119,22 @@ class Client {
   // Hands a request to the I/O thread. Blocks while the submit queue is full. Returns false (the
   // request is dropped, nothing will come out for it) after Close or Cancel.
   bool Submit(Request request);
+  // Sends a request again (a re-ask after an invalid answer) from a thread that takes
+  // completions: never blocks, so consumers cannot deadlock against the I/O thread (Submit from
+  // a consumer can: the submit queue full, the I/O thread holding back because completions are
+  // not taken). Meant for one request per completion taken, which keeps memory bounded. After
+  // Close it is accepted while the client still holds requests of its own (call Close once no
+  // consumer will resubmit); false after Cancel.
+  bool Resubmit(Request request);
   // The next finished request, in completion order. Blocks; nothing once closed and drained.
   std::optional<Completion> NextCompletion();
   // No more submissions; requests already submitted finish, then NextCompletion returns nothing.
   void Close();
   // Stops quickly: every unfinished request comes out as kCancelled. Implies Close.
   void Cancel();
+  // The graceful stop (a first Ctrl-C): requests on the wire finish as usual; requests still
+  // queued or waiting out a retry backoff come out as kCancelled at once. Implies Close.
+  void StopSending();
 
   ClientStats stats() const;
   int in_flight() const;

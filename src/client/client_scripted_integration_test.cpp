@@ -299,6 +299,39 @@ TEST(ClientScripted, CancelReportsEveryUnfinishedRequestQuickly) {
   release.set_value();
 }
 
+// A consumer that re-asks (as the pipeline's parsers do on invalid output) while producers keep
+// the submit queue full must not deadlock against the I/O thread.
+TEST(ClientScripted, ResubmitFromTheConsumerNeverDeadlocks) {
+  ScriptedServer server([](const SeenRequest&) { return HttpResponse(200, CompletionBody()); });
+  ClientOptions o = FastOptions(server.base_url());
+  o.concurrency = 2;
+  o.queue_capacity = 2;
+  auto client = Client::Make(o);
+  ASSERT_TRUE(client.ok());
+  Client* c = client->get();
+  constexpr int kN = 300;
+  std::atomic<int> pending{kN};
+  std::thread producer([&] {
+    for (int i = 0; i < kN; ++i) ASSERT_TRUE(c->Submit(Request{.id = uint64_t(i), .body = "{}"}));
+  });
+  std::set<uint64_t> ids;
+  std::thread closer;
+  while (auto done = c->NextCompletion()) {
+    ASSERT_TRUE(done->ok());
+    ids.insert(done->id);
+    if (done->id < 1000) {
+      // Re-ask once, from the consumer, while the queue is full.
+      ASSERT_TRUE(c->Resubmit(Request{.id = done->id + 1000, .body = "{}"}));
+    } else if (pending.fetch_sub(1) == 1) {
+      closer = std::thread([c] { c->Close(); });
+    }
+  }
+  producer.join();
+  closer.join();
+  EXPECT_EQ(ids.size(), size_t{2 * kN});
+  EXPECT_EQ(c->stats().submitted, uint64_t{2 * kN});
+}
+
 TEST(ClientScripted, GetReturnsTheBody) {
   ScriptedServer server([](const SeenRequest& r) {
     if (r.head.rfind("GET /v1/models ", 0) == 0) {

@@ -127,8 +127,11 @@ TEST(ClientSim, AdaptiveConcurrencySaturatesTheServersSlots) {
   double busy = (m2.busy_slot_seconds - m1.busy_slot_seconds) / (64 * secs);
   std::printf("adaptive: %.0f req/s of 640, slots busy %.1f%%, limit %d\n", rate, busy * 100,
               (*client)->concurrency_limit());
-  EXPECT_GE(rate, 0.95 * 640);
+  // The client's job is to keep every slot busy: at least 95% of slot time over the window.
   EXPECT_GE(busy, 0.95);
+  // That is 640 req/s on a quiet machine (measured 628-643); on a loaded one the simulator's own
+  // 100 ms timers run late, so the raw rate only gets a looser bound.
+  EXPECT_GE(rate, 0.85 * 640);
   // Without drowning the server: the queue in front of the slots stays moderate.
   EXPECT_LE((*client)->stats().concurrency_limit, 64 * 4);
 }

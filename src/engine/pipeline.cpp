@@ -234,6 +234,9 @@ class Job {
   void Finish(WorkItem item, RowRecord record);
   // One row handed to the workers is finished (recorded or dropped for a later resume).
   void Settle();
+  // Builds the row's request and hands it to the client. A re-ask (output_attempts > 0) comes
+  // from a parser thread and goes through Client::Resubmit, which never blocks: a parser
+  // blocked on a full queue could stop the completions that would empty it.
   bool Submit(const WorkItem& item, int output_attempts, bool long_tokens, std::string* err);
   std::shared_ptr<const Prepared> prepared() const {
     std::lock_guard lock(prepared_mu_);
@@ -515,8 +518,10 @@ bool Job::Submit(const WorkItem& item, int output_attempts, bool long_tokens, st
     f.output_attempts = output_attempts;
     f.truncated_retry = long_tokens;
   }
-  if (!client_->Submit(client::Request{static_cast<uint64_t>(item.row_id), "/chat/completions",
-                                       std::move(body)})) {
+  client::Request request{static_cast<uint64_t>(item.row_id), "/chat/completions", std::move(body),
+                          client::Method::kPost};
+  const bool reask = output_attempts > 0 || long_tokens;
+  if (!(reask ? client_->Resubmit(std::move(request)) : client_->Submit(std::move(request)))) {
     std::lock_guard lock(inflight_mu_);
     inflight_.erase(item.row_id);
     if (err) *err = "client closed";
@@ -574,6 +579,7 @@ void Job::FailFast(const RowError& e) {
 
 void Job::RequestStop(bool abandon) {
   stop_.store(true);
+  if (client::Client* c = client_for_signals_.load(); c && !abandon) c->StopSending();
   if (abandon) {
     abandon_.store(true);
     if (client::Client* c = client_for_signals_.load()) c->Cancel();
@@ -746,6 +752,15 @@ Status Job::RequestPass() {
   {
     auto source = io::OpenSource(cfg_.inputs, io::ReadOptions{read_columns_, 256});
     if (!source.ok()) read_status = source.status();
+    // When the input says how many rows it has (Parquet) and no --explode changes that, show
+    // a total and an ETA from the start; otherwise the total appears once reading is done.
+    if (source.ok() && cfg_.explode.empty()) {
+      if (std::optional<int64_t> n = (*source)->num_rows()) {
+        int64_t rows = cfg_.limit >= 0 ? std::min(*n, cfg_.limit) : *n;
+        rows = (rows + shard_.n - 1 - shard_.k) / shard_.n;
+        counters_.total.store(std::max<int64_t>(0, rows - static_cast<int64_t>(done_.size())));
+      }
+    }
     while (read_status.ok() && !stop_.load() && !at_limit) {
       auto batch = (*source)->Next();
       if (!batch.ok()) {

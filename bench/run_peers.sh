@@ -1,0 +1,204 @@
+#!/usr/bin/env bash
+# structflow against the clients users would otherwise write, in ONE run on this machine: the
+# same job (structured outputs over a dataset) against `structflow sim`, each contender one after
+# another, a fresh simulator for each. Writes bench/RESULTS.md. Builds nothing.
+#   bash bench/run_peers.sh [BUILD_DIR]          (default build/release)
+# Knobs (environment): TEXT_ROWS=100000 IMAGE_ROWS=5000 PEER_TEXT_ROWS=20000 PY_IMAGE_ROWS=1000
+#   NODE_IMAGE_ROWS=2500 CONCURRENCY=256 RESULTS=bench/RESULTS.md MAX_NUM_SEQS=256 WORK=/tmp/structflow-peers-bench
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+build="${1:-$root/build/release}"
+sf="$build/src/cli/structflow"
+[[ -x "$sf" ]] || { echo "run_peers.sh: $sf not found; build the structflow target first" >&2; exit 1; }
+py=/usr/bin/python3  # Debian's python3 sees python3-httpx, python3-aiohttp, python3-pil
+"$py" -c 'import httpx, aiohttp, PIL' 2>/dev/null ||
+  { echo "run_peers.sh: $py cannot import httpx/aiohttp/PIL; run scripts/install-deps.sh" >&2; exit 1; }
+[[ -x /usr/bin/time ]] || { echo "run_peers.sh: /usr/bin/time missing; apt-get install time" >&2; exit 1; }
+export NODE_PATH="$root/tools/node/node_modules"
+[[ -d "$NODE_PATH/openai" ]] || { echo "run_peers.sh: $NODE_PATH/openai missing; run scripts/install-deps.sh" >&2; exit 1; }
+
+TEXT_ROWS=${TEXT_ROWS:-100000}
+IMAGE_ROWS=${IMAGE_ROWS:-5000}
+PEER_TEXT_ROWS=${PEER_TEXT_ROWS:-20000}   # Python and Node on the text workload: a fixed fraction
+PY_IMAGE_ROWS=${PY_IMAGE_ROWS:-1000}      # Python on the image workloads: a fixed fraction
+NODE_IMAGE_ROWS=${NODE_IMAGE_ROWS:-2500}  # Node on the image workloads: a fixed fraction
+CONCURRENCY=${CONCURRENCY:-256}
+MAX_NUM_SEQS=${MAX_NUM_SEQS:-256}
+WORK=${WORK:-/tmp/structflow-peers-bench}
+RESULTS=${RESULTS:-$root/bench/RESULTS.md}  # where the table goes
+# The image workload's latency model: the simulator's continuous-batching model, explicit.
+IMAGE_SIM=(--max-num-seqs "$MAX_NUM_SEQS" --prefill-ms-per-1k 20 --decode-ms-per-token 10
+  --decode-batch-slowdown 1 --tokens-per-image 576)
+# A GPU-bound model on top: ~3.6 s per request at a full batch, so the simulated GPU serves ~70
+# image requests/s (~45k prompt tokens/s, a 7B VLM on one H100-class GPU): can the client keep it full?
+GPU_SIM=(--max-num-seqs "$MAX_NUM_SEQS" --prefill-ms-per-1k 4000 --decode-ms-per-token 15
+  --decode-batch-slowdown 5 --tokens-per-image 576)
+TEXT_SIM=(--max-num-seqs "$MAX_NUM_SEQS" --latency-ms 0)
+peers="$root/bench/peers"
+cmdline="bash bench/run_peers.sh $*"
+started=$(date -u '+%Y-%m-%d %H:%M UTC')
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+
+mkdir -p "$WORK"
+echo "== inputs in $WORK (images are drawn once and kept)"
+"$py" "$peers/gen_data.py" "$WORK" "$TEXT_ROWS" "$IMAGE_ROWS" 200
+raw="$WORK/raw.tsv"
+printf 'workload\tcontender\tref\trows_total\trows_run\twall_s\tuser_s\tsys_s\trss_kb\tbusy_delta\tmax_num_seqs\tvalid\tlatency\tfull\n' >"$raw"
+
+sim_pid=""
+stop_sim() {
+  stop_sampler
+  if [[ -n "$sim_pid" ]]; then kill "$sim_pid" 2>/dev/null || true; wait "$sim_pid" 2>/dev/null || true; fi
+  sim_pid=""
+}
+trap stop_sim EXIT
+start_sim() {
+  local log="$WORK/sim.log"
+  : >"$log"
+  "$sf" sim --port 0 --seed 1 "$@" >"$log" 2>&1 &
+  sim_pid=$!
+  for _ in $(seq 100); do grep -q '^listening on ' "$log" && break; sleep 0.1; done
+  endpoint=$(sed -n 's/^listening on //p' "$log")
+  [[ -n "$endpoint" ]] || { echo "run_peers.sh: the simulator did not start:" >&2; cat "$log" >&2; exit 1; }
+  metrics="${endpoint%/v1}/metrics"
+}
+# Samples vllm:num_requests_running every 0.25 s into $WORK/running.txt while a contender runs.
+sampler_pid=""
+start_sampler() {
+  : >"$WORK/running.txt"
+  ( while :; do
+      curl -fsS "$metrics" 2>/dev/null | awk '$1 ~ /^vllm:num_requests_running/ {print $2}' >>"$WORK/running.txt"
+      sleep 0.25
+    done ) &
+  sampler_pid=$!
+}
+stop_sampler() {
+  if [[ -n "$sampler_pid" ]]; then kill "$sampler_pid" 2>/dev/null || true; wait "$sampler_pid" 2>/dev/null || true; fi
+  sampler_pid=""
+}
+busy() { curl -fsS "$metrics" | awk '$1 == "structflow_sim_busy_slot_seconds_total" {print $2}'; }
+
+# measure WORKLOAD CONTENDER REF ROWS_TOTAL ROWS_RUN SCHEMA OUT LATENCY -- COMMAND...
+measure() {
+  local workload=$1 contender=$2 ref=$3 total=$4 run=$5 schema=$6 out=$7 latency=$8
+  shift 9
+  rm -f "$out" "$out".checkpoint* "$out".stats.json
+  local b0 b1 t
+  b0=$(busy)
+  echo "== $workload / $contender ($run rows)"
+  start_sampler
+  /usr/bin/time -o "$WORK/time.txt" -f '%e %U %S %M' "$@" || echo "   (exit code $?)"
+  stop_sampler
+  b1=$(busy)
+  # Share of samples with every batch slot taken (from the first sample that saw one running).
+  local full
+  full=$(awk -v m="$MAX_NUM_SEQS" '$1 > 0 {s = 1} s {n++; if ($1 >= m) f++} END {printf "%.3f", n ? f / n : 0}' "$WORK/running.txt")
+  read -r -a t <"$WORK/time.txt"
+  local valid
+  valid=$("$py" "$peers/check_output.py" "$out" "$run" "$schema")
+  echo "   wall ${t[0]} s, cpu ${t[1]}+${t[2]} s, rss ${t[3]} KB, valid rows $valid/$run, full batch $full"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$workload" "$contender" "$ref" \
+    "$total" "$run" "${t[0]}" "${t[1]}" "${t[2]}" "${t[3]}" "$(echo "$b1 - $b0" | bc -l)" \
+    "$MAX_NUM_SEQS" "$valid" "$latency" "$full" >>"$raw"
+}
+
+# contenders WORKLOAD INPUT SCHEMA ROWS PEER_ROWS PY_ROWS LATENCY SIM_ARGS...
+contenders() {
+  local w=$1 in=$2 schema=$3 rows=$4 peer_rows=$5 py_rows=$6 latency=$7
+  shift 7
+  local sfimg=()
+  local node_rows=$peer_rows
+  if [[ $w == image* ]]; then node_rows=$NODE_IMAGE_ROWS; fi
+  if [[ $w == image* ]]; then sfimg=(--image image --image-max-side 768 --image-quality 85); fi
+  local out="$WORK/out-$w"
+  start_sim "$@"
+  measure "$w" "structflow run (adaptive, default)" 1 "$rows" "$rows" "$schema" "$out-sf.jsonl" "$latency" -- \
+    "$sf" run "$in" --out "$out-sf.jsonl" --endpoint "$endpoint" --prompt '{text}' \
+    --schema "$schema" --max-tokens 64 "${sfimg[@]}" --progress log
+  cp "$out-sf.jsonl.stats.json" "$WORK/stats-$w-adaptive.json" 2>/dev/null || true
+  stop_sim; start_sim "$@"
+  measure "$w" "structflow run --concurrency $CONCURRENCY" 0 "$rows" "$rows" "$schema" "$out-sf256.jsonl" "$latency" -- \
+    "$sf" run "$in" --out "$out-sf256.jsonl" --endpoint "$endpoint" --prompt '{text}' \
+    --schema "$schema" --max-tokens 64 "${sfimg[@]}" --progress log --concurrency "$CONCURRENCY"
+  cp "$out-sf256.jsonl.stats.json" "$WORK/stats-$w-c$CONCURRENCY.json" 2>/dev/null || true
+  for client in httpx aiohttp; do
+    stop_sim; start_sim "$@"
+    measure "$w" "Python asyncio + $client" 0 "$rows" "$py_rows" "$schema" "$out-$client.jsonl" "$latency" -- \
+      "$py" "$peers/py_client.py" "$client" "$endpoint" sim-vlm "$in" "$schema" "$out-$client.jsonl" \
+      "$CONCURRENCY" "$py_rows"
+  done
+  stop_sim; start_sim "$@"
+  measure "$w" "Node openai SDK $(node -p "require('$NODE_PATH/openai/package.json').version")" 0 \
+    "$rows" "$node_rows" "$schema" "$out-node.jsonl" "$latency" -- \
+    node "$peers/node_client.mjs" "$endpoint" sim-vlm "$in" "$schema" "$out-node.jsonl" \
+    "$CONCURRENCY" "$node_rows"
+  stop_sim
+}
+
+t0=$(date +%s)
+contenders text "$WORK/text.jsonl" "$WORK/text_schema.json" "$TEXT_ROWS" "$PEER_TEXT_ROWS" \
+  "$PEER_TEXT_ROWS" 0 "${TEXT_SIM[@]}"
+contenders image "$WORK/image.jsonl" "$WORK/image_schema.json" "$IMAGE_ROWS" "$IMAGE_ROWS" \
+  "$PY_IMAGE_ROWS" model "${IMAGE_SIM[@]}"
+contenders image-gpu-bound "$WORK/image.jsonl" "$WORK/image_schema.json" "$IMAGE_ROWS" "$IMAGE_ROWS" \
+  "$PY_IMAGE_ROWS" model "${GPU_SIM[@]}"
+elapsed=$(( $(date +%s) - t0 ))
+
+table=$("$py" "$peers/summarize.py" "$raw")
+cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
+ram=$(awk '/MemTotal/ {printf "%.1f GB", $2 / 1048576}' /proc/meminfo)
+{
+  echo "# structflow against the clients users would otherwise write"
+  echo
+  echo "Written by \`bench/run_peers.sh\` (see bench/README.md). One run, every contender one after"
+  echo "another against a fresh \`structflow sim\` on the same machine."
+  echo
+  echo "- command: \`$cmdline\` (structflow: \`$sf\`)"
+  echo "- date: $started; the whole run took ${elapsed} s"
+  echo "- machine: $(nproc) cores ($cpu), $ram RAM; load average before the run: $load_before."
+  echo "  The machine is shared with other jobs and noisy: wall times and busy fractions move"
+  echo "  between runs; CPU seconds per row are the steadier figure. The simulator runs on the"
+  echo "  same 2 cores as the client (its CPU is not counted as client CPU)."
+  echo "- text workload: $TEXT_ROWS rows, schema \`{sentiment: enum of 3, score: integer 1-5}\`,"
+  echo "  simulator \`${TEXT_SIM[*]}\` (zero latency: only the client's own cost)."
+  echo "- image workload: $IMAGE_ROWS rows, each with one of 200 distinct 1600x1200 photo-like JPEGs"
+  echo "  (gradients + noise, 0.5-0.8 MB) by path, round-robin; same schema plus \`answer: enum A-D\`;"
+  echo "  simulator \`${IMAGE_SIM[*]}\` (vLLM-like continuous batching with the"
+  echo "  simulator's default costs: ~0.15-0.25 s per request, so 256 slots serve ~1,000 image"
+  echo "  requests/s, more than any client can prepare on 2 cores)."
+  echo "- image-gpu-bound workload: the same rows, simulator \`${GPU_SIM[*]}\`"
+  echo "  (~3.6 s per request at a full batch: the simulated GPU serves ~70 image requests/s, ~45k"
+  echo "  prompt tokens/s, about a 7B VLM on one H100-class GPU). Can the client keep it full?"
+  echo "- structflow rows: \`structflow run IN.jsonl --prompt '{text}' --schema S --max-tokens 64\`"
+  echo "  (+ \`--image image --image-max-side 768 --image-quality 85\` for images), once in its"
+  echo "  default adaptive mode (the reference of the ratios) and once with \`--concurrency $CONCURRENCY\`."
+  echo "- peers, all at concurrency $CONCURRENCY (= --max-num-seqs): \`bench/peers/py_client.py\`"
+  echo "  (asyncio.Semaphore + gather, Pillow in a thread pool: open, RGB, thumbnail 768, JPEG q=85,"
+  echo "  base64 data URL; json.loads + field checks; JSONL out) with httpx and with aiohttp, run by"
+  echo "  /usr/bin/python3 ($("$py" -c 'import sys, httpx, aiohttp, PIL; print(f"Python {sys.version.split()[0]}, httpx {httpx.__version__}, aiohttp {aiohttp.__version__}, Pillow {PIL.__version__}")'));"
+  echo "  \`bench/peers/node_client.mjs\` (official openai SDK, $CONCURRENCY workers, Node $(node --version))."
+  echo "  **Node sends the original image bytes (no resize: Node has no Pillow), which favours Node's"
+  echo "  CPU figures** (but it sends ~8x more bytes per request; the simulator counts a fixed 576"
+  echo "  tokens per image, a real server with resolution-dependent image tokens would also do more work)."
+  echo "- Python and Node run a fixed fraction of the text rows ($PEER_TEXT_ROWS of $TEXT_ROWS),"
+  echo "  Python $PY_IMAGE_ROWS and Node $NODE_IMAGE_ROWS of $IMAGE_ROWS image rows, to keep the run under 15 minutes; per-row"
+  echo "  figures (rows/s, CPU per 1k rows) are measured on the rows actually run, nothing is extrapolated."
+  echo
+  echo "Figures: wall time and CPU (user+sys) and peak RSS of the client process tree from"
+  echo "\`/usr/bin/time\`; sim GPU busy = delta(structflow_sim_busy_slot_seconds_total) / (max-num-seqs x wall)"
+  echo "over the client's whole wall time (start-up, ramp and the drain of the last batch included);"
+  echo "full-batch time = share of 0.25 s samples of \`vllm:num_requests_running\` (from the first"
+  echo "request on) with all $MAX_NUM_SEQS slots taken: the steady-state view;"
+  echo "rows lost/failed = rows run minus output rows that have the right id once, no error and an answer"
+  echo "fitting the schema (\`bench/peers/check_output.py\`). Ratios: client CPU per row of the contender"
+  echo "divided by structflow's (adaptive); structflow's rows/s divided by the contender's."
+  echo
+  echo "$table"
+  echo
+  for f in "$WORK"/stats-*.json; do
+    [[ -f $f ]] || continue
+    echo "- \`$(basename "$f")\`: \`$(head -c 600 "$f")\`"
+  done
+} >"$RESULTS"
+echo
+cat "$RESULTS"
