@@ -9,6 +9,14 @@
 #include <emmintrin.h>
 #endif
 
+// AVX2 and generic copies chosen at load time by an ifunc resolver. ThreadSanitizer cannot run
+// ifunc resolvers (they run before its runtime starts), so sanitizer builds keep one copy.
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+#define STRUCTFLOW_AVX2_CLONES
+#else
+#define STRUCTFLOW_AVX2_CLONES __attribute__((target_clones("avx2", "default")))
+#endif
+
 namespace structflow::image {
 namespace {
 
@@ -67,7 +75,7 @@ inline uint8_t Clamp(int32_t acc) {
 }
 
 template <int B>
-__attribute__((target_clones("avx2", "default"))) void Horizontal(const uint8_t* src, int sw,
+STRUCTFLOW_AVX2_CLONES void Horizontal(const uint8_t* src, int sw,
                                                                   int rows, uint8_t* dst, int dw,
                                                                   const Coeffs& c) {
   for (int y = 0; y < rows; ++y) {
@@ -87,7 +95,7 @@ __attribute__((target_clones("avx2", "default"))) void Horizontal(const uint8_t*
   }
 }
 
-__attribute__((target_clones("avx2", "default"))) void Vertical(const uint8_t* src, int row_bytes,
+STRUCTFLOW_AVX2_CLONES void Vertical(const uint8_t* src, int row_bytes,
                                                                 uint8_t* dst, int dh,
                                                                 const Coeffs& c, int32_t* acc) {
   for (int y = 0; y < dh; ++y) {
