@@ -131,16 +131,5 @@ TEST(OpenSink, SinkDroppedWithoutFinishLeavesNoFile) {
   EXPECT_THAT(bad.status().message(), HasSubstr(".parquet, .jsonl"));
 }
 
-#if !STRUCTFLOW_HAVE_PARQUET
-TEST(OpenSource, ParquetSaysItIsNotBuiltYet) {
-  ScratchDir dir;
-  WriteFile(dir / "a.parquet", "PAR1");
-  auto r = OpenSource({dir / "a.parquet"});
-  ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.status().code(), StatusCode::kUnimplemented);
-  EXPECT_THAT(r.status().message(), HasSubstr("Parquet support is not built yet"));
-}
-#endif
-
 }  // namespace
 }  // namespace structflow::io

@@ -7,15 +7,7 @@
 #include "io/formats.h"
 #include "io/source.h"
 
-// The Parquet reader and writer live in io/parquet/ and are built in parallel with this file;
-// src/io/CMakeLists.txt sets STRUCTFLOW_HAVE_PARQUET once their entry points exist. Until then
-// .parquet inputs and outputs fail with a clear message.
-#ifndef STRUCTFLOW_HAVE_PARQUET
-#define STRUCTFLOW_HAVE_PARQUET 0
-#endif
-#if STRUCTFLOW_HAVE_PARQUET
 #include "io/parquet/parquet.h"
-#endif
 
 namespace structflow::io {
 
@@ -80,14 +72,7 @@ Result<std::unique_ptr<Source>> OpenSource(const std::vector<std::string>& input
   }
   switch (expanded.format) {
     case Format::kParquet:
-#if STRUCTFLOW_HAVE_PARQUET
       return parquet::OpenParquetSource(expanded.paths, options);
-#else
-      return Status::Unimplemented(fmt::format(
-          "cannot read '{}': Parquet support is not built yet in this structflow; convert the "
-          "data to JSONL or CSV (e.g. with DuckDB: COPY (FROM '{}') TO 'data.jsonl')",
-          expanded.paths[0], expanded.paths[0]));
-#endif
     case Format::kJsonl:
       return OpenJsonlSource(expanded.paths, options);
     case Format::kCsv:
@@ -104,15 +89,7 @@ Result<std::unique_ptr<Sink>> OpenSink(const std::string& path, const table::Sch
                                        const WriteOptions& options) {
   switch (FormatFromPath(path)) {
     case Format::kParquet:
-#if STRUCTFLOW_HAVE_PARQUET
       return parquet::OpenParquetSink(path, schema, options);
-#else
-      (void)options;
-      return Status::Unimplemented(
-          fmt::format("cannot write '{}': Parquet support is not built yet in this structflow; "
-                      "write .jsonl or .csv instead",
-                      path));
-#endif
     case Format::kJsonl:
       return OpenJsonlSink(path, schema);
     case Format::kCsv:
