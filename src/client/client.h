@@ -43,7 +43,9 @@ struct ClientOptions {
   std::vector<std::string> endpoints;  // base URLs like "http://127.0.0.1:8000/v1"
   std::string api_key;                 // from ResolveApiKey; never logged or put in errors
   int concurrency = 0;                 // 0: adaptive (AIMD); > 0: hard cap on requests in flight
-  int initial_concurrency = 16;        // adaptive mode's starting point
+  // Adaptive mode's starting point: 64 lets a big server (vLLM runs 256 sequences by default)
+  // fill in two doublings; a small one only queues the excess, and the controller backs off.
+  int initial_concurrency = 64;
   int max_concurrency = 1024;          // adaptive ceiling
   int max_attempts = 5;                // per row, the first attempt included
   double row_deadline_s = 600;         // per row, from its first attempt, retries included
