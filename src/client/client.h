@@ -46,9 +46,9 @@ struct ClientOptions {
   // Adaptive mode's starting point: 64 lets a big server (vLLM runs 256 sequences by default)
   // fill in two doublings; a small one only queues the excess, and the controller backs off.
   int initial_concurrency = 64;
-  int max_concurrency = 1024;          // adaptive ceiling
-  int max_attempts = 5;                // per row, the first attempt included
-  double row_deadline_s = 600;         // per row, from its first attempt, retries included
+  int max_concurrency = 1024;   // adaptive ceiling
+  int max_attempts = 5;         // per row, the first attempt included
+  double row_deadline_s = 600;  // per row, from its first attempt, retries included
   double connect_timeout_s = 10;
   double request_timeout_s = 300;  // one attempt, from start to last byte
   // No byte received for this long cuts an attempt. For non-streamed answers the server sends

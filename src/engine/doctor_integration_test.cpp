@@ -1,9 +1,8 @@
-#include "engine/doctor.h"
-
 #include <gtest/gtest.h>
 
 #include <algorithm>
 
+#include "engine/doctor.h"
 #include "sim/server.h"
 
 namespace structflow::engine {

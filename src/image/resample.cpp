@@ -75,9 +75,8 @@ inline uint8_t Clamp(int32_t acc) {
 }
 
 template <int B>
-STRUCTFLOW_AVX2_CLONES void Horizontal(const uint8_t* src, int sw,
-                                                                  int rows, uint8_t* dst, int dw,
-                                                                  const Coeffs& c) {
+STRUCTFLOW_AVX2_CLONES void Horizontal(const uint8_t* src, int sw, int rows, uint8_t* dst, int dw,
+                                       const Coeffs& c) {
   for (int y = 0; y < rows; ++y) {
     const uint8_t* row = src + static_cast<size_t>(y) * sw * B;
     uint8_t* out = dst + static_cast<size_t>(y) * dw * B;
@@ -95,9 +94,8 @@ STRUCTFLOW_AVX2_CLONES void Horizontal(const uint8_t* src, int sw,
   }
 }
 
-STRUCTFLOW_AVX2_CLONES void Vertical(const uint8_t* src, int row_bytes,
-                                                                uint8_t* dst, int dh,
-                                                                const Coeffs& c, int32_t* acc) {
+STRUCTFLOW_AVX2_CLONES void Vertical(const uint8_t* src, int row_bytes, uint8_t* dst, int dh,
+                                     const Coeffs& c, int32_t* acc) {
   for (int y = 0; y < dh; ++y) {
     const int32_t* w = &c.w[static_cast<size_t>(y) * c.taps];
     for (int i = 0; i < row_bytes; ++i) acc[i] = 1 << (kPrecisionBits - 1);

@@ -5,9 +5,8 @@
 
 #include "io/files.h"
 #include "io/formats.h"
-#include "io/source.h"
-
 #include "io/parquet/parquet.h"
+#include "io/source.h"
 
 namespace structflow::io {
 
