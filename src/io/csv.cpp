@@ -403,57 +403,31 @@ void AppendCsvCell(const table::Column& col, int64_t row, std::string* out, std:
   }
 }
 
-class CsvSink : public Sink {
+std::string CsvHeader(const table::Schema& schema) {
+  std::string out;
+  for (size_t c = 0; c < schema.fields.size(); ++c) {
+    if (c) out.push_back(',');
+    AppendQuoted(&out, schema.fields[c].name);
+  }
+  out.push_back('\n');
+  return out;
+}
+
+class CsvSink : public TextRowSink {
  public:
   CsvSink(table::Schema schema, std::unique_ptr<AtomicFile> file)
-      : schema_(std::move(schema)), file_(std::move(file)) {}
-
-  Status Write(const table::RecordBatch& batch) override {
-    if (batch.num_columns() != static_cast<int>(schema_.fields.size())) {
-      return Status::InvalidArgument(
-          fmt::format("writing '{}': batch has {} columns but the sink was opened with {}",
-                      file_->path(), batch.num_columns(), schema_.fields.size()));
-    }
-    buf_.clear();
-    RETURN_NOT_OK(WriteHeaderOnce());
-    for (int64_t r = 0; r < batch.num_rows(); ++r) {
-      for (int c = 0; c < batch.num_columns(); ++c) {
-        if (c) buf_.push_back(',');
-        AppendCsvCell(batch.columns[c], r, &buf_, &scratch_);
-      }
-      buf_.push_back('\n');
-      if (buf_.size() >= (1 << 20)) {
-        RETURN_NOT_OK(file_->Append(buf_));
-        buf_.clear();
-      }
-    }
-    return file_->Append(buf_);
-  }
-
-  Status Finish() override {
-    buf_.clear();
-    RETURN_NOT_OK(WriteHeaderOnce());
-    RETURN_NOT_OK(file_->Append(buf_));
-    return file_->Commit();
-  }
+      : TextRowSink(schema, std::move(file), CsvHeader(schema)) {}
 
  private:
-  Status WriteHeaderOnce() {
-    if (header_written_) return Status::OK();
-    for (size_t c = 0; c < schema_.fields.size(); ++c) {
-      if (c) buf_.push_back(',');
-      AppendQuoted(&buf_, schema_.fields[c].name);
+  void AppendRow(const table::RecordBatch& batch, int64_t row, std::string* out) override {
+    for (int c = 0; c < batch.num_columns(); ++c) {
+      if (c) out->push_back(',');
+      AppendCsvCell(batch.columns[c], row, out, &scratch_);
     }
-    buf_.push_back('\n');
-    header_written_ = true;
-    return Status::OK();
+    out->push_back('\n');
   }
 
-  table::Schema schema_;
-  std::unique_ptr<AtomicFile> file_;
-  std::string buf_;
   std::string scratch_;
-  bool header_written_ = false;
 };
 
 }  // namespace

@@ -405,4 +405,31 @@ std::string DescribeSchemaDifference(const table::Schema& a, std::string_view a_
   return "";
 }
 
+Status TextRowSink::WriteHeaderOnce() {
+  if (header_written_) return Status::OK();
+  header_written_ = true;
+  return header_.empty() ? Status::OK() : file_->Append(header_);
+}
+
+Status TextRowSink::Write(const table::RecordBatch& batch) {
+  if (batch.num_columns() != static_cast<int>(schema_.fields.size())) {
+    return Status::InvalidArgument(
+        fmt::format("writing '{}': batch has {} columns but the sink was opened with {}",
+                    file_->path(), batch.num_columns(), schema_.fields.size()));
+  }
+  RETURN_NOT_OK(WriteHeaderOnce());
+  // AtomicFile buffers; one row at a time keeps no second copy of the batch's text.
+  for (int64_t r = 0; r < batch.num_rows(); ++r) {
+    line_.clear();
+    AppendRow(batch, r, &line_);
+    RETURN_NOT_OK(file_->Append(line_));
+  }
+  return Status::OK();
+}
+
+Status TextRowSink::Finish() {
+  RETURN_NOT_OK(WriteHeaderOnce());
+  return file_->Commit();
+}
+
 }  // namespace structflow::io

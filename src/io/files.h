@@ -13,6 +13,8 @@
 #include <vector>
 
 #include "common/status.h"
+#include "io/source.h"
+#include "table/record_batch.h"
 #include "table/types.h"
 
 namespace structflow::io {
@@ -127,6 +129,32 @@ class AtomicFile {
   int fd_;
   bool committed_ = false;
   std::string buffer_;
+};
+
+// A sink that writes one line of text per row (JSONL, CSV) through an AtomicFile: it checks
+// each batch against the schema, writes `header` before the first row (or at Finish for an
+// empty table), and publishes on Finish. Subclasses only render a row.
+// Thread-safety: one thread drives it, like every Sink.
+class TextRowSink : public Sink {
+ public:
+  TextRowSink(table::Schema schema, std::unique_ptr<AtomicFile> file, std::string header)
+      : schema_(std::move(schema)), file_(std::move(file)), header_(std::move(header)) {}
+  Status Write(const table::RecordBatch& batch) final;
+  Status Finish() final;
+
+ protected:
+  // Appends row `row` of `batch`, with its line ending, to `out`.
+  virtual void AppendRow(const table::RecordBatch& batch, int64_t row, std::string* out) = 0;
+  const table::Schema& schema() const { return schema_; }
+
+ private:
+  Status WriteHeaderOnce();
+
+  table::Schema schema_;
+  std::unique_ptr<AtomicFile> file_;
+  std::string header_;
+  bool header_written_ = false;
+  std::string line_;
 };
 
 // Parses ReadOptions::type_overrides ("column=type"; types bool, int64, double, string, binary).

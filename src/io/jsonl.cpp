@@ -503,34 +503,16 @@ class JsonlFileSource : public Source {
 
 // -------------------------------------------------------------------------------------- sink
 
-class JsonlSink : public Sink {
+class JsonlSink : public TextRowSink {
  public:
   JsonlSink(table::Schema schema, std::unique_ptr<AtomicFile> file)
-      : schema_(std::move(schema)), file_(std::move(file)) {}
-
-  Status Write(const table::RecordBatch& batch) override {
-    if (batch.num_columns() != static_cast<int>(schema_.fields.size())) {
-      return Status::InvalidArgument(
-          fmt::format("writing '{}': batch has {} columns but the sink was opened with {}",
-                      file_->path(), batch.num_columns(), schema_.fields.size()));
-    }
-    buf_.clear();
-    for (int64_t r = 0; r < batch.num_rows(); ++r) {
-      table::AppendRowJson(batch, r, &buf_);
-      buf_.push_back('\n');
-      if (buf_.size() >= (1 << 20)) {
-        RETURN_NOT_OK(file_->Append(buf_));
-        buf_.clear();
-      }
-    }
-    return file_->Append(buf_);
-  }
-  Status Finish() override { return file_->Commit(); }
+      : TextRowSink(std::move(schema), std::move(file), "") {}
 
  private:
-  table::Schema schema_;
-  std::unique_ptr<AtomicFile> file_;
-  std::string buf_;
+  void AppendRow(const table::RecordBatch& batch, int64_t row, std::string* out) override {
+    table::AppendRowJson(batch, row, out);
+    out->push_back('\n');
+  }
 };
 
 }  // namespace
