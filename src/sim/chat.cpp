@@ -618,26 +618,19 @@ std::string CompletionBody(const ChatPlan& plan, std::string_view id, int64_t cr
   return out;
 }
 
+// "data: {" and the members every chunk starts with, up to the open "choices" array.
+void BeginStreamChunk(JsonWriter& w, std::string* out, const ChatPlan& plan, std::string_view id,
+                      int64_t created) {
+  out->append("data: ");
+  w.BeginObject().Key("id").String(id).Key("object").String("chat.completion.chunk");
+  w.Key("created").Int(created).Key("model").String(plan.model).Key("choices").BeginArray();
+}
+
 void AppendStreamChunk(std::string* out, const ChatPlan& plan, std::string_view id, int64_t created,
                        std::string_view content, bool role, bool finish) {
-  out->append("data: ");
   JsonWriter w(out);
-  w.BeginObject()
-      .Key("id")
-      .String(id)
-      .Key("object")
-      .String("chat.completion.chunk")
-      .Key("created")
-      .Int(created)
-      .Key("model")
-      .String(plan.model)
-      .Key("choices")
-      .BeginArray()
-      .BeginObject()
-      .Key("index")
-      .Int(0)
-      .Key("delta")
-      .BeginObject();
+  BeginStreamChunk(w, out, plan, id, created);
+  w.BeginObject().Key("index").Int(0).Key("delta").BeginObject();
   if (role) w.Key("role").String("assistant");
   w.Key("content").String(content).EndObject();
   w.Key("logprobs").Null();
@@ -652,20 +645,9 @@ void AppendStreamChunk(std::string* out, const ChatPlan& plan, std::string_view 
 
 void AppendStreamUsage(std::string* out, const ChatPlan& plan, std::string_view id,
                        int64_t created) {
-  out->append("data: ");
   JsonWriter w(out);
-  w.BeginObject()
-      .Key("id")
-      .String(id)
-      .Key("object")
-      .String("chat.completion.chunk")
-      .Key("created")
-      .Int(created)
-      .Key("model")
-      .String(plan.model)
-      .Key("choices")
-      .BeginArray()
-      .EndArray();
+  BeginStreamChunk(w, out, plan, id, created);
+  w.EndArray();
   WriteUsage(w, plan);
   w.EndObject();
   out->append("\n\n");
