@@ -41,9 +41,11 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 
 mkdir -p "$WORK"
 echo "== inputs in $WORK (images are drawn once and kept)"
-"$py" "$peers/gen_data.py" "$WORK" "$TEXT_ROWS" "$IMAGE_ROWS" 200
+# As many distinct images as AI2D has per question (2,434 diagrams for 7,462 questions).
+IMAGES=$(( (IMAGE_ROWS * 2434 + 7461) / 7462 ))
+"$py" "$peers/gen_data.py" "$WORK" "$TEXT_ROWS" "$IMAGE_ROWS" "$IMAGES"
 raw="$WORK/raw.tsv"
-printf 'workload\tcontender\tref\trows_total\trows_run\twall_s\tuser_s\tsys_s\trss_kb\tbusy_delta\tmax_num_seqs\tvalid\tlatency\tfull\n' >"$raw"
+printf 'workload\tcontender\tref\trows_total\trows_run\twall_s\tuser_s\tsys_s\trss_kb\tbusy_delta\tmax_num_seqs\tvalid\tlatency\tbusy_sending\n' >"$raw"
 
 sim_pid=""
 stop_sim() {
@@ -62,12 +64,17 @@ start_sim() {
   [[ -n "$endpoint" ]] || { echo "run_peers.sh: the simulator did not start:" >&2; cat "$log" >&2; exit 1; }
   metrics="${endpoint%/v1}/metrics"
 }
-# Samples vllm:num_requests_running every 0.25 s into $WORK/running.txt while a contender runs.
+# Samples the simulator every 0.25 s into $WORK/running.txt while a contender runs: requests
+# running (in batch slots), waiting, and chat requests received so far.
 sampler_pid=""
 start_sampler() {
   : >"$WORK/running.txt"
   ( while :; do
-      curl -fsS "$metrics" 2>/dev/null | awk '$1 ~ /^vllm:num_requests_running/ {print $2}' >>"$WORK/running.txt"
+      curl -fsS "$metrics" 2>/dev/null | awk '
+        $1 ~ /^vllm:num_requests_running/ {r = $2}
+        $1 ~ /^vllm:num_requests_waiting/ {w = $2}
+        $1 == "structflow_sim_chat_requests_total" {t = $2}
+        END {if (t != "") print r + 0, w + 0, t + 0}' >>"$WORK/running.txt"
       sleep 0.25
     done ) &
   sampler_pid=$!
@@ -90,13 +97,19 @@ measure() {
   /usr/bin/time -o "$WORK/time.txt" -f '%e %U %S %M' "$@" || echo "   (exit code $?)"
   stop_sampler
   b1=$(busy)
-  # Share of samples with every batch slot taken (from the first sample that saw one running).
+  # Busy while rows remained to send: mean share of batch slots taken, over the samples from the
+  # first one with a request running to the first one by which the simulator had received a
+  # request for every row (after that no client can add work: the last batch drains).
   local full
-  full=$(awk -v m="$MAX_NUM_SEQS" '$1 > 0 {s = 1} s {n++; if ($1 >= m) f++} END {printf "%.3f", n ? f / n : 0}' "$WORK/running.txt")
+  full=$(awk -v m="$MAX_NUM_SEQS" -v n="$run" '
+    $1 > 0 {s = 1}
+    s && !e {k++; sum += ($1 > m ? m : $1)}
+    $3 >= n {e = 1}
+    END {printf "%.4f", k ? sum / (k * m) : 0}' "$WORK/running.txt")
   read -r -a t <"$WORK/time.txt"
   local valid
   valid=$("$py" "$peers/check_output.py" "$out" "$run" "$schema")
-  echo "   wall ${t[0]} s, cpu ${t[1]}+${t[2]} s, rss ${t[3]} KB, valid rows $valid/$run, full batch $full"
+  echo "   wall ${t[0]} s, cpu ${t[1]}+${t[2]} s, rss ${t[3]} KB, valid rows $valid/$run, busy while sending $full"
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$workload" "$contender" "$ref" \
     "$total" "$run" "${t[0]}" "${t[1]}" "${t[2]}" "${t[3]}" "$(echo "$b1 - $b0" | bc -l)" \
     "$MAX_NUM_SEQS" "$valid" "$latency" "$full" >>"$raw"
@@ -116,11 +129,15 @@ contenders() {
     "$sf" run "$in" --out "$out-sf.jsonl" --endpoint "$endpoint" --prompt '{text}' \
     --schema "$schema" --max-tokens 64 "${sfimg[@]}" --progress log
   cp "$out-sf.jsonl.stats.json" "$WORK/stats-$w-adaptive.json" 2>/dev/null || true
+  # The second structflow row: text at a fixed concurrency; images with the prepared-image cache
+  # off (every row's image decoded, resized and encoded anew, as the Python clients do).
+  local variant=(--concurrency "$CONCURRENCY") vname="--concurrency $CONCURRENCY" vtag="c$CONCURRENCY"
+  if [[ $w == image* ]]; then variant=(--image-cache-mb 0) vname="--image-cache-mb 0" vtag="nocache"; fi
   stop_sim; start_sim "$@"
-  measure "$w" "structflow run --concurrency $CONCURRENCY" 0 "$rows" "$rows" "$schema" "$out-sf256.jsonl" "$latency" -- \
-    "$sf" run "$in" --out "$out-sf256.jsonl" --endpoint "$endpoint" --prompt '{text}' \
-    --schema "$schema" --max-tokens 64 "${sfimg[@]}" --progress log --concurrency "$CONCURRENCY"
-  cp "$out-sf256.jsonl.stats.json" "$WORK/stats-$w-c$CONCURRENCY.json" 2>/dev/null || true
+  measure "$w" "structflow run $vname" 0 "$rows" "$rows" "$schema" "$out-sf2.jsonl" "$latency" -- \
+    "$sf" run "$in" --out "$out-sf2.jsonl" --endpoint "$endpoint" --prompt '{text}' \
+    --schema "$schema" --max-tokens 64 "${sfimg[@]}" --progress log "${variant[@]}"
+  cp "$out-sf2.jsonl.stats.json" "$WORK/stats-$w-$vtag.json" 2>/dev/null || true
   for client in httpx aiohttp; do
     stop_sim; start_sim "$@"
     measure "$w" "Python asyncio + $client" 0 "$rows" "$py_rows" "$schema" "$out-$client.jsonl" "$latency" -- \
@@ -161,8 +178,9 @@ ram=$(awk '/MemTotal/ {printf "%.1f GB", $2 / 1048576}' /proc/meminfo)
   echo "  same 2 cores as the client (its CPU is not counted as client CPU)."
   echo "- text workload: $TEXT_ROWS rows, schema \`{sentiment: enum of 3, score: integer 1-5}\`,"
   echo "  simulator \`${TEXT_SIM[*]}\` (zero latency: only the client's own cost)."
-  echo "- image workload: $IMAGE_ROWS rows, each with one of 200 distinct 1600x1200 photo-like JPEGs"
-  echo "  (gradients + noise, 0.5-0.8 MB) by path, round-robin; same schema plus \`answer: enum A-D\`;"
+  echo "- image workload: $IMAGE_ROWS rows on $IMAGES distinct 1600x1200 photo-like JPEGs (gradients +"
+  echo "  noise, 0.5-0.8 MB) by path, the questions about one image adjacent, as in AI2D (7,462"
+  echo "  questions on 2,434 diagrams: ~3 per image); same schema plus \`answer: enum A-D\`;"
   echo "  simulator \`${IMAGE_SIM[*]}\` (vLLM-like continuous batching with the"
   echo "  simulator's default costs: ~0.15-0.25 s per request, so 256 slots serve ~1,000 image"
   echo "  requests/s, more than any client can prepare on 2 cores)."
@@ -171,7 +189,10 @@ ram=$(awk '/MemTotal/ {printf "%.1f GB", $2 / 1048576}' /proc/meminfo)
   echo "  prompt tokens/s, about a 7B VLM on one H100-class GPU). Can the client keep it full?"
   echo "- structflow rows: \`structflow run IN.jsonl --prompt '{text}' --schema S --max-tokens 64\`"
   echo "  (+ \`--image image --image-max-side 768 --image-quality 85\` for images), once in its"
-  echo "  default adaptive mode (the reference of the ratios) and once with \`--concurrency $CONCURRENCY\`."
+  echo "  default adaptive mode (the reference of the ratios), then text with \`--concurrency $CONCURRENCY\`"
+  echo "  and images with \`--image-cache-mb 0\` (the prepared-image cache off: every row's image"
+  echo "  decoded, resized and encoded anew, as the Python clients do; the default prepares each"
+  echo "  distinct image once)."
   echo "- peers, all at concurrency $CONCURRENCY (= --max-num-seqs): \`bench/peers/py_client.py\`"
   echo "  (asyncio.Semaphore + gather, Pillow in a thread pool: open, RGB, thumbnail 768, JPEG q=85,"
   echo "  base64 data URL; json.loads + field checks; JSONL out) with httpx and with aiohttp, run by"
@@ -187,8 +208,10 @@ ram=$(awk '/MemTotal/ {printf "%.1f GB", $2 / 1048576}' /proc/meminfo)
   echo "Figures: wall time and CPU (user+sys) and peak RSS of the client process tree from"
   echo "\`/usr/bin/time\`; sim GPU busy = delta(structflow_sim_busy_slot_seconds_total) / (max-num-seqs x wall)"
   echo "over the client's whole wall time (start-up, ramp and the drain of the last batch included);"
-  echo "full-batch time = share of 0.25 s samples of \`vllm:num_requests_running\` (from the first"
-  echo "request on) with all $MAX_NUM_SEQS slots taken: the steady-state view;"
+  echo "busy while sending = mean share of the $MAX_NUM_SEQS slots taken in 0.25 s samples of"
+  echo "\`vllm:num_requests_running\`, from the first request running until the simulator has"
+  echo "received a request for every row (what a client controls: after that the last batch drains"
+  echo "whoever the client is);"
   echo "rows lost/failed = rows run minus output rows that have the right id once, no error and an answer"
   echo "fitting the schema (\`bench/peers/check_output.py\`). Ratios: client CPU per row of the contender"
   echo "divided by structflow's (adaptive); structflow's rows/s divided by the contender's."

@@ -10,7 +10,7 @@ APT_PACKAGES=(
   libcurl4-openssl-dev libvips-dev libturbojpeg0-dev libjpeg62-turbo-dev libpng-dev libwebp-dev
   libsimdjson-dev libsqlite3-dev libboost1.81-dev libcli11-dev libfmt-dev nlohmann-json3-dev
   libvalijson-dev json-schema-test-suite libre2-dev libtomlplusplus-dev
-  libzstd-dev libsnappy-dev liblz4-dev libbrotli-dev zlib1g-dev
+  libxxhash-dev libzstd-dev libsnappy-dev liblz4-dev libbrotli-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-14 libclang-rt-14-dev  # libFuzzer for tools/fuzz/run_libfuzzer.sh
   python3 python3-pil python3-httpx python3-aiohttp

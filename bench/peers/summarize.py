@@ -6,7 +6,7 @@ import sys
 
 rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
 print("| workload | contender | rows run (of) | wall s | rows/s | client CPU s / 1k rows "
-      "| peak RSS MB | sim GPU busy | full-batch time | rows lost/failed | CPU/row vs structflow "
+      "| peak RSS MB | sim GPU busy | busy while sending | rows lost/failed | CPU/row vs structflow "
       "| structflow throughput / this |")
 print("|---|---|---|---|---|---|---|---|---|---|---|---|")
 ref = {}
@@ -21,7 +21,7 @@ for r in rows:
     base = ref.get(r["workload"])
     busy = "n/a (0 ms latency)" if r["latency"] == "0" else \
         f"{100 * float(r['busy_delta']) / (int(r['max_num_seqs']) * float(r['wall_s'])):.1f}%"
-    full = "n/a" if r["latency"] == "0" else f"{100 * float(r['full']):.0f}%"
+    full = "n/a" if r["latency"] == "0" else f"{100 * float(r['busy_sending']):.1f}%"
     lost = int(r["rows_run"]) - int(r["valid"])
     if base is None or base is r:
         cpu_ratio = tput_ratio = "1.00 (reference)" if base is r else "-"

@@ -158,6 +158,12 @@ void AddRunCommand(CLI::App& app, int* exit_code) {
   sub->add_option("--image-quality", cfg->image_quality, "JPEG/WebP quality")
       ->capture_default_str()
       ->group(prompt);
+  sub->add_option("--image-cache-mb", cfg->image_cache_mb,
+                  "Keep prepared images (by content) up to N MB, so rows sharing an image "
+                  "prepare it once (0: off)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str()
+      ->group(prompt);
   sub->add_flag("--fetch-images", cfg->fetch_images,
                 "Download http(s) image URLs here instead of passing them to the server")
       ->group(prompt);

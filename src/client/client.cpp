@@ -275,6 +275,16 @@ class Client::Impl {
     Wake();
   }
 
+  void ObserveServerLoad(std::optional<ServerLoadReport> report) {
+    if (options_.concurrency > 0) return;  // a fixed limit stays fixed
+    {
+      std::lock_guard lock(load_mu_);
+      load_report_ = report;
+      load_pending_ = true;
+    }
+    Wake();
+  }
+
   ClientStats stats() const {
     std::lock_guard lock(stats_mu_);
     ClientStats s = stats_;
@@ -320,6 +330,7 @@ class Client::Impl {
         CancelUnstarted();
       }
       StartDueRetries();
+      ApplyServerLoad();
       PullNew();
       if ((++iteration & 63) == 0) RecordCpu();
       if (Done()) break;
@@ -331,6 +342,23 @@ class Client::Impl {
       io_done_ = true;
     }
     ccv_.notify_all();
+  }
+
+  void ApplyServerLoad() {
+    std::optional<ServerLoadReport> report;
+    {
+      std::lock_guard lock(load_mu_);
+      if (!load_pending_) return;
+      load_pending_ = false;
+      report = load_report_;
+    }
+    if (report) {
+      aimd_.OnServerLoad(report->running, report->waiting,
+                         in_flight_.load(std::memory_order_relaxed));
+    } else {
+      aimd_.OnServerLoadLost();
+    }
+    PublishLimit();
   }
 
   int PollTimeoutMs() {
@@ -820,6 +848,9 @@ class Client::Impl {
   std::atomic<bool> cancel_{false};
   std::atomic<bool> wake_pending_{false};
   std::atomic<bool> stop_sending_{false};
+  std::mutex load_mu_;  // the latest server load report, for the I/O thread
+  std::optional<ServerLoadReport> load_report_;
+  bool load_pending_ = false;
   std::atomic<int> in_flight_{0};
   std::atomic<int> limit_{0};
   std::atomic<double> io_cpu_s_{0};
@@ -887,6 +918,12 @@ std::optional<Completion> Client::NextCompletion() { return impl_->NextCompletio
 void Client::Close() { impl_->Close(); }
 void Client::Cancel() { impl_->Cancel(); }
 void Client::StopSending() { impl_->StopSending(); }
+
+void Client::ObserveServerLoad(int running, int waiting) {
+  impl_->ObserveServerLoad(ServerLoadReport{running, waiting});
+}
+
+void Client::ServerLoadLost() { impl_->ObserveServerLoad(std::nullopt); }
 ClientStats Client::stats() const { return impl_->stats(); }
 int Client::in_flight() const { return impl_->in_flight(); }
 int Client::concurrency_limit() const { return impl_->concurrency_limit(); }

@@ -86,6 +86,11 @@ struct Completion {
   bool ok() const { return error.ok(); }
 };
 
+struct ServerLoadReport {
+  int running = 0;
+  int waiting = 0;
+};
+
 struct ClientStats {
   uint64_t submitted = 0;
   uint64_t completed = 0;  // completions handed out by NextCompletion
@@ -137,6 +142,13 @@ class Client {
   // The graceful stop (a first Ctrl-C): requests on the wire finish as usual; requests still
   // queued or waiting out a retry backoff come out as kCancelled at once. Implies Close.
   void StopSending();
+
+  // Adaptive mode: the server's own account of its queue (from vLLM's /metrics, say): `running`
+  // requests hold batch slots, `waiting` are queued. The limit then follows it (see
+  // AimdController::OnServerLoad) instead of the latency. Ignored with a fixed concurrency.
+  void ObserveServerLoad(int running, int waiting);
+  // The server stopped reporting its queue: back to the latency signal.
+  void ServerLoadLost();
 
   ClientStats stats() const;
   int in_flight() const;

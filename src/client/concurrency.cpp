@@ -73,7 +73,7 @@ void AimdController::EndWindow() {
     slow_start_ = false;
     limit_ *= std::max(options_.max_decrease, 1.0 - overload_share);
   }
-  if (successes_ > 0 && baseline_ > 0 && overload_share < 0.5) {
+  if (!server_load_ && successes_ > 0 && baseline_ > 0 && overload_share < 0.5) {
     double ratio = (mean + options_.latency_floor_s) / (baseline_ + options_.latency_floor_s);
     if (ratio < options_.grow_below) {
       if (used) limit_ += slow_start_ ? limit_ : std::max(1.0, std::sqrt(limit_));
@@ -85,10 +85,28 @@ void AimdController::EndWindow() {
     }
   }
   limit_ = std::clamp<double>(limit_, options_.min, options_.max);
-  if (windows_since_baseline_ >= options_.probe_every && limit_ >= 2 * options_.min) {
+  if (!server_load_ && windows_since_baseline_ >= options_.probe_every &&
+      limit_ >= 2 * options_.min) {
     probing_ = true;
   }
   StartWindow();
 }
+
+void AimdController::OnServerLoad(int running, int waiting, int in_flight) {
+  server_load_ = true;
+  slow_start_ = false;
+  probing_ = false;
+  const int reserve = std::max(4, running / 8);
+  if (waiting <= 0) {
+    if (in_flight >= 0.9 * limit_) limit_ *= 2;
+  } else if (waiting > 2 * reserve) {
+    // From what is in flight, not from the limit: requests above a lowered limit leave only as
+    // they finish, and the next report still counts them.
+    limit_ = std::min<double>(limit_, in_flight - (waiting - reserve));
+  }
+  limit_ = std::clamp<double>(limit_, options_.min, options_.max);
+}
+
+void AimdController::OnServerLoadLost() { server_load_ = false; }
 
 }  // namespace structflow::client

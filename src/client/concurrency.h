@@ -14,6 +14,9 @@
 // - every `probe_every` windows without a new baseline, one window runs at half the limit to
 //   measure the latency afresh, so a server that became slower for good (longer prompts) does not
 //   leave the limit shrinking against a stale baseline.
+// When the server reports its own queue (vLLM's /metrics: requests running in the batch and
+// requests waiting for a slot), that replaces the latency signal, which cannot tell a fuller batch
+// (every decoding step slows as the batch grows) from a queue: see OnServerLoad.
 // Thread-safety: not thread-safe; the client's I/O thread owns it.
 #pragma once
 
@@ -47,11 +50,21 @@ class AimdController {
   // Call when an attempt ends. `overload` is 429/503/timeout; `ok` a usable answer whose latency
   // (seconds) feeds the latency signal. Other failures (say, a 400) only count in the window.
   void OnComplete(uint64_t seq, bool ok, bool overload, double latency_s);
+  // The server's account of its queue: `running` requests hold batch slots, `waiting` are queued
+  // for one (all clients' requests); `in_flight` is ours. From this call on the limit follows it
+  // and no longer the latency (overload signals still shrink it): while nothing waits and the
+  // limit is used, the limit doubles (a big server is full within a few reports); while more
+  // than twice a small reserve wait (an eighth of the running requests, at least 4: enough to
+  // refill slots the moment they free up), it comes down to what is in flight less the excess.
+  void OnServerLoad(int running, int waiting, int in_flight);
+  // The server stopped reporting: back to the latency signal.
+  void OnServerLoadLost();
 
   // For tests and stats.
   double baseline_latency_s() const { return baseline_; }
   bool slow_start() const { return slow_start_; }
   bool probing() const { return probing_; }
+  bool follows_server_load() const { return server_load_; }
   uint64_t windows() const { return windows_; }
 
  private:
@@ -71,6 +84,7 @@ class AimdController {
   double baseline_ = 0;  // 0: not measured yet
   int windows_since_baseline_ = 0;
   bool probing_ = false;
+  bool server_load_ = false;  // OnServerLoad drives growth and shrinking
   uint64_t windows_ = 0;
 };
 

@@ -122,5 +122,59 @@ TEST(AimdController, RespectsMinAndMax) {
   EXPECT_EQ(c.limit(), 2);
 }
 
+TEST(AimdController, ServerLoadDoublesWhileNothingWaitsAndTheLimitIsUsed) {
+  AimdController c(AimdOptions{.initial = 64, .max = 1024});
+  c.OnServerLoad(/*running=*/64, /*waiting=*/0, /*in_flight=*/64);
+  EXPECT_TRUE(c.follows_server_load());
+  EXPECT_EQ(c.limit(), 128);
+  // Not used (the client cannot supply more): hold.
+  c.OnServerLoad(100, 0, 100);
+  EXPECT_EQ(c.limit(), 128);
+  c.OnServerLoad(128, 0, 128);
+  EXPECT_EQ(c.limit(), 256);
+  c.OnServerLoad(256, 0, 256);
+  EXPECT_EQ(c.limit(), 512);
+  // A small queue (within twice the reserve of max(4, running / 8)) is what keeps slots full.
+  c.OnServerLoad(256, 60, 316);
+  EXPECT_EQ(c.limit(), 512);
+}
+
+TEST(AimdController, ServerLoadTrimsAQueueFromWhatIsInFlight) {
+  AimdController c(AimdOptions{.initial = 512, .max = 1024});
+  // 256 slots full, 256 waiting: keep running + reserve (32) in flight.
+  c.OnServerLoad(256, 256, 512);
+  EXPECT_EQ(c.limit(), 288);
+  // The next report still sees requests above the limit finishing: no second cut below.
+  c.OnServerLoad(256, 221, 477);
+  EXPECT_EQ(c.limit(), 288);
+  // Never below the minimum.
+  c.OnServerLoad(1, 900, 10);
+  EXPECT_EQ(c.limit(), 1);
+}
+
+TEST(AimdController, ServerLoadReplacesTheLatencySignalUntilLost) {
+  // A batch that slows as it fills doubles the latency: the latency signal would shrink the
+  // limit, the server's report of an empty queue keeps it.
+  AimdController c(AimdOptions{.initial = 64, .max = 1024});
+  c.OnServerLoad(64, 0, 64);
+  ASSERT_EQ(c.limit(), 128);
+  QueueingServer slow{8, 0.1};  // latency x16 at 128 in flight
+  Drive(&c, slow, 20);
+  EXPECT_EQ(c.limit(), 128);
+  EXPECT_FALSE(c.probing());
+  // Flat latency does not grow it either (only the server's reports do).
+  Drive(&c, QueueingServer{1024, 0.1}, 20);
+  EXPECT_EQ(c.limit(), 128);
+  // Overload still shrinks it.
+  Drive(&c, slow, 2, /*overload_every=*/2);
+  EXPECT_LT(c.limit(), 128);
+  c.OnServerLoadLost();
+  EXPECT_FALSE(c.follows_server_load());
+  // Latency rules again: with room on the server (flat latency) the limit grows.
+  int before = c.limit();
+  Drive(&c, QueueingServer{1024, 0.1}, 10);
+  EXPECT_GT(c.limit(), before);
+}
+
 }  // namespace
 }  // namespace structflow::client

@@ -41,6 +41,7 @@
 #include "engine/server_info.h"
 #include "engine/transform.h"
 #include "image/image.h"
+#include "image/prepared_cache.h"
 #include "io/source.h"
 #include "prompt/request_builder.h"
 #include "schema/chat_completion.h"
@@ -231,6 +232,7 @@ class Job {
   void ParserLoop();
   void WriterLoop();
   void ProgressLoop();
+  void ServerLoadLoop();
   void Finish(WorkItem item, RowRecord record);
   // One row handed to the workers is finished (recorded or dropped for a later resume).
   void Settle();
@@ -270,6 +272,7 @@ class Job {
 
   mutable std::mutex prepared_mu_;
   std::shared_ptr<const Prepared> prepared_;
+  std::shared_ptr<image::PreparedCache> image_cache_;  // null without images or --image-cache-mb 0
   std::atomic<int> reprobes_{0};
 
   BoundedQueue<WorkItem> prepare_q_{512};
@@ -415,6 +418,14 @@ Result<Prepared> Job::MakePrepared(schema::Dialect dialect) {
   policy.max_pixels = cfg_.image_max_pixels;
   ASSIGN_OR_RAISE(policy.format, image::ParseOutputFormat(cfg_.image_format));
   policy.quality = cfg_.image_quality;
+  if (!cfg_.images.empty() && cfg_.image_cache_mb > 0) {
+    // One cache for the job's life: the builders made again after a re-probe keep it.
+    if (!image_cache_) {
+      image_cache_ = std::make_shared<image::PreparedCache>(
+          static_cast<size_t>(cfg_.image_cache_mb) << 20, policy);
+    }
+    ro.image_cache = image_cache_;
+  }
   Prepared p;
   p.dialect = dialect;
   ASSIGN_OR_RAISE(
@@ -735,6 +746,39 @@ void Job::ProgressLoop() {
   if (tty) std::fprintf(stderr, "\r\033[K");
 }
 
+void Job::ServerLoadLoop() {
+  // Adaptive concurrency follows the server's queue when the server reports it (vLLM, SGLang,
+  // llama.cpp --metrics): twice a second, one short GET per endpoint. A server without it is
+  // asked once; the client then goes by latency alone.
+  constexpr auto kEvery = std::chrono::milliseconds(500);
+  bool reported = false;
+  int failures = 0;
+  std::unique_lock lock(progress_mu_);
+  while (!progress_done_) {
+    lock.unlock();
+    auto load = FetchServerLoad(client_options_, 2.0);
+    lock.lock();
+    if (progress_done_) break;
+    if (load.ok()) {
+      if (!reported) {
+        SF_LOG_INFO(
+            "adaptive concurrency follows the server's queue from its /metrics ({} running, {} "
+            "waiting)",
+            load->running, load->waiting);
+      }
+      reported = true;
+      failures = 0;
+      client_->ObserveServerLoad(static_cast<int>(std::min<int64_t>(load->running, INT32_MAX)),
+                                 static_cast<int>(std::min<int64_t>(load->waiting, INT32_MAX)));
+    } else if (!reported || ++failures >= 3) {
+      SF_LOG_DEBUG("adaptive concurrency follows latency: {}", load.status().message());
+      if (reported) client_->ServerLoadLost();
+      break;
+    }
+    progress_cv_.wait_for(lock, kEvery);
+  }
+}
+
 Status Job::RequestPass() {
   const int workers =
       cfg_.workers > 0 ? cfg_.workers : std::max(2u, std::thread::hardware_concurrency());
@@ -744,6 +788,8 @@ Status Job::RequestPass() {
   for (int i = 0; i < 2; ++i) parser_threads.emplace_back([this] { ParserLoop(); });
   std::thread writer([this] { WriterLoop(); });
   std::thread progress([this] { ProgressLoop(); });
+  std::thread server_load;
+  if (cfg_.concurrency <= 0) server_load = std::thread([this] { ServerLoadLoop(); });
 
   Status read_status;
   int64_t row_id = 0;
@@ -809,6 +855,7 @@ Status Job::RequestPass() {
   }
   progress_cv_.notify_all();
   progress.join();
+  if (server_load.joinable()) server_load.join();
   RETURN_NOT_OK(read_status);
   return writer_status_;
 }
@@ -963,6 +1010,11 @@ Status Job::WriteStats(double elapsed_s, bool complete) {
       .Key("received")
       .Int(cs.bytes_received)
       .EndObject();
+  if (image_cache_) {
+    image::PreparedCache::Stats is = image_cache_->stats();
+    w.Key("images").BeginObject().Key("prepared").Int(static_cast<int64_t>(is.prepared));
+    w.Key("reused").Int(static_cast<int64_t>(is.reused)).EndObject();
+  }
   w.EndObject();
   json += "\n";
   std::string path = cfg_.out + ".stats.json";

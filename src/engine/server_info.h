@@ -4,7 +4,9 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "client/client.h"
@@ -21,5 +23,22 @@ struct ModelInfo {
 Result<std::vector<ModelInfo>> ListModels(const client::ClientOptions& options);
 // "a, b, c"
 std::string ModelNames(const std::vector<ModelInfo>& models);
+
+// A server's queue from its Prometheus /metrics: requests running (holding batch slots) and
+// waiting for a slot. Read from vLLM (vllm:num_requests_running, vllm:num_requests_waiting; also
+// `structflow sim`), SGLang (sglang:num_running_reqs, sglang:num_queue_reqs) and llama.cpp's
+// server started with --metrics (llamacpp:requests_processing, llamacpp:requests_deferred);
+// values of several label sets (models, engines) are summed.
+struct ServerLoad {
+  int64_t running = 0;
+  int64_t waiting = 0;
+};
+
+// Nothing when the text holds neither a running nor a waiting metric of these servers.
+std::optional<ServerLoad> ParseServerLoad(std::string_view metrics_text);
+
+// The queue of every endpoint (GET /metrics at the server's root, beside /v1), summed. An error
+// when one does not answer or reports no queue. One attempt each, with `timeout_s`.
+Result<ServerLoad> FetchServerLoad(const client::ClientOptions& options, double timeout_s);
 
 }  // namespace structflow::engine

@@ -53,6 +53,8 @@ struct ImagePolicy {
   // Keep the original bytes when the image already fits, is upright, is 8-bit RGB or grey, and
   // is in a format servers accept. false: always decode and re-encode.
   bool keep_fitting = true;
+
+  bool operator==(const ImagePolicy&) const = default;
 };
 
 // Checks the ranges of a policy (quality 1-100, no negative limits); the message names the flag.

@@ -11,9 +11,11 @@
 namespace structflow::prompt {
 namespace {
 
-// One image of the user message: a URL passed through, or prepared bytes.
+// One image of the user message: a URL passed through, a data URL from the cache, or prepared
+// bytes.
 struct Part {
   std::string_view url;  // non-empty: send this URL as it is
+  std::shared_ptr<const std::string> data_url;
   image::PreparedImage prepared;
 };
 
@@ -74,6 +76,9 @@ Result<RequestBuilder> RequestBuilder::Make(const std::string& prompt_template,
     paths.push_back(std::move(path).value());
   }
   RETURN_NOT_OK(image::ValidatePolicy(policy));
+  if (options.image_cache && !(options.image_cache->policy() == policy)) {
+    return Status::Internal("the image cache was made for another image policy");
+  }
   if (!paths.empty()) RETURN_NOT_OK(image::Init());
   if (options.max_tokens <= 0) {
     return Status::InvalidArgument(
@@ -111,7 +116,7 @@ RowError RequestBuilder::Build(const table::RecordBatch& batch, int64_t row,
           s.refs.size() > 1 ? fmt::format("image {} of {}: ", k + 1, s.refs.size()) : std::string();
       if (ref.kind == image::ImageRef::Kind::kUrl && !options_.fetch_images &&
           !(ref.value.size() >= 5 && ref.value.substr(0, 5) == "data:")) {
-        s.parts.push_back(Part{ref.value, {}});
+        s.parts.push_back(Part{ref.value, {}, {}});
         image_bytes += ref.value.size();
         continue;
       }
@@ -119,10 +124,17 @@ RowError RequestBuilder::Build(const table::RecordBatch& batch, int64_t row,
       if (s.storage.size() <= slot) s.storage.resize(slot + 1);
       auto bytes = image::LoadImageBytes(ref, load_, &s.storage[slot]);
       if (!bytes.ok()) return fail(which + bytes.status().message());
+      if (options_.image_cache) {
+        auto url = options_.image_cache->DataUrlFor(*bytes);
+        if (!url.ok()) return fail(which + url.status().message());
+        image_bytes += (*url)->size();
+        s.parts.push_back(Part{{}, std::move(url).value(), {}});
+        continue;
+      }
       auto prepared = image::Prepare(*bytes, policy_);
       if (!prepared.ok()) return fail(which + prepared.status().message());
       image_bytes += Base64EncodedSize(prepared->bytes().size()) + 32;
-      s.parts.push_back(Part{{}, std::move(prepared).value()});
+      s.parts.push_back(Part{{}, {}, std::move(prepared).value()});
     }
   }
 
@@ -152,6 +164,10 @@ RowError RequestBuilder::Build(const table::RecordBatch& batch, int64_t row,
       w.BeginObject().Key("type").String("image_url").Key("image_url").BeginObject().Key("url");
       if (!part.url.empty()) {
         w.String(part.url);
+      } else if (part.data_url) {
+        w.BeginRawString();  // "data:" + a MIME type + base64: nothing to escape
+        body->append(*part.data_url);
+        w.EndRawString();
       } else {
         w.BeginRawString();
         body->append("data:");

@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -25,6 +26,7 @@
 #include "common/status.h"
 #include "image/image.h"
 #include "image/image_value.h"
+#include "image/prepared_cache.h"
 #include "prompt/template.h"
 #include "table/column_path.h"
 #include "table/record_batch.h"
@@ -47,6 +49,9 @@ struct RequestOptions {
   image::FetchOptions fetch;
   // Put the images before the text in the user message (some models are trained that way).
   bool images_before_text = false;
+  // Prepared images by content, shared by every builder of a job (its policy must be the
+  // builder's); null: every image is prepared anew.
+  std::shared_ptr<image::PreparedCache> image_cache;
 };
 
 class RequestBuilder {

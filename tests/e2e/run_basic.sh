@@ -73,7 +73,12 @@ for r in rows:
     assert r["error"] is None and r["output"] in ("A", "B", "C", "D"), r
     assert r["key"] == r["texts"]["assistant"][-1], r
     assert "images" not in r, "binary columns are left out unless --keep-binary"
-print("parquet + explode + choice: ok, %d rows" % len(rows))
+# Rows that share an image (several questions per diagram) prepare it once.
+stats = json.load(open(f"{work}/mc.parquet.stats.json"))
+distinct = len({i["bytes"] for r in src for i in r["images"]})
+assert distinct < len(rows), (distinct, len(rows))
+assert stats["images"] == {"prepared": distinct, "reused": len(rows) - distinct}, stats["images"]
+print("parquet + explode + choice: ok, %d rows, %d images prepared" % (len(rows), distinct))
 PYEOF
 
 # Dry run: prints the first request with the image abbreviated and sends nothing.

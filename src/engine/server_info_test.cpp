@@ -1,0 +1,43 @@
+#include "engine/server_info.h"
+
+#include <gtest/gtest.h>
+
+namespace structflow::engine {
+namespace {
+
+TEST(ParseServerLoad, ReadsVllmAndSumsLabelSets) {
+  const char* text =
+      "# HELP vllm:num_requests_running Number of requests in model execution batches.\n"
+      "# TYPE vllm:num_requests_running gauge\n"
+      "vllm:num_requests_running{engine=\"0\",model_name=\"m\"} 200.0\n"
+      "vllm:num_requests_running{engine=\"1\",model_name=\"m\"} 56.0\n"
+      "vllm:num_requests_waiting{engine=\"0\",model_name=\"a \\\"}\\\" b\"} 12.0 1700000000000\n"
+      "vllm:num_requests_waiting_by_reason{reason=\"capacity\"} 99\n"
+      "vllm:num_requests_swapped{model_name=\"m\"} 3.0\n";
+  auto load = ParseServerLoad(text);
+  ASSERT_TRUE(load.has_value());
+  EXPECT_EQ(load->running, 256);
+  EXPECT_EQ(load->waiting, 12);
+}
+
+TEST(ParseServerLoad, ReadsSglangAndLlamaCpp) {
+  auto sglang = ParseServerLoad("sglang:num_running_reqs{model_name=\"x\"} 7\n"
+                                "sglang:num_queue_reqs{model_name=\"x\"} 2\n");
+  ASSERT_TRUE(sglang.has_value());
+  EXPECT_EQ(sglang->running, 7);
+  EXPECT_EQ(sglang->waiting, 2);
+  auto llama = ParseServerLoad("llamacpp:requests_processing 1\nllamacpp:requests_deferred 4");
+  ASSERT_TRUE(llama.has_value());
+  EXPECT_EQ(llama->running, 1);
+  EXPECT_EQ(llama->waiting, 4);
+}
+
+TEST(ParseServerLoad, NothingWithoutAQueueMetricOrWithGarbage) {
+  EXPECT_FALSE(ParseServerLoad("").has_value());
+  EXPECT_FALSE(ParseServerLoad("<html>404 Not Found</html>").has_value());
+  EXPECT_FALSE(ParseServerLoad("process_cpu_seconds_total 12.5\n").has_value());
+  EXPECT_FALSE(ParseServerLoad("vllm:num_requests_running{model_name=\"m\"} NaNx\n").has_value());
+}
+
+}  // namespace
+}  // namespace structflow::engine
