@@ -39,9 +39,10 @@ out = [json.loads(l) for l in open(path)]
 assert [r["n"] for r in out] == list(range(rows)), "rows missing, duplicated or out of order"
 assert all(r["error"] is None and r["output"] in ("red", "green", "blue") for r in out), "a row failed"
 # In flight at a kill: up to `conc` requests sent and unanswered, plus answers received but not
-# yet made durable (one fsync'd commit, a few ms of answers). The first run also sends the two
-# dialect probes; later runs take the dialect from the checkpoint.
-window = 16
+# yet made durable: the writer commits when its queue runs dry and at least every 100 ms, so up to
+# 100 ms of answers (64 in flight / 0.2 s = 320 rows/s: 32) plus the fsync under way. The first
+# run also sends the two dialect probes; later runs take the dialect from the checkpoint.
+window = 48
 probes = 2
 limit = rows + kills * (conc + window) + probes
 print(f"{rows} rows, {kills} kills: the simulator saw {sent} chat requests (at most {limit} allowed)")
