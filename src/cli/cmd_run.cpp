@@ -160,7 +160,7 @@ void AddRunCommand(CLI::App& app, int* exit_code) {
       ->group(prompt);
   sub->add_option("--image-cache-mb", cfg->image_cache_mb,
                   "Keep prepared images (by content) up to N MB, so rows sharing an image "
-                  "prepare it once (0: off)")
+                  "prepare it once; raise it when the same image recurs far apart (0: off)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str()
       ->group(prompt);

@@ -52,7 +52,7 @@ struct JobConfig {
   int image_quality = 85;
   bool fetch_images = false;
   // Prepared images kept by content, so rows that share an image prepare it once; 0: off.
-  int64_t image_cache_mb = 256;
+  int64_t image_cache_mb = 64;
   // Client.
   int concurrency = 0;  // 0: adaptive
   int max_attempts = 5;
