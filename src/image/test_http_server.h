@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -37,7 +38,10 @@ class OneShotHttpServer {
         if (n <= 0) break;
         req.append(buf, static_cast<size_t>(n));
       }
-      request_ = req;
+      {
+        std::lock_guard lock(mu_);  // the socket orders this before request(), but TSan cannot see it
+        request_ = req;
+      }
       size_t off = 0;
       while (off < response_.size()) {
         ssize_t n = write(c, response_.data() + off, response_.size() - off);
@@ -56,13 +60,17 @@ class OneShotHttpServer {
     return "http://127.0.0.1:" + std::to_string(port_) + path;
   }
   // Valid after the request was answered (the fetch returned).
-  const std::string& request() const { return request_; }
+  std::string request() const {
+    std::lock_guard lock(mu_);
+    return request_;
+  }
 
  private:
   std::string response_;
   int fd_ = -1;
   int port_ = 0;
   std::thread thread_;
+  mutable std::mutex mu_;
   std::string request_;
 };
 
