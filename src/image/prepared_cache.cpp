@@ -1,5 +1,6 @@
 #include "image/prepared_cache.h"
 
+#include <sys/stat.h>
 #include <xxhash.h>
 
 #include "common/base64.h"
@@ -25,9 +26,50 @@ std::string DataUrl(const PreparedImage& image) {
 PreparedCache::PreparedCache(size_t capacity_bytes, ImagePolicy policy)
     : capacity_(capacity_bytes), policy_(policy) {}
 
-Result<std::shared_ptr<const std::string>> PreparedCache::DataUrlFor(std::string_view input) {
+PreparedCache::Key PreparedCache::KeyOf(std::string_view input) const {
   XXH128_hash_t h = XXH3_128bits(input.data(), input.size());
-  const Key key{h.low64, h.high64, input.size()};
+  return Key{h.low64, h.high64, input.size()};
+}
+
+std::optional<PreparedCache::FileStamp> PreparedCache::Stamp(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
+  return FileStamp{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino),
+                   static_cast<int64_t>(st.st_size),
+                   static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec};
+}
+
+std::shared_ptr<const std::string> PreparedCache::FindFile(const std::string& path,
+                                                           const FileStamp& stamp) {
+  std::lock_guard lock(mu_);
+  auto f = files_.find(path);
+  if (f == files_.end() || !(f->second.first == stamp)) return nullptr;
+  auto it = entries_.find(f->second.second);
+  if (it == entries_.end() || !it->second->ready || !it->second->url) return nullptr;
+  Entry& e = *it->second;
+  ++reused_;
+  if (e.in_lru) lru_.splice(lru_.begin(), lru_, e.lru_pos);
+  return e.url;
+}
+
+Result<std::shared_ptr<const std::string>> PreparedCache::DataUrlFor(std::string_view input,
+                                                                     const std::string& path,
+                                                                     const FileStamp& stamp) {
+  const Key key = KeyOf(input);
+  {
+    std::lock_guard lock(mu_);
+    if (files_.size() >= 4 * entries_.size() + 4096) files_.clear();
+    files_.insert_or_assign(path, std::make_pair(stamp, key));
+  }
+  return Get(input, key);
+}
+
+Result<std::shared_ptr<const std::string>> PreparedCache::DataUrlFor(std::string_view input) {
+  return Get(input, KeyOf(input));
+}
+
+Result<std::shared_ptr<const std::string>> PreparedCache::Get(std::string_view input,
+                                                              const Key& key) {
 
   std::unique_lock lock(mu_);
   auto it = entries_.find(key);

@@ -18,9 +18,11 @@
 #include <list>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 
 #include "common/status.h"
 #include "image/image.h"
@@ -40,6 +42,24 @@ class PreparedCache {
 
   // The data URL of `input` prepared under the policy, or Prepare's error for it.
   Result<std::shared_ptr<const std::string>> DataUrlFor(std::string_view input);
+
+  // Files: what identifies a file's content without reading it (a rewritten file changes it).
+  struct FileStamp {
+    uint64_t device = 0;
+    uint64_t inode = 0;
+    int64_t size = 0;
+    int64_t mtime_ns = 0;
+    bool operator==(const FileStamp&) const = default;
+  };
+  // The stamp of the file at `path`; nothing when it cannot be stat'ed (the read will say why).
+  static std::optional<FileStamp> Stamp(const std::string& path);
+  // The data URL of the file at `path` when its bytes, with this stamp, were prepared before and
+  // are still held: no read, no hash. Null otherwise (read it and call DataUrlFor with the path).
+  std::shared_ptr<const std::string> FindFile(const std::string& path, const FileStamp& stamp);
+  // DataUrlFor(input), remembering that the file at `path` with `stamp` holds `input`.
+  Result<std::shared_ptr<const std::string>> DataUrlFor(std::string_view input,
+                                                        const std::string& path,
+                                                        const FileStamp& stamp);
 
   struct Stats {
     uint64_t prepared = 0;  // images prepared (misses), errors included
@@ -69,6 +89,8 @@ class PreparedCache {
     bool in_lru = false;
   };
 
+  Key KeyOf(std::string_view input) const;
+  Result<std::shared_ptr<const std::string>> Get(std::string_view input, const Key& key);
   void EvictLocked();
 
   const size_t capacity_;
@@ -77,6 +99,8 @@ class PreparedCache {
   std::condition_variable ready_;
   std::unordered_map<Key, std::shared_ptr<Entry>, KeyHash> entries_;
   std::list<Key> lru_;  // ready entries, most recently used first
+  // path -> (stamp, key) of files read before; cleared when it outgrows the entries by far.
+  std::unordered_map<std::string, std::pair<FileStamp, Key>> files_;
   size_t bytes_ = 0;
   uint64_t prepared_ = 0;
   uint64_t reused_ = 0;

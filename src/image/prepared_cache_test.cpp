@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstdio>
 #include <string>
 #include <thread>
 #include <vector>
@@ -115,6 +116,38 @@ TEST(PreparedCache, ThreadsAskingForTheSameImageShareOnePreparation) {
   for (const auto& g : got) EXPECT_EQ(g.get(), got[0].get());
   EXPECT_EQ(cache.stats().prepared, 1u);
   EXPECT_EQ(cache.stats().reused, 7u);
+}
+
+TEST(PreparedCache, AFileSeenBeforeIsFoundByItsStampUntilItChanges) {
+  std::string path = ::testing::TempDir() + "prepared_cache_file.jpg";
+  std::string a = Jpeg(300, 200, 21);
+  auto write = [&](const std::string& bytes) {
+    std::FILE* f = std::fopen(path.c_str(), "wb");
+    ASSERT_NE(f, nullptr);
+    std::fwrite(bytes.data(), 1, bytes.size(), f);
+    std::fclose(f);
+  };
+  write(a);
+  PreparedCache cache(64 << 20, Shrink(100));
+  auto stamp = PreparedCache::Stamp(path);
+  ASSERT_TRUE(stamp.has_value());
+  EXPECT_EQ(cache.FindFile(path, *stamp), nullptr);  // never read
+  auto url = cache.DataUrlFor(a, path, *stamp);
+  ASSERT_TRUE(url.ok());
+  auto found = cache.FindFile(path, *stamp);
+  ASSERT_NE(found, nullptr);
+  EXPECT_EQ(found.get(), url->get());
+  EXPECT_EQ(cache.stats().reused, 1u);
+
+  // Rewritten with other content (another size, a later mtime): no longer found.
+  std::string b = Jpeg(320, 200, 22);
+  write(b);
+  auto stamp2 = PreparedCache::Stamp(path);
+  ASSERT_TRUE(stamp2.has_value());
+  ASSERT_FALSE(*stamp2 == *stamp);
+  EXPECT_EQ(cache.FindFile(path, *stamp2), nullptr);
+  EXPECT_FALSE(PreparedCache::Stamp(path + ".missing").has_value());
+  std::remove(path.c_str());
 }
 
 }  // namespace

@@ -122,10 +122,25 @@ RowError RequestBuilder::Build(const table::RecordBatch& batch, int64_t row,
       }
       const size_t slot = s.parts.size();
       if (s.storage.size() <= slot) s.storage.resize(slot + 1);
+      image::PreparedCache* cache = options_.image_cache.get();
+      // A file the cache has prepared before (same path, size, mtime, inode) is not even read.
+      std::optional<image::PreparedCache::FileStamp> stamp;
+      std::string file;
+      if (cache && ref.kind == image::ImageRef::Kind::kPath) {
+        file = image::ResolvePath(ref.value, load_.base_dir);
+        stamp = image::PreparedCache::Stamp(file);
+        if (stamp) {
+          if (auto url = cache->FindFile(file, *stamp)) {
+            image_bytes += url->size();
+            s.parts.push_back(Part{{}, std::move(url), {}});
+            continue;
+          }
+        }
+      }
       auto bytes = image::LoadImageBytes(ref, load_, &s.storage[slot]);
       if (!bytes.ok()) return fail(which + bytes.status().message());
-      if (options_.image_cache) {
-        auto url = options_.image_cache->DataUrlFor(*bytes);
+      if (cache) {
+        auto url = stamp ? cache->DataUrlFor(*bytes, file, *stamp) : cache->DataUrlFor(*bytes);
         if (!url.ok()) return fail(which + url.status().message());
         image_bytes += (*url)->size();
         s.parts.push_back(Part{{}, std::move(url).value(), {}});
