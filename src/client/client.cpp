@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -363,25 +364,65 @@ class Client::Impl {
   // ---- everything below runs on the I/O thread ----
 
   // libcurl's socket callback: keeps our epoll set in step with the sockets it wants watched.
-  static int OnSocket(CURL*, curl_socket_t s, int what, void* user, void* socketp) {
+  // A kept-alive connection is dropped (REMOVE) after each answer and watched again for the next
+  // request, so a connection's socket stays in the set, parked, instead of an epoll_ctl DEL and
+  // ADD per request; an event on a parked socket (the server closed it) takes it out then. Only
+  // sockets opened and closed through our callbacks are parked: we see when those close (which
+  // takes them out of the kernel's set); others (the resolver's) leave the set on REMOVE.
+  static int OnSocket(CURL*, curl_socket_t s, int what, void* user, void*) {
     auto* self = static_cast<Impl*>(user);
+    SocketState& st = self->SocketFor(s);
     if (what == CURL_POLL_REMOVE) {
-      epoll_ctl(self->epoll_fd_, EPOLL_CTL_DEL, s, nullptr);  // ENOENT/EBADF: already gone
-      curl_multi_assign(self->multi_, s, nullptr);
+      st.watched = false;
+      if (!st.ours && st.in_set) {
+        epoll_ctl(self->epoll_fd_, EPOLL_CTL_DEL, s, nullptr);  // may be closed already
+        st.in_set = false;
+      }
       return 0;
     }
+    uint32_t events =
+        ((what & CURL_POLL_IN) ? EPOLLIN : 0u) | ((what & CURL_POLL_OUT) ? EPOLLOUT : 0u);
+    st.watched = true;
+    if (st.in_set && st.events == events) return 0;
     epoll_event ev{};
-    ev.events = ((what & CURL_POLL_IN) ? EPOLLIN : 0u) | ((what & CURL_POLL_OUT) ? EPOLLOUT : 0u);
+    ev.events = events;
     ev.data.fd = s;
-    // socketp marks a socket already in the set. A socket number closed and reused without a
-    // REMOVE can still be in (EEXIST) or out (ENOENT) of it: fall back to the other operation.
-    int op = socketp != nullptr ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+    int op = st.in_set ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
     if (epoll_ctl(self->epoll_fd_, op, s, &ev) != 0) {
+      // Out of step with the kernel's set (a socket number closed and reused behind our back):
+      // the other operation is the right one.
       int other = op == EPOLL_CTL_MOD ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
       if (epoll_ctl(self->epoll_fd_, other, s, &ev) != 0) return -1;
     }
-    if (socketp == nullptr) curl_multi_assign(self->multi_, s, self);
+    st.in_set = true;
+    st.events = events;
     return 0;
+  }
+
+  static curl_socket_t OnOpenSocket(void* user, curlsocktype, curl_sockaddr* address) {
+    auto* self = static_cast<Impl*>(user);
+    curl_socket_t s = ::socket(address->family, address->socktype, address->protocol);
+    if (s >= 0) self->SocketFor(s) = SocketState{.ours = true};
+    return s;
+  }
+
+  // Every socket OnOpenSocket opened is closed here; closing takes it out of the epoll set.
+  static int OnCloseSocket(void* user, curl_socket_t s) {
+    auto* self = static_cast<Impl*>(user);
+    if (s >= 0 && static_cast<size_t>(s) < self->sockets_.size()) self->sockets_[s] = {};
+    return ::close(s);
+  }
+
+  struct SocketState {
+    bool ours = false;     // opened by OnOpenSocket, to be closed by OnCloseSocket
+    bool in_set = false;   // registered in epoll_fd_
+    bool watched = false;  // libcurl wants its events
+    uint32_t events = 0;   // as registered
+  };
+
+  SocketState& SocketFor(curl_socket_t s) {
+    if (static_cast<size_t>(s) >= sockets_.size()) sockets_.resize(static_cast<size_t>(s) + 64);
+    return sockets_[s];
   }
 
   // libcurl's timer callback: when to call curl_multi_socket_action(CURL_SOCKET_TIMEOUT).
@@ -428,6 +469,12 @@ class Client::Impl {
         if (fd == wake_fd_) {
           uint64_t count = 0;
           [[maybe_unused]] ssize_t r = ::read(wake_fd_, &count, sizeof count);
+          continue;
+        }
+        SocketState& st = SocketFor(fd);
+        if (!st.watched) {
+          epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+          st.in_set = false;
           continue;
         }
         uint32_t e = events[i].events;
@@ -562,6 +609,10 @@ class Client::Impl {
     pool_.push_back(s);
     CURL* e = s->easy;
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, &Impl::OnOpenSocket);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, this);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, &Impl::OnCloseSocket);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, this);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, s->error);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &WriteBody);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &ReadHeader);
@@ -937,7 +988,8 @@ class Client::Impl {
   EndpointSet endpoints_;
   CURLM* multi_ = nullptr;
   int epoll_fd_ = -1;
-  int wake_fd_ = -1;  // eventfd in the epoll set: Wake() makes epoll_wait return
+  int wake_fd_ = -1;                  // eventfd in the epoll set: Wake() makes epoll_wait return
+  std::vector<SocketState> sockets_;  // by socket number
   std::optional<std::chrono::steady_clock::time_point> curl_timer_;  // from OnTimer
   curl_slist* post_headers_ = nullptr;
   curl_slist* get_headers_ = nullptr;
