@@ -86,6 +86,7 @@ struct Transfer {
   Clock::TimePoint first_start{};
   Clock::TimePoint deadline{};
   Clock::TimePoint attempt_start{};
+  Clock::TimePoint attempt_deadline{};  // request timeout or row deadline, whichever is first
   int endpoint = -1;
   int failed_endpoint = -1;
   uint64_t aimd_seq = 0;
@@ -682,9 +683,13 @@ class Client::Impl {
     t->last_progress = t->attempt_start;
     t->progress_bytes = 0;
     t->stalled = false;
+    // The attempt's time limit is checked by CheckStalls, not CURLOPT_TIMEOUT_MS: a curl
+    // timeout keeps every running transfer in libcurl's timer tree, and with hundreds in flight
+    // inserting and removing them cost more than the check every kStallCheckEvery does.
     double remaining = SecondsBetween(t->attempt_start, t->deadline);
     double timeout = std::max(0.001, std::min(options_.request_timeout_s, remaining));
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(std::ceil(timeout * 1000)));
+    t->attempt_deadline = t->attempt_start + std::chrono::duration_cast<Clock::Duration>(
+                                                 std::chrono::duration<double>(timeout));
     if (t->request.method == Method::kGet) {
       curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
       curl_easy_setopt(e, CURLOPT_HTTPHEADER, get_headers_);
@@ -755,25 +760,30 @@ class Client::Impl {
     t->active_index = SIZE_MAX;
   }
 
-  // Cuts transfers that moved no byte for the stall timeout.
+  // Cuts transfers that moved no byte for the stall timeout, or ran out of time.
   void CheckStalls() {
     auto now = clock_->Now();
     if (now < next_stall_check_) return;
     next_stall_check_ = now + kStallCheckEvery;
     const auto stall = std::chrono::duration_cast<Clock::Duration>(
         std::chrono::duration<double>(options_.stall_timeout_s));
-    std::vector<Transfer*> stalled;
+    std::vector<Transfer*> cut;
     for (Transfer* t : active_) {
-      if (now - t->last_progress >= stall) stalled.push_back(t);
+      if (now >= t->attempt_deadline) {
+        cut.push_back(t);
+      } else if (now - t->last_progress >= stall) {
+        t->stalled = true;
+        cut.push_back(t);
+      }
     }
-    for (Transfer* t : stalled) {
+    for (Transfer* t : cut) {
       long status = 0;
       curl_easy_getinfo(t->slot->easy, CURLINFO_RESPONSE_CODE, &status);
       double connect_time = 0;
       curl_easy_getinfo(t->slot->easy, CURLINFO_CONNECT_TIME, &connect_time);
-      t->stalled = true;
       Detach(t);
-      Finished(t, CURLE_OPERATION_TIMEDOUT, static_cast<int>(status), connect_time, "stalled");
+      Finished(t, CURLE_OPERATION_TIMEDOUT, static_cast<int>(status), connect_time,
+               t->stalled ? "stalled" : "timed out");
     }
   }
 
