@@ -11,6 +11,7 @@
 // Thread-safety: every method may be called from any thread.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
@@ -85,6 +86,20 @@ class BoundedQueue {
   size_t PopBatch(std::vector<T>* out, size_t max) {
     std::unique_lock lock(mu_);
     WaitNotEmpty(lock);
+    return TakeBatchLocked(lock, out, max);
+  }
+
+  // Like PopBatch, but waits at most `timeout` for an item: 0 then, or once closed and drained.
+  template <typename Rep, typename Period>
+  size_t PopBatchFor(std::vector<T>* out, size_t max, std::chrono::duration<Rep, Period> timeout) {
+    const auto until = std::chrono::steady_clock::now() + timeout;
+    std::unique_lock lock(mu_);
+    while (!closed_ && items_.empty()) {
+      ++consumers_waiting_;
+      std::cv_status st = not_empty_.wait_until(lock, until);
+      --consumers_waiting_;
+      if (st == std::cv_status::timeout) break;
+    }
     return TakeBatchLocked(lock, out, max);
   }
 

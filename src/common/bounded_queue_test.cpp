@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -72,6 +73,19 @@ TEST(BoundedQueue, PushBatchReportsWhatAClosedQueueRefused) {
   std::vector<int> out;
   EXPECT_EQ(q.TryPopBatch(&out, 10), 0u);
   EXPECT_EQ(q.PopBatch(&out, 10), 0u);  // closed and drained: does not block
+}
+
+TEST(BoundedQueue, PopBatchForGivesUpOnAnEmptyQueueAndTakesWhatIsThere) {
+  BoundedQueue<int> q(4);
+  std::vector<int> out;
+  EXPECT_EQ(q.PopBatchFor(&out, 10, std::chrono::milliseconds(1)), 0u);
+  EXPECT_FALSE(q.closed());
+  q.Push(7);
+  q.Push(8);
+  EXPECT_EQ(q.PopBatchFor(&out, 10, std::chrono::seconds(60)), 2u);
+  EXPECT_EQ(out, (std::vector<int>{7, 8}));
+  q.Close();
+  EXPECT_EQ(q.PopBatchFor(&out, 10, std::chrono::seconds(60)), 0u);  // closed: at once
 }
 
 TEST(BoundedQueue, BatchProducersAndConsumersLoseNothing) {
