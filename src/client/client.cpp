@@ -3,15 +3,24 @@
 #include <curl/curl.h>
 #include <fmt/format.h>
 #include <pthread.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
+#include <cerrno>
+#include <chrono>
 #include <cmath>
 #include <condition_variable>
+#include <cstring>
 #include <ctime>
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <queue>
 #include <random>
 #include <thread>
@@ -77,6 +86,7 @@ struct Transfer {
   Clock::TimePoint first_start{};
   Clock::TimePoint deadline{};
   Clock::TimePoint attempt_start{};
+  Clock::TimePoint attempt_deadline{};  // request timeout or row deadline, whichever is first
   int endpoint = -1;
   int failed_endpoint = -1;
   uint64_t aimd_seq = 0;
@@ -171,6 +181,8 @@ class Client::Impl {
       delete s;
     }
     if (multi_ != nullptr) curl_multi_cleanup(multi_);
+    if (epoll_fd_ >= 0) ::close(epoll_fd_);
+    if (wake_fd_ >= 0) ::close(wake_fd_);
     curl_slist_free_all(post_headers_);
     curl_slist_free_all(get_headers_);
   }
@@ -180,6 +192,25 @@ class Client::Impl {
     std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
     multi_ = curl_multi_init();
     if (multi_ == nullptr) return Status::Internal("curl_multi_init failed");
+    // The socket API (curl_multi_socket_action on our own epoll set), not curl_multi_perform:
+    // libcurl 7.88's perform and poll walk every transfer on each call, and with hundreds in
+    // flight that walk was most of the client's CPU. Here a socket event touches only its own
+    // transfer.
+    epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+    wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (epoll_fd_ < 0 || wake_fd_ < 0) {
+      return Status::Internal(fmt::format("epoll/eventfd: {}", std::strerror(errno)));
+    }
+    epoll_event wake_ev{};
+    wake_ev.events = EPOLLIN;
+    wake_ev.data.fd = wake_fd_;
+    if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &wake_ev) != 0) {
+      return Status::Internal(fmt::format("epoll_ctl: {}", std::strerror(errno)));
+    }
+    curl_multi_setopt(multi_, CURLMOPT_SOCKETFUNCTION, &Impl::OnSocket);
+    curl_multi_setopt(multi_, CURLMOPT_SOCKETDATA, this);
+    curl_multi_setopt(multi_, CURLMOPT_TIMERFUNCTION, &Impl::OnTimer);
+    curl_multi_setopt(multi_, CURLMOPT_TIMERDATA, this);
     long max_in_flight = options_.concurrency > 0 ? options_.concurrency : options_.max_concurrency;
     curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, max_in_flight + 16);
     if (options_.http2) curl_multi_setopt(multi_, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
@@ -233,29 +264,52 @@ class Client::Impl {
   }
 
   std::optional<Completion> NextCompletion() {
+    std::vector<Completion> one;
+    if (NextCompletions(&one, 1) == 0) return std::nullopt;
+    return std::move(one.front());
+  }
+
+  size_t NextCompletions(std::vector<Completion>* out, size_t max) {
+    max = std::max<size_t>(max, 1);
+    const size_t first = out->size();
     std::unique_lock lock(cmu_);
-    ccv_.wait(lock, [&] { return !completions_.empty() || io_done_; });
-    if (completions_.empty()) return std::nullopt;
+    while (completions_.empty() && !io_done_) {
+      ++consumers_waiting_;
+      ccv_.wait(lock);
+      --consumers_waiting_;
+    }
     bool was_full = completions_.size() >= options_.queue_capacity;
-    Completion c = std::move(completions_.front());
-    completions_.pop_front();
+    while (out->size() - first < max && !completions_.empty()) {
+      out->push_back(std::move(completions_.front()));
+      completions_.pop_front();
+    }
     lock.unlock();
     if (was_full) Wake();
     // Cheap scans, off the I/O thread.
-    Usage usage;
-    if (c.ok()) usage = ScanUsage(c.body);
-    {
-      std::lock_guard slock(stats_mu_);
-      ++stats_.completed;
+    uint64_t succeeded = 0;
+    int64_t prompt_tokens = 0, completion_tokens = 0;
+    std::array<uint64_t, kKinds> errors{};
+    for (size_t i = first; i < out->size(); ++i) {
+      const Completion& c = (*out)[i];
       if (c.ok()) {
-        ++stats_.succeeded;
-        stats_.prompt_tokens += usage.prompt_tokens;
-        stats_.completion_tokens += usage.completion_tokens;
+        Usage usage = ScanUsage(c.body);
+        ++succeeded;
+        prompt_tokens += usage.prompt_tokens;
+        completion_tokens += usage.completion_tokens;
       } else {
-        ++stats_.errors_by_kind[static_cast<int>(c.error.kind)];
+        ++errors[static_cast<int>(c.error.kind)];
       }
     }
-    return c;
+    const size_t taken = out->size() - first;
+    {
+      std::lock_guard slock(stats_mu_);
+      stats_.completed += taken;
+      stats_.succeeded += succeeded;
+      stats_.prompt_tokens += prompt_tokens;
+      stats_.completion_tokens += completion_tokens;
+      for (int k = 0; k < kKinds; ++k) stats_.errors_by_kind[k] += errors[k];
+    }
+    return taken;
   }
 
   void Close() {
@@ -304,7 +358,11 @@ class Client::Impl {
   int Limit() const { return options_.concurrency > 0 ? options_.concurrency : aimd_.limit(); }
 
   void Wake() {
-    if (!wake_pending_.exchange(true, std::memory_order_acq_rel)) curl_multi_wakeup(multi_);
+    if (!wake_pending_.exchange(true, std::memory_order_acq_rel)) {
+      uint64_t one = 1;
+      // Cannot fail short of a counter overflow; a full counter is still readable.
+      [[maybe_unused]] ssize_t n = ::write(wake_fd_, &one, sizeof one);
+    }
   }
 
   void RecordCpu() {
@@ -316,12 +374,92 @@ class Client::Impl {
 
   // ---- everything below runs on the I/O thread ----
 
+  // libcurl's socket callback: keeps our epoll set in step with the sockets it wants watched.
+  // A kept-alive connection is dropped (REMOVE) after each answer and watched again for the next
+  // request, so a connection's socket stays in the set, parked, instead of an epoll_ctl DEL and
+  // ADD per request; an event on a parked socket (the server closed it) takes it out then. Only
+  // sockets opened and closed through our callbacks are parked: we see when those close (which
+  // takes them out of the kernel's set); others (the resolver's) leave the set on REMOVE.
+  static int OnSocket(CURL*, curl_socket_t s, int what, void* user, void*) {
+    auto* self = static_cast<Impl*>(user);
+    SocketState& st = self->SocketFor(s);
+    if (what == CURL_POLL_REMOVE) {
+      st.watched = false;
+      if (!st.ours && st.in_set) {
+        epoll_ctl(self->epoll_fd_, EPOLL_CTL_DEL, s, nullptr);  // may be closed already
+        st.in_set = false;
+      }
+      return 0;
+    }
+    uint32_t events =
+        ((what & CURL_POLL_IN) ? EPOLLIN : 0u) | ((what & CURL_POLL_OUT) ? EPOLLOUT : 0u);
+    st.watched = true;
+    if (st.in_set && st.events == events) return 0;
+    epoll_event ev{};
+    ev.events = events;
+    ev.data.fd = s;
+    int op = st.in_set ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+    if (epoll_ctl(self->epoll_fd_, op, s, &ev) != 0) {
+      // Out of step with the kernel's set (a socket number closed and reused behind our back):
+      // the other operation is the right one.
+      int other = op == EPOLL_CTL_MOD ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
+      if (epoll_ctl(self->epoll_fd_, other, s, &ev) != 0) return -1;
+    }
+    st.in_set = true;
+    st.events = events;
+    return 0;
+  }
+
+  static curl_socket_t OnOpenSocket(void* user, curlsocktype, curl_sockaddr* address) {
+    auto* self = static_cast<Impl*>(user);
+    curl_socket_t s = ::socket(address->family, address->socktype, address->protocol);
+    if (s >= 0) self->SocketFor(s) = SocketState{.ours = true};
+    return s;
+  }
+
+  // Every socket OnOpenSocket opened is closed here; closing takes it out of the epoll set.
+  static int OnCloseSocket(void* user, curl_socket_t s) {
+    auto* self = static_cast<Impl*>(user);
+    if (s >= 0 && static_cast<size_t>(s) < self->sockets_.size()) self->sockets_[s] = {};
+    return ::close(s);
+  }
+
+  struct SocketState {
+    bool ours = false;     // opened by OnOpenSocket, to be closed by OnCloseSocket
+    bool in_set = false;   // registered in epoll_fd_
+    bool watched = false;  // libcurl wants its events
+    uint32_t events = 0;   // as registered
+  };
+
+  SocketState& SocketFor(curl_socket_t s) {
+    if (static_cast<size_t>(s) >= sockets_.size()) sockets_.resize(static_cast<size_t>(s) + 64);
+    return sockets_[s];
+  }
+
+  // libcurl's timer callback: when to call curl_multi_socket_action(CURL_SOCKET_TIMEOUT).
+  static int OnTimer(CURLM*, long timeout_ms, void* user) {
+    auto* self = static_cast<Impl*>(user);
+    if (timeout_ms < 0) {
+      self->curl_timer_.reset();
+    } else {
+      self->curl_timer_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    }
+    return 0;
+  }
+
+  void RunCurlTimer() {
+    if (!curl_timer_ || *curl_timer_ > std::chrono::steady_clock::now()) return;
+    curl_timer_.reset();
+    int running = 0;
+    curl_multi_socket_action(multi_, CURL_SOCKET_TIMEOUT, 0, &running);
+  }
+
   void Run() {
     uint64_t iteration = 0;
+    std::array<epoll_event, 256> events;
     while (true) {
       wake_pending_.store(false, std::memory_order_release);
-      int running = 0;
-      curl_multi_perform(multi_, &running);
+      RunCurlTimer();
       ReadDone();
       CheckStalls();
       if (cancel_.load(std::memory_order_acquire)) {
@@ -333,10 +471,32 @@ class Client::Impl {
       ApplyServerLoad();
       PullNew();
       if ((++iteration & 63) == 0) RecordCpu();
+      PublishCompletions();
       if (Done()) break;
-      curl_multi_poll(multi_, nullptr, 0, PollTimeoutMs(), nullptr);
+      int n =
+          epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()), PollTimeoutMs());
+      int running = 0;
+      for (int i = 0; i < n; ++i) {
+        int fd = events[i].data.fd;
+        if (fd == wake_fd_) {
+          uint64_t count = 0;
+          [[maybe_unused]] ssize_t r = ::read(wake_fd_, &count, sizeof count);
+          continue;
+        }
+        SocketState& st = SocketFor(fd);
+        if (!st.watched) {
+          epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+          st.in_set = false;
+          continue;
+        }
+        uint32_t e = events[i].events;
+        int mask = ((e & EPOLLIN) ? CURL_CSELECT_IN : 0) | ((e & EPOLLOUT) ? CURL_CSELECT_OUT : 0) |
+                   ((e & (EPOLLERR | EPOLLHUP)) ? CURL_CSELECT_ERR : 0);
+        curl_multi_socket_action(multi_, fd, mask, &running);
+      }
     }
     RecordCpu();
+    PublishCompletions();
     {
       std::lock_guard lock(cmu_);
       io_done_ = true;
@@ -362,9 +522,12 @@ class Client::Impl {
   }
 
   int PollTimeoutMs() {
-    long curl_ms = -1;
-    curl_multi_timeout(multi_, &curl_ms);
-    long ms = curl_ms < 0 ? 1000 : std::min<long>(curl_ms, 1000);
+    long ms = 1000;
+    if (curl_timer_) {
+      auto left = std::chrono::ceil<std::chrono::milliseconds>(*curl_timer_ -
+                                                               std::chrono::steady_clock::now());
+      ms = std::min<long>(ms, static_cast<long>(left.count()));
+    }
     if (!active_.empty()) {
       ms = std::min<long>(
           ms, std::chrono::duration_cast<std::chrono::milliseconds>(kStallCheckEvery).count());
@@ -392,12 +555,15 @@ class Client::Impl {
       }
       Adopt(std::move(*r));
     }
-    while (in_flight_.load(std::memory_order_relaxed) < Limit() &&
-           owned_.size() < static_cast<size_t>(Limit()) + options_.queue_capacity &&
+    const int limit = Limit();
+    const size_t owned_cap = static_cast<size_t>(limit) + options_.queue_capacity;
+    while (in_flight_.load(std::memory_order_relaxed) < limit && owned_.size() < owned_cap &&
            !CompletionsFull()) {
-      std::optional<Request> r = submit_q_.TryPop();
-      if (!r) return;
-      Adopt(std::move(*r));
+      size_t room = std::min<size_t>(static_cast<size_t>(limit - in_flight_.load()),
+                                     owned_cap - owned_.size());
+      pulled_.clear();
+      if (submit_q_.TryPopBatch(&pulled_, room) == 0) return;
+      for (Request& r : pulled_) Adopt(std::move(r));
     }
   }
 
@@ -423,7 +589,28 @@ class Client::Impl {
 
   bool CompletionsFull() {
     std::lock_guard lock(cmu_);
-    return completions_.size() >= options_.queue_capacity;
+    return completions_.size() + ready_.size() >= options_.queue_capacity;
+  }
+
+  // Hands the completions of this loop turn to the consumers under one lock, with one wake-up:
+  // a wake-up per completion cost the I/O thread a futex call and the consumers a context switch
+  // each.
+  void PublishCompletions() {
+    if (ready_.empty()) return;
+    const size_t n = ready_.size();
+    int waiting = 0;
+    {
+      std::lock_guard lock(cmu_);
+      for (Completion& c : ready_) completions_.push_back(std::move(c));
+      waiting = consumers_waiting_;
+    }
+    ready_.clear();
+    if (waiting == 0) return;
+    if (n == 1) {
+      ccv_.notify_one();
+    } else {
+      ccv_.notify_all();
+    }
   }
 
   void StartDueRetries() {
@@ -451,6 +638,10 @@ class Client::Impl {
     pool_.push_back(s);
     CURL* e = s->easy;
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, &Impl::OnOpenSocket);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, this);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, &Impl::OnCloseSocket);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, this);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, s->error);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &WriteBody);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &ReadHeader);
@@ -520,9 +711,13 @@ class Client::Impl {
     t->last_progress = t->attempt_start;
     t->progress_bytes = 0;
     t->stalled = false;
+    // The attempt's time limit is checked by CheckStalls, not CURLOPT_TIMEOUT_MS: a curl
+    // timeout keeps every running transfer in libcurl's timer tree, and with hundreds in flight
+    // inserting and removing them cost more than the check every kStallCheckEvery does.
     double remaining = SecondsBetween(t->attempt_start, t->deadline);
     double timeout = std::max(0.001, std::min(options_.request_timeout_s, remaining));
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(std::ceil(timeout * 1000)));
+    t->attempt_deadline = t->attempt_start + std::chrono::duration_cast<Clock::Duration>(
+                                                 std::chrono::duration<double>(timeout));
     if (t->request.method == Method::kGet) {
       curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
       curl_easy_setopt(e, CURLOPT_HTTPHEADER, get_headers_);
@@ -559,21 +754,25 @@ class Client::Impl {
   }
 
   void ReadDone() {
+    // Every message first, then the transfers: curl_multi_remove_handle (libcurl 7.88) walks the
+    // unread messages looking for the handle's, so detaching while reading is quadratic in the
+    // transfers that finished together, hundreds at a time under load.
+    done_.clear();
     int left = 0;
     while (CURLMsg* msg = curl_multi_info_read(multi_, &left)) {
-      if (msg->msg != CURLMSG_DONE) continue;
-      CURL* e = msg->easy_handle;
-      CURLcode code = msg->data.result;
+      if (msg->msg == CURLMSG_DONE) done_.push_back({msg->easy_handle, msg->data.result});
+    }
+    for (const DoneMessage& d : done_) {
       Transfer* t = nullptr;
-      curl_easy_getinfo(e, CURLINFO_PRIVATE, reinterpret_cast<char**>(&t));
+      curl_easy_getinfo(d.easy, CURLINFO_PRIVATE, reinterpret_cast<char**>(&t));
       long status = 0;
-      curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+      curl_easy_getinfo(d.easy, CURLINFO_RESPONSE_CODE, &status);
       double connect_time = 0;
-      curl_easy_getinfo(e, CURLINFO_CONNECT_TIME, &connect_time);
+      curl_easy_getinfo(d.easy, CURLINFO_CONNECT_TIME, &connect_time);
       std::string curl_error =
-          t->slot->error[0] != '\0' ? t->slot->error : curl_easy_strerror(code);
+          t->slot->error[0] != '\0' ? t->slot->error : curl_easy_strerror(d.code);
       Detach(t);
-      Finished(t, code, static_cast<int>(status), connect_time, curl_error);
+      Finished(t, d.code, static_cast<int>(status), connect_time, curl_error);
     }
   }
 
@@ -589,25 +788,30 @@ class Client::Impl {
     t->active_index = SIZE_MAX;
   }
 
-  // Cuts transfers that moved no byte for the stall timeout.
+  // Cuts transfers that moved no byte for the stall timeout, or ran out of time.
   void CheckStalls() {
     auto now = clock_->Now();
     if (now < next_stall_check_) return;
     next_stall_check_ = now + kStallCheckEvery;
     const auto stall = std::chrono::duration_cast<Clock::Duration>(
         std::chrono::duration<double>(options_.stall_timeout_s));
-    std::vector<Transfer*> stalled;
+    std::vector<Transfer*> cut;
     for (Transfer* t : active_) {
-      if (now - t->last_progress >= stall) stalled.push_back(t);
+      if (now >= t->attempt_deadline) {
+        cut.push_back(t);
+      } else if (now - t->last_progress >= stall) {
+        t->stalled = true;
+        cut.push_back(t);
+      }
     }
-    for (Transfer* t : stalled) {
+    for (Transfer* t : cut) {
       long status = 0;
       curl_easy_getinfo(t->slot->easy, CURLINFO_RESPONSE_CODE, &status);
       double connect_time = 0;
       curl_easy_getinfo(t->slot->easy, CURLINFO_CONNECT_TIME, &connect_time);
-      t->stalled = true;
       Detach(t);
-      Finished(t, CURLE_OPERATION_TIMEDOUT, static_cast<int>(status), connect_time, "stalled");
+      Finished(t, CURLE_OPERATION_TIMEDOUT, static_cast<int>(status), connect_time,
+               t->stalled ? "stalled" : "timed out");
     }
   }
 
@@ -759,11 +963,7 @@ class Client::Impl {
       c.body = RedactSecret(std::move(t->response), options_.api_key);
     }
     owned_.erase(t);  // frees t
-    {
-      std::lock_guard lock(cmu_);
-      completions_.push_back(std::move(c));
-    }
-    ccv_.notify_one();
+    ready_.push_back(std::move(c));
   }
 
   void CancelAll() {
@@ -799,11 +999,7 @@ class Client::Impl {
       c.id = id;
       c.error.kind = ErrorKind::kCancelled;
       c.error.message = "cancelled before it was sent";
-      {
-        std::lock_guard lock(cmu_);
-        completions_.push_back(std::move(c));
-      }
-      ccv_.notify_one();
+      ready_.push_back(std::move(c));
     }
   }
 
@@ -829,6 +1025,10 @@ class Client::Impl {
   AimdController aimd_;
   EndpointSet endpoints_;
   CURLM* multi_ = nullptr;
+  int epoll_fd_ = -1;
+  int wake_fd_ = -1;                  // eventfd in the epoll set: Wake() makes epoll_wait return
+  std::vector<SocketState> sockets_;  // by socket number
+  std::optional<std::chrono::steady_clock::time_point> curl_timer_;  // from OnTimer
   curl_slist* post_headers_ = nullptr;
   curl_slist* get_headers_ = nullptr;
   std::vector<EasySlot*> pool_;
@@ -839,6 +1039,13 @@ class Client::Impl {
   std::unordered_map<Transfer*, std::unique_ptr<Transfer>> owned_;
   std::priority_queue<Pending, std::vector<Pending>, std::greater<>> retries_;
   std::mt19937_64 rng_;
+  struct DoneMessage {
+    CURL* easy;
+    CURLcode code;
+  };
+  std::vector<DoneMessage> done_;  // ReadDone's scratch
+  std::vector<Completion> ready_;  // finished this loop turn, published by PublishCompletions
+  std::vector<Request> pulled_;    // PullNew's scratch
 
   // Shared.
   BoundedQueue<Request> submit_q_;
@@ -857,6 +1064,7 @@ class Client::Impl {
   std::mutex cmu_;
   std::condition_variable ccv_;
   std::deque<Completion> completions_;
+  int consumers_waiting_ = 0;  // threads blocked in NextCompletions
   bool io_done_ = false;
   mutable std::mutex stats_mu_;
   ClientStats stats_;
@@ -915,6 +1123,9 @@ Result<std::unique_ptr<Client>> Client::Make(ClientOptions options, Clock* clock
 bool Client::Submit(Request request) { return impl_->Submit(std::move(request)); }
 bool Client::Resubmit(Request request) { return impl_->Resubmit(std::move(request)); }
 std::optional<Completion> Client::NextCompletion() { return impl_->NextCompletion(); }
+size_t Client::NextCompletions(std::vector<Completion>* out, size_t max) {
+  return impl_->NextCompletions(out, max);
+}
 void Client::Close() { impl_->Close(); }
 void Client::Cancel() { impl_->Cancel(); }
 void Client::StopSending() { impl_->StopSending(); }

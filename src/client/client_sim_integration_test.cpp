@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <mutex>
 #include <set>
 #include <thread>
 #include <vector>
@@ -66,6 +67,52 @@ Outcome RunRequests(Client* client, int n, F on_each) {
 
 Outcome RunRequests(Client* client, int n) {
   return RunRequests(client, n, [](const Completion&, size_t) {});
+}
+
+TEST(ClientSim, NextCompletionsHandsOutEveryRequestOnceInBatches) {
+  sim::SimOptions so;
+  so.latency_ms = 1;
+  auto sim = StartSim(so);
+  ASSERT_NE(sim, nullptr);
+  ClientOptions o = Options({sim->base_url()});
+  o.queue_capacity = 16;  // small, so the I/O thread holds back on untaken completions too
+  auto client = Client::Make(o);
+  ASSERT_TRUE(client.ok());
+  constexpr int kRequests = 3000;
+  std::thread producer([&] {
+    for (int i = 0; i < kRequests; ++i) {
+      if (!(*client)->Submit(Request{.id = uint64_t(i), .body = ChatBody(i)})) break;
+    }
+    (*client)->Close();
+  });
+  // Two consumers, as the pipeline's parsers: together they see every id exactly once.
+  std::vector<int> seen(kRequests, 0);
+  std::atomic<bool> over_max{false};
+  std::atomic<int> errors{0};
+  std::mutex mu;
+  std::vector<std::thread> consumers;
+  for (int k = 0; k < 2; ++k) {
+    consumers.emplace_back([&] {
+      std::vector<Completion> batch;
+      while (true) {
+        batch.clear();
+        size_t n = (*client)->NextCompletions(&batch, 7);
+        if (n == 0) break;
+        if (n > 7 || batch.size() != n) over_max = true;
+        std::lock_guard lock(mu);
+        for (const Completion& c : batch) {
+          if (!c.ok()) ++errors;
+          ++seen[c.id];
+        }
+      }
+    });
+  }
+  producer.join();
+  for (auto& t : consumers) t.join();
+  EXPECT_FALSE(over_max.load());
+  EXPECT_EQ(errors.load(), 0);
+  for (int i = 0; i < kRequests; ++i) ASSERT_EQ(seen[i], 1) << "request " << i;
+  EXPECT_EQ((*client)->stats().completed, static_cast<uint64_t>(kRequests));
 }
 
 TEST(ClientSim, GetsTheModelList) {

@@ -233,9 +233,11 @@ class Job {
   void WriterLoop();
   void ProgressLoop();
   void ServerLoadLoop();
-  void Finish(WorkItem item, RowRecord record);
-  // One row handed to the workers is finished (recorded or dropped for a later resume).
-  void Settle();
+  // Counts a finished row and hands its record to the writer: at once, or by appending it to
+  // `batch` for the caller to push (and then Settle) with the rest of its batch.
+  void Finish(WorkItem item, RowRecord record, std::vector<RowRecord>* batch = nullptr);
+  // Rows handed to the workers are finished (recorded or dropped for a later resume).
+  void Settle(int64_t rows = 1);
   // Builds the row's request and hands it to the client. A re-ask (output_attempts > 0) comes
   // from a parser thread and goes through Client::Resubmit, which never blocks: a parser
   // blocked on a full queue could stop the completions that would empty it.
@@ -287,6 +289,15 @@ class Job {
   std::atomic<bool> failed_fast_{false};
   std::mutex fail_mu_;
   static constexpr size_t kFailFastRows = 16;
+  // Hand-off sizes: rows per slice from the reader, rows a worker takes at once, completions a
+  // parser takes at once, records the writer takes at once. Small next to the queues' capacities,
+  // so every thread keeps getting work; large enough that a hand-off costs little per row.
+  static constexpr size_t kSliceRows = 64;
+  static constexpr size_t kWorkerTake = 16;
+  static constexpr size_t kParserTake = 64;
+  static constexpr size_t kWriterTake = 256;
+  // The writer commits when its queue runs dry, but not within this long of its last commit.
+  static constexpr std::chrono::milliseconds kCommitGap{20};
   std::vector<RowError> first_results_;
   bool fail_window_closed_ = false;
   std::mutex settle_mu_;
@@ -541,7 +552,7 @@ bool Job::Submit(const WorkItem& item, int output_attempts, bool long_tokens, st
   return true;
 }
 
-void Job::Finish(WorkItem item, RowRecord record) {
+void Job::Finish(WorkItem item, RowRecord record, std::vector<RowRecord>* batch) {
   (void)item;
   counters_.errors[static_cast<int>(record.error.kind)].fetch_add(record.error.ok() ? 0 : 1);
   if (record.error.ok()) counters_.succeeded.fetch_add(1);
@@ -561,12 +572,16 @@ void Job::Finish(WorkItem item, RowRecord record) {
       }
     }
   }
+  if (batch != nullptr) {
+    batch->push_back(std::move(record));
+    return;
+  }
   write_q_.Push(record);
   Settle();
 }
 
-void Job::Settle() {
-  if (pending_rows_.fetch_sub(1) == 1) {
+void Job::Settle(int64_t rows) {
+  if (rows > 0 && pending_rows_.fetch_sub(rows) == rows) {
     std::lock_guard lock(settle_mu_);
     settle_cv_.notify_all();
   }
@@ -599,15 +614,36 @@ void Job::RequestStop(bool abandon) {
 }
 
 void Job::WorkerLoop() {
-  while (auto item = prepare_q_.Pop()) {
-    // After a stop, rows not yet sent are dropped unrecorded: a resume sends them.
-    std::string err;
-    if (stop_.load() || !Submit(*item, 0, false, &err)) Settle();
+  std::vector<WorkItem> items;
+  while (prepare_q_.PopBatch(&items, kWorkerTake) > 0) {
+    for (const WorkItem& item : items) {
+      // After a stop, rows not yet sent are dropped unrecorded: a resume sends them.
+      std::string err;
+      if (stop_.load() || !Submit(item, 0, false, &err)) Settle();
+    }
+    items.clear();
   }
 }
 
 void Job::ParserLoop() {
-  while (auto c = client_->NextCompletion()) {
+  // Completions come in batches (one lock and one wake-up each); their records go to the writer
+  // in one push, and the rows are settled after it: the main thread closes the client once every
+  // row is settled.
+  std::vector<client::Completion> completions;
+  std::vector<RowRecord> records;
+  size_t next = 0;
+  int64_t settled = 0;
+  while (true) {
+    if (next == completions.size()) {
+      write_q_.PushBatch(records);
+      records.clear();
+      Settle(settled);
+      settled = 0;
+      completions.clear();
+      next = 0;
+      if (client_->NextCompletions(&completions, kParserTake) == 0) break;
+    }
+    client::Completion* c = &completions[next++];
     InFlight f;
     {
       std::lock_guard lock(inflight_mu_);
@@ -622,7 +658,7 @@ void Job::ParserLoop() {
     f.http_attempts += c->attempts;
     r.error = c->error;
     if (r.error.kind == ErrorKind::kCancelled) {
-      Settle();
+      ++settled;
       continue;  // not recorded: a resume sends it
     }
     if (r.error.ok()) {
@@ -686,33 +722,48 @@ void Job::ParserLoop() {
     if (!r.error.ok() && r.error.message.find("row ") != 0) {
       r.error.message = fmt::format("row {}: {}", r.row_id, r.error.message);
     }
-    Finish(f.item, std::move(r));
+    Finish(f.item, std::move(r), &records);
+    ++settled;
   }
 }
 
 void Job::WriterLoop() {
   auto last_commit = SystemClock()->Now();
+  std::vector<RowRecord> records;
   while (true) {
-    std::optional<RowRecord> r = write_q_.TryPop();
-    if (!r) {
-      // Nothing waiting: make what we have durable, then block for more.
-      if (checkpoint_->pending() > 0) {
-        Status st = checkpoint_->Commit();
+    records.clear();
+    if (write_q_.TryPopBatch(&records, kWriterTake) == 0) {
+      // Nothing waiting: make what we have durable, then block for more. Rows come in bursts
+      // (a parser's batch at a time), so first give the next burst a moment to join this
+      // transaction: a commit (an fsync) per burst was most of the writer's time.
+      auto since = SystemClock()->Now() - last_commit;
+      bool more = checkpoint_->pending() > 0 && since < kCommitGap &&
+                  write_q_.PopBatchFor(&records, kWriterTake, kCommitGap - since) > 0;
+      if (!more) {
+        if (checkpoint_->pending() > 0) {
+          Status st = checkpoint_->Commit();
+          if (!st.ok() && writer_status_.ok()) writer_status_ = st;
+          last_commit = SystemClock()->Now();
+        }
+        if (write_q_.PopBatch(&records, kWriterTake) == 0) break;
+      }
+    }
+    for (const RowRecord& r : records) {
+      Status st = checkpoint_->Put(r);
+      if (!st.ok() && writer_status_.ok()) {
+        writer_status_ = st;
+        RequestStop(true);
+      }
+      if (checkpoint_->pending() >= 1024) {
+        st = checkpoint_->Commit();
         if (!st.ok() && writer_status_.ok()) writer_status_ = st;
         last_commit = SystemClock()->Now();
       }
-      r = write_q_.Pop();
-      if (!r) break;
     }
-    Status st = checkpoint_->Put(*r);
-    if (!st.ok() && writer_status_.ok()) {
-      writer_status_ = st;
-      RequestStop(true);
-    }
-    counters_.done.fetch_add(1);
+    counters_.done.fetch_add(static_cast<int64_t>(records.size()));
     auto now = SystemClock()->Now();
-    if (checkpoint_->pending() >= 1024 || now - last_commit > std::chrono::milliseconds(100)) {
-      st = checkpoint_->Commit();
+    if (now - last_commit > std::chrono::milliseconds(100)) {
+      Status st = checkpoint_->Commit();
       if (!st.ok() && writer_status_.ok()) writer_status_ = st;
       last_commit = now;
     }
@@ -807,6 +858,15 @@ Status Job::RequestPass() {
         counters_.total.store(std::max<int64_t>(0, rows - static_cast<int64_t>(done_.size())));
       }
     }
+    // Rows go to the workers in slices: one lock and at most one wake-up per slice.
+    std::vector<WorkItem> slice;
+    auto hand_out = [&] {
+      const size_t pushed = prepare_q_.PushBatch(slice);
+      const bool all = pushed == slice.size();
+      if (!all) pending_rows_.fetch_sub(static_cast<int64_t>(slice.size() - pushed));
+      slice.clear();
+      return all;
+    };
     while (read_status.ok() && !stop_.load() && !at_limit) {
       auto batch = (*source)->Next();
       if (!batch.ok()) {
@@ -829,11 +889,10 @@ Status Job::RequestPass() {
         }
         ++to_do;
         pending_rows_.fetch_add(1);
-        if (!prepare_q_.Push(WorkItem{b, r, row_id, fp})) {
-          pending_rows_.fetch_sub(1);
-          break;
-        }
+        slice.push_back(WorkItem{b, r, row_id, fp});
+        if (slice.size() >= kSliceRows && !hand_out()) break;
       }
+      if (!slice.empty()) hand_out();
     }
   }
   if (!stop_.load()) counters_.total.store(to_do);
