@@ -375,6 +375,9 @@ Status Job::Setup() {
   copts.request_timeout_s = cfg_.request_timeout_s;
   copts.stall_timeout_s = cfg_.stall_timeout_s;
   copts.connect_timeout_s = cfg_.connect_timeout_s;
+  // Bodies ready for the I/O thread beyond those in flight: with images each is ~100 KB, and a
+  // few dozen keep up with any server while holding memory down.
+  if (!cfg_.images.empty()) copts.queue_capacity = 64;
   if (!cfg_.dry_run) {
     ASSIGN_OR_RAISE(client_, client::Client::Make(copts));
     client_for_signals_.store(client_.get());
@@ -799,9 +802,14 @@ void Job::ProgressLoop() {
 
 void Job::ServerLoadLoop() {
   // Adaptive concurrency follows the server's queue when the server reports it (vLLM, SGLang,
-  // llama.cpp --metrics): twice a second, one short GET per endpoint. A server without it is
-  // asked once; the client then goes by latency alone.
+  // llama.cpp --metrics): one short GET per endpoint, five times a second for the first seconds
+  // (the limit doubles per report while the batch has room: a big server is full within about a
+  // second) and twice a second after. A server without it is asked once; the client then goes by
+  // latency alone.
+  constexpr auto kRampEvery = std::chrono::milliseconds(200);
   constexpr auto kEvery = std::chrono::milliseconds(500);
+  constexpr double kRampSeconds = 5;
+  const Clock::TimePoint began = SystemClock()->Now();
   bool reported = false;
   int failures = 0;
   std::unique_lock lock(progress_mu_);
@@ -826,7 +834,8 @@ void Job::ServerLoadLoop() {
       if (reported) client_->ServerLoadLost();
       break;
     }
-    progress_cv_.wait_for(lock, kEvery);
+    bool ramp = SecondsBetween(began, SystemClock()->Now()) < kRampSeconds;
+    progress_cv_.wait_for(lock, ramp ? kRampEvery : kEvery);
   }
 }
 
