@@ -42,6 +42,7 @@ started=$(date -u '+%Y-%m-%d %H:%M UTC')
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 
 mkdir -p "$WORK"
+rm -f "$WORK"/stats-*.json  # this run's only
 echo "== inputs in $WORK (images are drawn once and kept)"
 # As many distinct images as AI2D has per question (2,434 diagrams for 7,462 questions).
 IMAGES=$(( (IMAGE_ROWS * 2434 + 7461) / 7462 ))
