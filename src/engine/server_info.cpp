@@ -100,7 +100,8 @@ Result<ServerLoad> FetchServerLoad(const client::ClientOptions& options, double 
     // The metrics live at the server's root: "http://h:8000/v1" -> "http://h:8000/metrics".
     std::string root = endpoint;
     while (!root.empty() && root.back() == '/') root.pop_back();
-    if (root.size() >= 3 && root.compare(root.size() - 3, 3, "/v1") == 0) root.resize(root.size() - 3);
+    if (root.size() >= 3 && root.compare(root.size() - 3, 3, "/v1") == 0)
+      root.resize(root.size() - 3);
     one.endpoints = {root};
     ASSIGN_OR_RAISE(std::string body, client::Get(one, "/metrics"));
     std::optional<ServerLoad> load = ParseServerLoad(body);

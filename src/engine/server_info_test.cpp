@@ -21,8 +21,9 @@ TEST(ParseServerLoad, ReadsVllmAndSumsLabelSets) {
 }
 
 TEST(ParseServerLoad, ReadsSglangAndLlamaCpp) {
-  auto sglang = ParseServerLoad("sglang:num_running_reqs{model_name=\"x\"} 7\n"
-                                "sglang:num_queue_reqs{model_name=\"x\"} 2\n");
+  auto sglang = ParseServerLoad(
+      "sglang:num_running_reqs{model_name=\"x\"} 7\n"
+      "sglang:num_queue_reqs{model_name=\"x\"} 2\n");
   ASSERT_TRUE(sglang.has_value());
   EXPECT_EQ(sglang->running, 7);
   EXPECT_EQ(sglang->waiting, 2);

@@ -70,7 +70,6 @@ Result<std::shared_ptr<const std::string>> PreparedCache::DataUrlFor(std::string
 
 Result<std::shared_ptr<const std::string>> PreparedCache::Get(std::string_view input,
                                                               const Key& key) {
-
   std::unique_lock lock(mu_);
   auto it = entries_.find(key);
   if (it != entries_.end()) {

@@ -39,7 +39,8 @@ class OneShotHttpServer {
         req.append(buf, static_cast<size_t>(n));
       }
       {
-        std::lock_guard lock(mu_);  // the socket orders this before request(), but TSan cannot see it
+        std::lock_guard lock(
+            mu_);  // the socket orders this before request(), but TSan cannot see it
         request_ = req;
       }
       size_t off = 0;
