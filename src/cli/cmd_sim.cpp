@@ -82,6 +82,10 @@ void AddSimCommand(CLI::App& app, int* exit_code) {
   sub->add_flag("--no-chat-template", *no_template,
                 "Act as a base model without a chat template: every chat is vLLM's 400 (see "
                 "`structflow doctor`)");
+  auto no_queue = std::make_shared<bool>(false);
+  sub->add_flag("--no-queue-metrics", *no_queue,
+                "Leave the queue gauges (vllm:num_requests_running/_waiting) out of /metrics, "
+                "like a server that does not report its queue");
   sub->add_flag("--no-image-support", *no_images,
                 "Act as a text-only model: any image in a request is a 400");
   sub->add_option("--faults", o->faults,
@@ -98,10 +102,11 @@ void AddSimCommand(CLI::App& app, int* exit_code) {
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
 
-  sub->callback([o, models, no_images, no_template, exit_code] {
+  sub->callback([o, models, no_images, no_template, no_queue, exit_code] {
     if (!models->empty()) o->models = *models;
     o->image_support = !*no_images;
     o->chat_template = !*no_template;
+    o->queue_metrics = !*no_queue;
     // Block the stop signals before any thread starts, so only sigwait below receives them.
     sigset_t signals;
     sigemptyset(&signals);

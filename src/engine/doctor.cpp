@@ -281,7 +281,23 @@ DoctorReport RunDoctor(const DoctorOptions& options, void (*print)(const CheckLi
         "the server does not say its context length; keep prompts and --max-tokens modest");
   }
 
-  // 7. Latency and a suggested concurrency: throughput at a few levels of concurrency.
+  // 7. Whether the server reports its queue, which adaptive concurrency follows.
+  auto load = FetchServerLoad(copts, 5.0);
+  if (load.ok()) {
+    add("queue", Verdict::kOk,
+        fmt::format("/metrics reports the queue ({} running, {} waiting): with no --concurrency, "
+                    "structflow keeps the batch full and a small queue waiting",
+                    load->running, load->waiting));
+  } else {
+    add("queue", Verdict::kWarn,
+        fmt::format("{}: with no --concurrency, structflow adapts to latency alone, which fills a "
+                    "big batch more slowly; expose the queue (vLLM and SGLang do by default; "
+                    "llama-server: --metrics) or pass --concurrency N (the batch size, plus a "
+                    "tenth)",
+                    load.status().message()));
+  }
+
+  // 8. Latency and a suggested concurrency: throughput at a few levels of concurrency.
   std::string lat = fmt::format("one request {:.2f} s", latency);
   if (options.load_test) {
     double best_rate = 0;

@@ -53,6 +53,26 @@ TEST(Doctor, FindsTheDialectsEachServerVersionHonours) {
   }
 }
 
+TEST(Doctor, SaysWhetherTheServerReportsItsQueue) {
+  auto sim = StartSim(sim::SimOptions{});
+  DoctorReport r = Check(sim->base_url());
+  const CheckLine* q = Line(r, "queue");
+  ASSERT_NE(q, nullptr);
+  EXPECT_EQ(q->verdict, Verdict::kOk) << q->text;
+  EXPECT_NE(q->text.find("0 running, 0 waiting"), std::string::npos) << q->text;
+
+  sim::SimOptions so;
+  so.queue_metrics = false;
+  auto quiet = StartSim(so);
+  DoctorReport r2 = Check(quiet->base_url());
+  EXPECT_TRUE(r2.job_can_run());
+  const CheckLine* q2 = Line(r2, "queue");
+  ASSERT_NE(q2, nullptr);
+  EXPECT_EQ(q2->verdict, Verdict::kWarn);
+  EXPECT_NE(q2->text.find("reports no request queue"), std::string::npos) << q2->text;
+  EXPECT_NE(q2->text.find("--concurrency"), std::string::npos) << q2->text;
+}
+
 TEST(Doctor, TextOnlyModelWarnsAboutImagesAndNamesTheFix) {
   sim::SimOptions so;
   so.image_support = false;

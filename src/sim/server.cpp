@@ -298,10 +298,12 @@ class ServerImpl : public Server {
         fmt::format_to(std::back_inserter(out), "{}{{model_name=\"{}\"}} {}\n", name, model, v);
       }
     };
-    gauge("vllm:num_requests_running", "Number of requests in model execution batches.",
-          static_cast<double>(m.running), false);
-    gauge("vllm:num_requests_waiting", "Number of requests waiting to be processed.",
-          static_cast<double>(m.waiting), false);
+    if (options_.queue_metrics) {
+      gauge("vllm:num_requests_running", "Number of requests in model execution batches.",
+            static_cast<double>(m.running), false);
+      gauge("vllm:num_requests_waiting", "Number of requests waiting to be processed.",
+            static_cast<double>(m.waiting), false);
+    }
     gauge("vllm:prompt_tokens_total", "Number of prefill tokens processed.",
           static_cast<double>(m.prompt_tokens), true);
     gauge("vllm:generation_tokens_total", "Number of generation tokens processed.",

@@ -38,6 +38,9 @@ struct SimOptions {
   int limit_mm_per_prompt = 1;  // images per prompt; vLLM's --limit-mm-per-prompt
   bool image_support = true;    // false: a text-only model that rejects images
   bool chat_template = true;    // false: a base model without a chat template (chats get a 400)
+  // false: /metrics without the queue gauges (vllm:num_requests_running/_waiting), like a server
+  // that does not report its queue (llama.cpp without --metrics, a gateway in front)
+  bool queue_metrics = true;
   // "429:0.1,500:0.05,503:0.02,reset:0.02,hang:0.01,garbage:0.01,length:0.02"
   std::string faults;
   uint64_t seed = 0;
