@@ -33,13 +33,13 @@ Status CheckKey(const std::string& key, std::string_view origin) {
 Result<std::string> ResolveApiKey(const std::string& flag_value, const std::string& key_file) {
   std::string key = Trim(flag_value);
   if (!key.empty()) {
-    RETURN_NOT_OK(CheckKey(key, "--api-key"));
+    SF_RETURN_NOT_OK(CheckKey(key, "--api-key"));
     return key;
   }
   if (const char* env = std::getenv("OPENAI_API_KEY"); env != nullptr) {
     key = Trim(env);
     if (!key.empty()) {
-      RETURN_NOT_OK(CheckKey(key, "OPENAI_API_KEY"));
+      SF_RETURN_NOT_OK(CheckKey(key, "OPENAI_API_KEY"));
       return key;
     }
   }
@@ -57,7 +57,7 @@ Result<std::string> ResolveApiKey(const std::string& flag_value, const std::stri
       return Status::InvalidArgument("the API key file '" + key_file +
                                      "' is empty; write the key on its first line");
     }
-    RETURN_NOT_OK(CheckKey(key, "the file '" + key_file + "'"));
+    SF_RETURN_NOT_OK(CheckKey(key, "the file '" + key_file + "'"));
     return key;
   }
   return std::string();

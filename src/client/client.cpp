@@ -1114,9 +1114,9 @@ Client::Client(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Client::~Client() = default;
 
 Result<std::unique_ptr<Client>> Client::Make(ClientOptions options, Clock* clock) {
-  RETURN_NOT_OK(ValidateOptions(&options));
+  SF_RETURN_NOT_OK(ValidateOptions(&options));
   auto impl = std::make_unique<Impl>(std::move(options), clock);
-  RETURN_NOT_OK(impl->Init());
+  SF_RETURN_NOT_OK(impl->Init());
   return std::unique_ptr<Client>(new Client(std::move(impl)));
 }
 
@@ -1143,7 +1143,7 @@ Result<Completion> Call(const ClientOptions& options, Request request, Clock* cl
   ClientOptions o = options;
   o.concurrency = 1;
   o.queue_capacity = 1;
-  ASSIGN_OR_RAISE(std::unique_ptr<Client> client, Client::Make(std::move(o), clock));
+  SF_ASSIGN_OR_RAISE(std::unique_ptr<Client> client, Client::Make(std::move(o), clock));
   uint64_t id = request.id;
   if (!client->Submit(std::move(request))) {
     return Status::Internal("the client refused a request right after starting");
@@ -1160,14 +1160,14 @@ Result<std::string> Get(const ClientOptions& options, const std::string& path) {
   ClientOptions probe = options;
   if (probe.endpoints.empty()) {
     ClientOptions copy = options;
-    RETURN_NOT_OK(ValidateOptions(&copy));
+    SF_RETURN_NOT_OK(ValidateOptions(&copy));
   }
   for (const std::string& endpoint : options.endpoints) {
     probe.endpoints = {endpoint};
     Request r;
     r.path = path;
     r.method = Method::kGet;
-    ASSIGN_OR_RAISE(Completion c, Call(probe, std::move(r)));
+    SF_ASSIGN_OR_RAISE(Completion c, Call(probe, std::move(r)));
     if (c.ok()) return std::move(c.body);
     last = c.error;
     last_url = RedactUrl(endpoint) + path;

@@ -86,21 +86,21 @@ class [[nodiscard]] Result {
 
 }  // namespace structflow
 
-#define STRUCTFLOW_CONCAT_INNER(a, b) a##b
-#define STRUCTFLOW_CONCAT(a, b) STRUCTFLOW_CONCAT_INNER(a, b)
+#define SF_CONCAT_INNER(a, b) a##b
+#define SF_CONCAT(a, b) SF_CONCAT_INNER(a, b)
 
 // Returns the Status from the enclosing function when `expr` is not OK.
-#define RETURN_NOT_OK(expr)            \
+#define SF_RETURN_NOT_OK(expr)         \
   do {                                 \
     ::structflow::Status _st = (expr); \
     if (!_st.ok()) return _st;         \
   } while (0)
 
-#define ASSIGN_OR_RAISE_IMPL(tmp, lhs, rexpr) \
-  auto tmp = (rexpr);                         \
-  if (!tmp.ok()) return tmp.status();         \
+#define SF_ASSIGN_OR_RAISE_IMPL(tmp, lhs, rexpr) \
+  auto tmp = (rexpr);                            \
+  if (!tmp.ok()) return tmp.status();            \
   lhs = std::move(tmp).value()
 
-// `ASSIGN_OR_RAISE(auto x, MakeX());` declares x from the Result, or returns its Status.
-#define ASSIGN_OR_RAISE(lhs, rexpr) \
-  ASSIGN_OR_RAISE_IMPL(STRUCTFLOW_CONCAT(_result_, __LINE__), lhs, rexpr)
+// `SF_ASSIGN_OR_RAISE(auto x, MakeX());` declares x from the Result, or returns its Status.
+#define SF_ASSIGN_OR_RAISE(lhs, rexpr) \
+  SF_ASSIGN_OR_RAISE_IMPL(SF_CONCAT(_result_, __LINE__), lhs, rexpr)

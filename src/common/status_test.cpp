@@ -11,13 +11,13 @@ Result<int> Half(int x) {
 }
 
 Result<int> Quarter(int x) {
-  ASSIGN_OR_RAISE(int h, Half(x));
-  ASSIGN_OR_RAISE(int q, Half(h));
+  SF_ASSIGN_OR_RAISE(int h, Half(x));
+  SF_ASSIGN_OR_RAISE(int q, Half(h));
   return q;
 }
 
 Status CheckEven(int x) {
-  RETURN_NOT_OK(Half(x).status());
+  SF_RETURN_NOT_OK(Half(x).status());
   return Status::OK();
 }
 

@@ -278,7 +278,7 @@ Result<table::RecordBatch> GenerateDataset(const DatasetOptions& options) {
         kind = "labels";
         break;
     }
-    ASSIGN_OR_RAISE(std::string png, cv.Png());
+    SF_ASSIGN_OR_RAISE(std::string png, cv.Png());
     batch.columns[0].AppendInt(i);
     table::Column& images = batch.columns[1];
     images.child(0).child(0).AppendBytes(png);

@@ -53,22 +53,22 @@ Result<std::unique_ptr<Checkpoint>> Checkpoint::Open(const std::string& path,
                     path, sqlite3_errmsg(cp->db_)));
   }
   sqlite3_busy_timeout(cp->db_, 5000);
-  RETURN_NOT_OK(cp->Exec("PRAGMA journal_mode=WAL"));
+  SF_RETURN_NOT_OK(cp->Exec("PRAGMA journal_mode=WAL"));
   // FULL: a committed transaction survives a power cut, not only a process crash.
-  RETURN_NOT_OK(cp->Exec("PRAGMA synchronous=FULL"));
-  RETURN_NOT_OK(cp->Exec(
+  SF_RETURN_NOT_OK(cp->Exec("PRAGMA synchronous=FULL"));
+  SF_RETURN_NOT_OK(cp->Exec(
       "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
       "CREATE TABLE IF NOT EXISTS rows (row_id INTEGER PRIMARY KEY, fingerprint INTEGER NOT NULL,"
       " raw BLOB, dialect TEXT, error_kind TEXT, error_message TEXT, http_status INTEGER,"
       " attempts INTEGER, prompt_tokens INTEGER, completion_tokens INTEGER)"));
-  ASSIGN_OR_RAISE(auto existing, cp->GetMeta("job_key"));
+  SF_ASSIGN_OR_RAISE(auto existing, cp->GetMeta("job_key"));
   if (existing && *existing != job_key) {
     return Status::InvalidArgument(fmt::format(
         "checkpoint {} belongs to another job ({}); delete it to start over, or pass a different "
         "--checkpoint PATH",
         path, *existing));
   }
-  if (!existing) RETURN_NOT_OK(cp->SetMeta("job_key", job_key));
+  if (!existing) SF_RETURN_NOT_OK(cp->SetMeta("job_key", job_key));
   if (sqlite3_prepare_v2(
           cp->db_, "INSERT OR REPLACE INTO rows VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
           -1, &cp->put_, nullptr) != SQLITE_OK) {
@@ -99,13 +99,13 @@ Result<std::unordered_map<int64_t, uint64_t>> Checkpoint::LoadFingerprints() {
 
 Status Checkpoint::Begin() {
   if (in_txn_) return Status::OK();
-  RETURN_NOT_OK(Exec("BEGIN"));
+  SF_RETURN_NOT_OK(Exec("BEGIN"));
   in_txn_ = true;
   return Status::OK();
 }
 
 Status Checkpoint::Put(const RowRecord& r) {
-  RETURN_NOT_OK(Begin());
+  SF_RETURN_NOT_OK(Begin());
   sqlite3_reset(put_);
   sqlite3_bind_int64(put_, 1, r.row_id);
   sqlite3_bind_int64(put_, 2, static_cast<int64_t>(r.fingerprint));
@@ -131,14 +131,14 @@ Status Checkpoint::Put(const RowRecord& r) {
 
 Status Checkpoint::Commit() {
   if (!in_txn_) return Status::OK();
-  RETURN_NOT_OK(Exec("COMMIT"));
+  SF_RETURN_NOT_OK(Exec("COMMIT"));
   in_txn_ = false;
   pending_ = 0;
   return Status::OK();
 }
 
 Result<std::unique_ptr<Checkpoint::Cursor>> Checkpoint::Scan(int64_t first_row_id) {
-  RETURN_NOT_OK(Commit());
+  SF_RETURN_NOT_OK(Commit());
   std::unique_ptr<Cursor> c(new Cursor());
   if (sqlite3_prepare_v2(
           db_,

@@ -27,15 +27,15 @@ void WilsonInterval(int64_t k, int64_t n, double* low, double* high) {
 }
 
 Result<std::vector<RowOutcome>> ReadOutcomes(const std::string& file, const EvalOptions& options) {
-  ASSIGN_OR_RAISE(auto source, io::OpenSource({file}));
-  ASSIGN_OR_RAISE(auto pred, table::ColumnPath::Parse(options.pred));
-  ASSIGN_OR_RAISE(auto key, table::ColumnPath::Parse(options.key));
-  RETURN_NOT_OK(pred.Resolve(source->schema()).status().WithContext(file + ": --pred"));
-  RETURN_NOT_OK(key.Resolve(source->schema()).status().WithContext(file + ": --key"));
+  SF_ASSIGN_OR_RAISE(auto source, io::OpenSource({file}));
+  SF_ASSIGN_OR_RAISE(auto pred, table::ColumnPath::Parse(options.pred));
+  SF_ASSIGN_OR_RAISE(auto key, table::ColumnPath::Parse(options.key));
+  SF_RETURN_NOT_OK(pred.Resolve(source->schema()).status().WithContext(file + ": --pred"));
+  SF_RETURN_NOT_OK(key.Resolve(source->schema()).status().WithContext(file + ": --key"));
   bool has_error = !options.error.empty() && source->schema().FieldIndex(options.error) >= 0;
   std::vector<RowOutcome> out;
   while (true) {
-    ASSIGN_OR_RAISE(auto batch, source->Next());
+    SF_ASSIGN_OR_RAISE(auto batch, source->Next());
     if (!batch) break;
     const table::Column* err = has_error ? batch->ColumnByName(options.error) : nullptr;
     for (int64_t r = 0; r < batch->num_rows(); ++r) {

@@ -318,7 +318,7 @@ Status Job::Setup() {
   endpoints_ =
       cfg_.endpoints.empty() ? std::vector<std::string>{DefaultEndpoint()} : cfg_.endpoints;
   if (!cfg_.prompt_file.empty()) {
-    ASSIGN_OR_RAISE(prompt_, ReadFile(cfg_.prompt_file, "--prompt-file"));
+    SF_ASSIGN_OR_RAISE(prompt_, ReadFile(cfg_.prompt_file, "--prompt-file"));
   } else {
     prompt_ = cfg_.prompt;
   }
@@ -328,27 +328,27 @@ Status Job::Setup() {
         "FILE");
   }
   if (!cfg_.schema_file.empty()) {
-    ASSIGN_OR_RAISE(auto c, schema::Constraint::FromSchemaFile(cfg_.schema_file));
+    SF_ASSIGN_OR_RAISE(auto c, schema::Constraint::FromSchemaFile(cfg_.schema_file));
     constraint_ = std::move(c);
   } else if (!cfg_.choices.empty()) {
-    ASSIGN_OR_RAISE(auto c, schema::Constraint::FromChoices(cfg_.choices));
+    SF_ASSIGN_OR_RAISE(auto c, schema::Constraint::FromChoices(cfg_.choices));
     constraint_ = std::move(c);
   } else if (!cfg_.regex.empty()) {
-    ASSIGN_OR_RAISE(auto c, schema::Constraint::FromRegex(cfg_.regex));
+    SF_ASSIGN_OR_RAISE(auto c, schema::Constraint::FromRegex(cfg_.regex));
     constraint_ = std::move(c);
   }
-  ASSIGN_OR_RAISE(dialect_, schema::ParseDialect(cfg_.dialect));
+  SF_ASSIGN_OR_RAISE(dialect_, schema::ParseDialect(cfg_.dialect));
   auto_dialect_ = dialect_ == schema::Dialect::kAuto;
-  ASSIGN_OR_RAISE(shard_, ParseShard(cfg_.shard));
+  SF_ASSIGN_OR_RAISE(shard_, ParseShard(cfg_.shard));
   for (const auto& e : cfg_.extract) {
-    ASSIGN_OR_RAISE(auto spec, ExtractSpec::Parse(e));
+    SF_ASSIGN_OR_RAISE(auto spec, ExtractSpec::Parse(e));
     extracts_.push_back(std::move(spec));
   }
 
   // Open once for the schema, then decide which columns to read: binary columns that nothing
   // uses are never read (an image column costs nothing unless used).
   {
-    ASSIGN_OR_RAISE(auto probe, io::OpenSource(cfg_.inputs));
+    SF_ASSIGN_OR_RAISE(auto probe, io::OpenSource(cfg_.inputs));
     input_schema_ = probe->schema();
     base_dir_ = probe->base_dir();
   }
@@ -364,12 +364,12 @@ Status Job::Setup() {
   table::Schema projected;
   for (const auto& name : read_columns_)
     projected.fields.push_back(input_schema_.fields[input_schema_.FieldIndex(name)]);
-  ASSIGN_OR_RAISE(auto t, Transformer::Make(projected, cfg_.explode, extracts_));
+  SF_ASSIGN_OR_RAISE(auto t, Transformer::Make(projected, cfg_.explode, extracts_));
   transformer_ = std::move(t);
 
   client::ClientOptions& copts = client_options_;
   copts.endpoints = endpoints_;
-  ASSIGN_OR_RAISE(copts.api_key, client::ResolveApiKey(cfg_.api_key, cfg_.api_key_file));
+  SF_ASSIGN_OR_RAISE(copts.api_key, client::ResolveApiKey(cfg_.api_key, cfg_.api_key_file));
   copts.concurrency = cfg_.concurrency;
   copts.max_attempts = cfg_.max_attempts;
   copts.request_timeout_s = cfg_.request_timeout_s;
@@ -379,9 +379,9 @@ Status Job::Setup() {
   // few dozen keep up with any server while holding memory down.
   if (!cfg_.images.empty()) copts.queue_capacity = 64;
   if (!cfg_.dry_run) {
-    ASSIGN_OR_RAISE(client_, client::Client::Make(copts));
+    SF_ASSIGN_OR_RAISE(client_, client::Client::Make(copts));
     client_for_signals_.store(client_.get());
-    RETURN_NOT_OK(ResolveModel());
+    SF_RETURN_NOT_OK(ResolveModel());
   } else if (cfg_.model.empty()) {
     cfg_.model = "MODEL";
   }
@@ -405,7 +405,7 @@ Status Job::Setup() {
 
 Status Job::ResolveModel() {
   if (!cfg_.model.empty()) return Status::OK();
-  ASSIGN_OR_RAISE(auto models, ListModels(client_options_));
+  SF_ASSIGN_OR_RAISE(auto models, ListModels(client_options_));
   if (models.size() == 1) {
     cfg_.model = models[0].id;
     return Status::OK();
@@ -430,7 +430,7 @@ Result<Prepared> Job::MakePrepared(schema::Dialect dialect) {
   image::ImagePolicy policy;
   policy.max_side = cfg_.image_max_side;
   policy.max_pixels = cfg_.image_max_pixels;
-  ASSIGN_OR_RAISE(policy.format, image::ParseOutputFormat(cfg_.image_format));
+  SF_ASSIGN_OR_RAISE(policy.format, image::ParseOutputFormat(cfg_.image_format));
   policy.quality = cfg_.image_quality;
   if (!cfg_.images.empty() && cfg_.image_cache_mb > 0) {
     // One cache for the job's life: the builders made again after a re-probe keep it.
@@ -442,12 +442,12 @@ Result<Prepared> Job::MakePrepared(schema::Dialect dialect) {
   }
   Prepared p;
   p.dialect = dialect;
-  ASSIGN_OR_RAISE(
+  SF_ASSIGN_OR_RAISE(
       auto b, prompt::RequestBuilder::Make(prompt_, cfg_.images, transformer_->output_schema(), ro,
                                            policy, base_dir_));
   p.builder = std::make_shared<const prompt::RequestBuilder>(std::move(b));
   ro.max_tokens = cfg_.max_tokens * 2;
-  ASSIGN_OR_RAISE(
+  SF_ASSIGN_OR_RAISE(
       auto bl, prompt::RequestBuilder::Make(prompt_, cfg_.images, transformer_->output_schema(), ro,
                                             policy, base_dir_));
   p.builder_long = std::make_shared<const prompt::RequestBuilder>(std::move(bl));
@@ -456,8 +456,8 @@ Result<Prepared> Job::MakePrepared(schema::Dialect dialect) {
 
 Result<schema::Dialect> Job::Probe() {
   auto send = [this](const std::string& body) -> Result<std::string> {
-    ASSIGN_OR_RAISE(auto c,
-                    client::Call(client_options_, client::Request{0, "/chat/completions", body}));
+    SF_ASSIGN_OR_RAISE(
+        auto c, client::Call(client_options_, client::Request{0, "/chat/completions", body}));
     if (!c.error.ok()) return Status::Unavailable(client::DescribeError(c.error));
     return std::move(c.body);
   };
@@ -472,7 +472,7 @@ Status Job::ChooseDialect() {
     auto remembered = checkpoint_ ? checkpoint_->GetMeta("dialect")
                                   : Result<std::optional<std::string>>(std::nullopt);
     if (remembered.ok() && remembered->has_value()) {
-      ASSIGN_OR_RAISE(d, schema::ParseDialect(**remembered));
+      SF_ASSIGN_OR_RAISE(d, schema::ParseDialect(**remembered));
     } else {
       auto probed = Probe();
       if (!probed.ok()) {
@@ -487,18 +487,18 @@ Status Job::ChooseDialect() {
     }
   }
   if (d == schema::Dialect::kAuto) d = schema::Dialect::kVllm;
-  ASSIGN_OR_RAISE(auto p, MakePrepared(d));
+  SF_ASSIGN_OR_RAISE(auto p, MakePrepared(d));
   std::lock_guard lock(prepared_mu_);
   prepared_ = std::make_shared<const Prepared>(std::move(p));
   return Status::OK();
 }
 
 Status Job::PrintDryRun() {
-  ASSIGN_OR_RAISE(auto source, io::OpenSource(cfg_.inputs, io::ReadOptions{read_columns_, 64}));
+  SF_ASSIGN_OR_RAISE(auto source, io::OpenSource(cfg_.inputs, io::ReadOptions{read_columns_, 64}));
   std::string body;
   auto p = prepared();
   while (true) {
-    ASSIGN_OR_RAISE(auto batch, source->Next());
+    SF_ASSIGN_OR_RAISE(auto batch, source->Next());
     if (!batch) break;
     RecordBatch b = transformer_->Apply(std::move(*batch));
     if (b.num_rows() == 0) continue;
@@ -924,7 +924,7 @@ Status Job::RequestPass() {
   progress_cv_.notify_all();
   progress.join();
   if (server_load.joinable()) server_load.join();
-  RETURN_NOT_OK(read_status);
+  SF_RETURN_NOT_OK(read_status);
   return writer_status_;
 }
 
@@ -948,22 +948,23 @@ Status Job::OutputPass(bool* complete, int64_t* error_rows) {
   *complete = false;
   *error_rows = 0;
   table::Schema out_schema = OutputSchema();
-  ASSIGN_OR_RAISE(auto source, io::OpenSource(cfg_.inputs, io::ReadOptions{read_columns_, 1024}));
-  ASSIGN_OR_RAISE(auto cursor, checkpoint_->Scan(0));
+  SF_ASSIGN_OR_RAISE(auto source,
+                     io::OpenSource(cfg_.inputs, io::ReadOptions{read_columns_, 1024}));
+  SF_ASSIGN_OR_RAISE(auto cursor, checkpoint_->Scan(0));
   std::unique_ptr<io::Sink> sink;
   std::optional<RowRecord> rec;
   auto next_rec = [&]() -> Status {
-    ASSIGN_OR_RAISE(rec, cursor->Next());
+    SF_ASSIGN_OR_RAISE(rec, cursor->Next());
     return Status::OK();
   };
-  RETURN_NOT_OK(next_rec());
-  ASSIGN_OR_RAISE(sink, io::OpenSink(cfg_.out, out_schema));
+  SF_RETURN_NOT_OK(next_rec());
+  SF_ASSIGN_OR_RAISE(sink, io::OpenSink(cfg_.out, out_schema));
   int64_t row_id = 0;
   int64_t missing = 0;
   bool at_limit = false;
   const int n_in = static_cast<int>(out_schema.fields.size()) - (cfg_.keep_raw ? 3 : 2);
   while (!at_limit) {
-    ASSIGN_OR_RAISE(auto batch, source->Next());
+    SF_ASSIGN_OR_RAISE(auto batch, source->Next());
     if (!batch) break;
     RecordBatch b = transformer_->Apply(std::move(*batch));
     RecordBatch out = RecordBatch::Empty(out_schema);
@@ -973,7 +974,7 @@ Status Job::OutputPass(bool* complete, int64_t* error_rows) {
         break;
       }
       if (row_id % shard_.n != shard_.k) continue;
-      while (rec && rec->row_id < row_id) RETURN_NOT_OK(next_rec());
+      while (rec && rec->row_id < row_id) SF_RETURN_NOT_OK(next_rec());
       uint64_t fp = RowFingerprint(b, r, job_fp_);
       if (!rec || rec->row_id != row_id || rec->fingerprint != fp) {
         ++missing;
@@ -1024,12 +1025,12 @@ Status Job::OutputPass(bool* complete, int64_t* error_rows) {
         e.CloseStruct();
       }
     }
-    if (missing == 0 && out.num_rows() > 0) RETURN_NOT_OK(sink->Write(out));
+    if (missing == 0 && out.num_rows() > 0) SF_RETURN_NOT_OK(sink->Write(out));
   }
   if (missing > 0) {
     return Status::OK();  // incomplete: the sink's temporary file is removed, nothing published
   }
-  RETURN_NOT_OK(sink->Finish());
+  SF_RETURN_NOT_OK(sink->Finish());
   *complete = true;
   return Status::OK();
 }

@@ -8,7 +8,7 @@
 namespace structflow::engine {
 
 Result<std::vector<ModelInfo>> ListModels(const client::ClientOptions& options) {
-  ASSIGN_OR_RAISE(std::string body, client::Get(options, "/models"));
+  SF_ASSIGN_OR_RAISE(std::string body, client::Get(options, "/models"));
   simdjson::dom::parser parser;
   simdjson::dom::element doc;
   simdjson::dom::array data;
@@ -103,7 +103,7 @@ Result<ServerLoad> FetchServerLoad(const client::ClientOptions& options, double 
     if (root.size() >= 3 && root.compare(root.size() - 3, 3, "/v1") == 0)
       root.resize(root.size() - 3);
     one.endpoints = {root};
-    ASSIGN_OR_RAISE(std::string body, client::Get(one, "/metrics"));
+    SF_ASSIGN_OR_RAISE(std::string body, client::Get(one, "/metrics"));
     std::optional<ServerLoad> load = ParseServerLoad(body);
     if (!load) {
       return Status::Unavailable(fmt::format("{}/metrics reports no request queue", root));

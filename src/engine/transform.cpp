@@ -29,13 +29,13 @@ Result<Transformer> Transformer::Make(const table::Schema& input,
   Transformer t;
   t.output_ = input;
   for (const auto& name : explode) {
-    ASSIGN_OR_RAISE(auto path, table::ColumnPath::Parse(name));
+    SF_ASSIGN_OR_RAISE(auto path, table::ColumnPath::Parse(name));
     if (path.steps().size() != 1) {
       return Status::InvalidArgument(fmt::format(
           "--explode {}: only top-level list columns can be exploded; explode '{}' first", name,
           path.root()));
     }
-    ASSIGN_OR_RAISE(auto type, path.Resolve(t.output_));
+    SF_ASSIGN_OR_RAISE(auto type, path.Resolve(t.output_));
     if (type->id() != TypeId::kList) {
       return Status::InvalidArgument(fmt::format(
           "--explode {}: the column is {}, not a list; drop the flag or name a list column", name,
@@ -46,8 +46,8 @@ Result<Transformer> Transformer::Make(const table::Schema& input,
     t.explode_.push_back(name);
   }
   for (const auto& spec : extracts) {
-    ASSIGN_OR_RAISE(auto path, table::ColumnPath::Parse(spec.source));
-    RETURN_NOT_OK(path.Resolve(t.output_).status().WithContext("--extract " + spec.name));
+    SF_ASSIGN_OR_RAISE(auto path, table::ColumnPath::Parse(spec.source));
+    SF_RETURN_NOT_OK(path.Resolve(t.output_).status().WithContext("--extract " + spec.name));
     auto re = std::make_shared<re2::RE2>(spec.regex, re2::RE2::Quiet);
     if (!re->ok()) {
       return Status::InvalidArgument(

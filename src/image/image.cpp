@@ -222,7 +222,7 @@ Status Apply(VipsRef* im, const char* what, Op op) {
 Status DecodeToSrgb(std::string_view input, Format format, int w, int h, int tw, int th,
                     int orientation, OutputFormat want, VipsRef* result, Format* out) {
   VipsRef im;
-  RETURN_NOT_OK(LoadShrunk(input, format, w, h, tw, th, &im));
+  SF_RETURN_NOT_OK(LoadShrunk(input, format, w, h, tw, th, &im));
   const int lw = vips_image_get_width(im.im);
   const int lh = vips_image_get_height(im.im);
   if (lw != tw || lh != th) {
@@ -232,35 +232,36 @@ Status DecodeToSrgb(std::string_view input, Format format, int w, int h, int tw,
     const VipsBandFormat band_format = vips_image_get_format(im.im);
     // Resample premultiplied so transparent pixels do not bleed their colour into edges.
     if (alpha) {
-      RETURN_NOT_OK(Apply(&im, "premultiply alpha", [](VipsImage* in, VipsImage** o) {
+      SF_RETURN_NOT_OK(Apply(&im, "premultiply alpha", [](VipsImage* in, VipsImage** o) {
         return vips_premultiply(in, o, nullptr);
       }));
     }
-    RETURN_NOT_OK(Apply(&im, "resize", [&](VipsImage* in, VipsImage** o) {
+    SF_RETURN_NOT_OK(Apply(&im, "resize", [&](VipsImage* in, VipsImage** o) {
       return vips_resize(in, o, hscale, "vscale", vscale, nullptr);
     }));
     if (alpha) {
-      RETURN_NOT_OK(Apply(&im, "unpremultiply alpha", [&](VipsImage* in, VipsImage** o) {
+      SF_RETURN_NOT_OK(Apply(&im, "unpremultiply alpha", [&](VipsImage* in, VipsImage** o) {
         return vips_unpremultiply(in, o, nullptr);
       }));
-      RETURN_NOT_OK(Apply(&im, "cast", [&](VipsImage* in, VipsImage** o) {
+      SF_RETURN_NOT_OK(Apply(&im, "cast", [&](VipsImage* in, VipsImage** o) {
         return vips_cast(in, o, band_format, nullptr);
       }));
     }
   }
   if (orientation > 1) {
     // Rotation reads out of order, so it runs on the (already small) image in memory.
-    RETURN_NOT_OK(Apply(&im, "decode", [](VipsImage* in, VipsImage** o) {
+    SF_RETURN_NOT_OK(Apply(&im, "decode", [](VipsImage* in, VipsImage** o) {
       *o = vips_image_copy_memory(in);
       return *o ? 0 : -1;
     }));
-    RETURN_NOT_OK(Apply(&im, "apply the EXIF orientation",
-                        [](VipsImage* in, VipsImage** o) { return vips_autorot(in, o, nullptr); }));
+    SF_RETURN_NOT_OK(Apply(&im, "apply the EXIF orientation", [](VipsImage* in, VipsImage** o) {
+      return vips_autorot(in, o, nullptr);
+    }));
   }
   const VipsInterpretation interp = vips_image_get_interpretation(im.im);
   if (interp == VIPS_INTERPRETATION_CMYK) {
     // The embedded profile when there is one, else libvips' default CMYK profile.
-    RETURN_NOT_OK(Apply(&im, "convert CMYK to sRGB", [](VipsImage* in, VipsImage** o) {
+    SF_RETURN_NOT_OK(Apply(&im, "convert CMYK to sRGB", [](VipsImage* in, VipsImage** o) {
       return vips_icc_transform(in, o, "srgb", "input_profile", "cmyk", "embedded", TRUE, nullptr);
     }));
   } else if (vips_image_get_typeof(im.im, VIPS_META_ICC_NAME)) {
@@ -275,28 +276,28 @@ Status DecodeToSrgb(std::string_view input, Format format, int w, int h, int tw,
   }
   if (vips_image_get_interpretation(im.im) != VIPS_INTERPRETATION_sRGB ||
       vips_image_get_format(im.im) != VIPS_FORMAT_UCHAR) {
-    RETURN_NOT_OK(Apply(&im, "convert to sRGB", [](VipsImage* in, VipsImage** o) {
+    SF_RETURN_NOT_OK(Apply(&im, "convert to sRGB", [](VipsImage* in, VipsImage** o) {
       return vips_colourspace_issupported(in)
                  ? vips_colourspace(in, o, VIPS_INTERPRETATION_sRGB, nullptr)
                  : vips_cast_uchar(in, o, nullptr);
     }));
   }
   if (vips_image_get_format(im.im) != VIPS_FORMAT_UCHAR) {
-    RETURN_NOT_OK(Apply(&im, "cast to 8 bits", [](VipsImage* in, VipsImage** o) {
+    SF_RETURN_NOT_OK(Apply(&im, "cast to 8 bits", [](VipsImage* in, VipsImage** o) {
       return vips_cast_uchar(in, o, nullptr);
     }));
   }
   const bool alpha = vips_image_hasalpha(im.im);
   *out = PickOutput(want, format, alpha);
   if (alpha && *out == Format::kJpeg) {
-    RETURN_NOT_OK(Apply(&im, "flatten alpha", [](VipsImage* in, VipsImage** o) {
+    SF_RETURN_NOT_OK(Apply(&im, "flatten alpha", [](VipsImage* in, VipsImage** o) {
       VipsArrayDouble* white = vips_array_double_newv(1, 255.0);
       int rc = vips_flatten(in, o, "background", white, nullptr);
       vips_area_unref(VIPS_AREA(white));
       return rc;
     }));
     if (vips_image_get_format(im.im) != VIPS_FORMAT_UCHAR) {
-      RETURN_NOT_OK(Apply(&im, "cast to 8 bits", [](VipsImage* in, VipsImage** o) {
+      SF_RETURN_NOT_OK(Apply(&im, "cast to 8 bits", [](VipsImage* in, VipsImage** o) {
         return vips_cast_uchar(in, o, nullptr);
       }));
     }
@@ -304,7 +305,7 @@ Status DecodeToSrgb(std::string_view input, Format format, int w, int h, int tw,
   // Multiband TIFFs and the like: keep colour (and alpha where the format has it).
   const int keep_bands = (*out == Format::kJpeg) ? 3 : 4;
   if (vips_image_get_bands(im.im) > keep_bands) {
-    RETURN_NOT_OK(Apply(&im, "drop extra bands", [&](VipsImage* in, VipsImage** o) {
+    SF_RETURN_NOT_OK(Apply(&im, "drop extra bands", [&](VipsImage* in, VipsImage** o) {
       return vips_extract_band(in, o, 0, "n", keep_bands, nullptr);
     }));
   }
@@ -574,7 +575,7 @@ void FitWithin(int width, int height, const ImagePolicy& policy, int* out_width,
 }
 
 Result<PreparedImage> Prepare(std::string_view input, const ImagePolicy& policy) {
-  RETURN_NOT_OK(Init());
+  SF_RETURN_NOT_OK(Init());
   if (input.empty()) return Status::Corrupt("empty image (0 bytes)");
   const Format format = SniffFormat(input);
   if (format == Format::kUnknown) {
@@ -617,7 +618,7 @@ Result<PreparedImage> Prepare(std::string_view input, const ImagePolicy& policy)
   FitWithin(width, height, policy, &tw, &th);
   const bool fits = tw == width && th == height;
   if (policy.keep_fitting && fits && ServerAccepts(format) && orientation <= 1 && plain) {
-    if (!LooksComplete(format, input)) RETURN_NOT_OK(VerifyDecodes(input, format));
+    if (!LooksComplete(format, input)) SF_RETURN_NOT_OK(VerifyDecodes(input, format));
     return ImagePreparer::Kept(input, format, width, height);
   }
 
@@ -629,11 +630,11 @@ Result<PreparedImage> Prepare(std::string_view input, const ImagePolicy& policy)
 
   VipsRef im;
   Format out = Format::kJpeg;
-  RETURN_NOT_OK(
+  SF_RETURN_NOT_OK(
       DecodeToSrgb(input, format, width, height, tw, th, orientation, policy.format, &im, &out));
   void* buf = nullptr;
   size_t len = 0;
-  RETURN_NOT_OK(Encode(im.im, out, policy.quality, &buf, &len, format));
+  SF_RETURN_NOT_OK(Encode(im.im, out, policy.quality, &buf, &len, format));
   return ImagePreparer::Owned(buf, len, g_free, out, vips_image_get_width(im.im),
                               vips_image_get_height(im.im));
 }

@@ -119,7 +119,7 @@ Result<std::string_view> LoadImageBytes(const ImageRef& ref, const LoadOptions& 
     case ImageRef::Kind::kBytes:
       return ref.value;
     case ImageRef::Kind::kPath:
-      RETURN_NOT_OK(ReadFileBytes(ResolvePath(ref.value, options.base_dir), storage));
+      SF_RETURN_NOT_OK(ReadFileBytes(ResolvePath(ref.value, options.base_dir), storage));
       return std::string_view(*storage);
     case ImageRef::Kind::kUrl: {
       if (StartsWithNoCase(ref.value, "data:")) {
@@ -135,7 +135,7 @@ Result<std::string_view> LoadImageBytes(const ImageRef& ref, const LoadOptions& 
         }
         return std::string_view(*storage);
       }
-      RETURN_NOT_OK(FetchUrl(ref.value, options.fetch, storage));
+      SF_RETURN_NOT_OK(FetchUrl(ref.value, options.fetch, storage));
       return std::string_view(*storage);
     }
   }

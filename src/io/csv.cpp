@@ -47,7 +47,7 @@ class CsvParser {
       c = in_->Get();
     }
     if (c < 0) {
-      RETURN_NOT_OK(in_->status());
+      SF_RETURN_NOT_OK(in_->status());
       return false;
     }
     rec->size = 0;
@@ -66,7 +66,7 @@ class CsvParser {
         while (true) {
           c = in_->Get();
           if (c < 0) {
-            RETURN_NOT_OK(in_->status());
+            SF_RETURN_NOT_OK(in_->status());
             return Status::Corrupt(fmt::format(
                 "{}:{}: a quoted field never closes (no matching \"); a quote inside a field is "
                 "written as two quotes (\"\")",
@@ -104,7 +104,7 @@ class CsvParser {
       }
       if (c == '\r' && in_->Peek() == '\n') in_->Get();
       if (c == '\n' || c == '\r') ++line_;
-      if (c < 0) RETURN_NOT_OK(in_->status());
+      if (c < 0) SF_RETURN_NOT_OK(in_->status());
       return true;
     }
   }
@@ -172,7 +172,7 @@ struct Header {
 
 Result<Header> ReadHeader(CsvParser* parser) {
   Record rec;
-  ASSIGN_OR_RAISE(bool any, parser->Next(&rec));
+  SF_ASSIGN_OR_RAISE(bool any, parser->Next(&rec));
   if (!any) {
     return Status::InvalidArgument(fmt::format(
         "'{}' is empty; a CSV input needs a header row naming its columns", parser->file()));
@@ -192,7 +192,7 @@ Result<Header> ReadHeader(CsvParser* parser) {
 }
 
 Result<std::unique_ptr<CsvParser>> OpenParser(const std::string& file) {
-  ASSIGN_OR_RAISE(auto in, ByteReader::Open(file));
+  SF_ASSIGN_OR_RAISE(auto in, ByteReader::Open(file));
   return std::make_unique<CsvParser>(file, std::move(in));
 }
 
@@ -205,12 +205,12 @@ Status FieldCountError(const std::string& file, int64_t line, size_t got, size_t
 
 Result<table::Schema> InferCsvFile(const std::string& file, const ReadOptions& options,
                                    const std::vector<std::pair<std::string, TypePtr>>& overrides) {
-  ASSIGN_OR_RAISE(auto parser, OpenParser(file));
-  ASSIGN_OR_RAISE(Header header, ReadHeader(parser.get()));
+  SF_ASSIGN_OR_RAISE(auto parser, OpenParser(file));
+  SF_ASSIGN_OR_RAISE(Header header, ReadHeader(parser.get()));
   std::vector<Candidates> cands(header.names.size());
   Record rec;
   for (int64_t n = 0; n < options.infer_rows; ++n) {
-    ASSIGN_OR_RAISE(bool more, parser->Next(&rec));
+    SF_ASSIGN_OR_RAISE(bool more, parser->Next(&rec));
     if (!more) break;
     if (rec.size != header.names.size()) {
       return FieldCountError(file, rec.line, rec.size, header.names.size());
@@ -256,7 +256,7 @@ class CsvFileSource : public Source {
     table::RecordBatch batch = table::RecordBatch::Empty(schema_);
     int64_t rows = 0;
     while (rows < options_.batch_rows) {
-      ASSIGN_OR_RAISE(bool more, parser_->Next(&rec_));
+      SF_ASSIGN_OR_RAISE(bool more, parser_->Next(&rec_));
       if (!more) {
         done_ = true;
         break;
@@ -266,7 +266,8 @@ class CsvFileSource : public Source {
         return FieldCountError(parser_->file(), rec_.line, rec_.size, num_fields_);
       }
       for (size_t c = 0; c < field_of_column_.size(); ++c) {
-        RETURN_NOT_OK(AppendField(&batch.columns[c], schema_.fields[c].name, field_of_column_[c]));
+        SF_RETURN_NOT_OK(
+            AppendField(&batch.columns[c], schema_.fields[c].name, field_of_column_[c]));
       }
       ++rows;
     }
@@ -439,11 +440,11 @@ Result<std::unique_ptr<Source>> OpenCsvSource(const std::vector<std::string>& fi
     return Status::InvalidArgument(
         fmt::format("infer_rows must be positive, got {}", options.infer_rows));
   }
-  ASSIGN_OR_RAISE(auto overrides, ParseTypeOverrides(options.type_overrides));
-  ASSIGN_OR_RAISE(table::Schema full, InferCsvFile(files[0], options, overrides));
+  SF_ASSIGN_OR_RAISE(auto overrides, ParseTypeOverrides(options.type_overrides));
+  SF_ASSIGN_OR_RAISE(table::Schema full, InferCsvFile(files[0], options, overrides));
   // Widen int64 to double across files; any other difference is an error.
   for (size_t i = 1; i < files.size(); ++i) {
-    ASSIGN_OR_RAISE(table::Schema other, InferCsvFile(files[i], options, overrides));
+    SF_ASSIGN_OR_RAISE(table::Schema other, InferCsvFile(files[i], options, overrides));
     if (other.fields.size() == full.fields.size()) {
       for (size_t k = 0; k < full.fields.size(); ++k) {
         auto a = full.fields[k].type->id(), b = other.fields[k].type->id();
@@ -463,14 +464,15 @@ Result<std::unique_ptr<Source>> OpenCsvSource(const std::vector<std::string>& fi
           files[0], files[i], diff));
     }
   }
-  ASSIGN_OR_RAISE(table::Schema schema, ProjectSchema(full, options.columns, "'" + files[0] + "'"));
+  SF_ASSIGN_OR_RAISE(table::Schema schema,
+                     ProjectSchema(full, options.columns, "'" + files[0] + "'"));
   std::vector<int> field_of_column;
   for (const auto& f : schema.fields) field_of_column.push_back(full.FieldIndex(f.name));
   size_t num_fields = full.fields.size();
   auto open = [schema, field_of_column, num_fields,
                options](const std::string& path) -> Result<std::unique_ptr<Source>> {
-    ASSIGN_OR_RAISE(auto parser, OpenParser(path));
-    RETURN_NOT_OK(ReadHeader(parser.get()).status());
+    SF_ASSIGN_OR_RAISE(auto parser, OpenParser(path));
+    SF_RETURN_NOT_OK(ReadHeader(parser.get()).status());
     return std::unique_ptr<Source>(
         new CsvFileSource(std::move(parser), num_fields, schema, field_of_column, options));
   };
@@ -479,7 +481,7 @@ Result<std::unique_ptr<Source>> OpenCsvSource(const std::vector<std::string>& fi
 }
 
 Result<std::unique_ptr<Sink>> OpenCsvSink(const std::string& path, const table::Schema& schema) {
-  ASSIGN_OR_RAISE(auto file, AtomicFile::Create(path));
+  SF_ASSIGN_OR_RAISE(auto file, AtomicFile::Create(path));
   return std::unique_ptr<Sink>(new CsvSink(schema, std::move(file)));
 }
 

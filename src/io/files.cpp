@@ -142,9 +142,9 @@ Result<ExpandedInputs> ExpandInputs(const std::vector<std::string>& inputs) {
       std::vector<std::string> matches(g.gl_pathv, g.gl_pathv + g.gl_pathc);
       globfree(&g);
       std::sort(matches.begin(), matches.end());
-      for (const auto& m : matches) RETURN_NOT_OK(ExpandPath(m, input, &items));
+      for (const auto& m : matches) SF_RETURN_NOT_OK(ExpandPath(m, input, &items));
     } else {
-      RETURN_NOT_OK(ExpandPath(input, input, &items));
+      SF_RETURN_NOT_OK(ExpandPath(input, input, &items));
     }
   }
   ExpandedInputs out;
@@ -196,7 +196,7 @@ Status LineReader::Fill() {
 Result<bool> LineReader::Next(std::string_view* line) {
   if (line_number_ == 0 && pos_ == 0) {
     // A UTF-8 byte order mark is not part of the first line.
-    if (end_ < 3 && !eof_) RETURN_NOT_OK(Fill());
+    if (end_ < 3 && !eof_) SF_RETURN_NOT_OK(Fill());
     if (end_ >= 3 && std::memcmp(buf_.data(), "\xEF\xBB\xBF", 3) == 0) pos_ = 3;
   }
   size_t scan_from = pos_;
@@ -222,7 +222,7 @@ Result<bool> LineReader::Next(std::string_view* line) {
       return true;
     }
     size_t scanned = end_ - pos_;
-    RETURN_NOT_OK(Fill());
+    SF_RETURN_NOT_OK(Fill());
     scan_from = pos_ + scanned;
   }
 }
@@ -296,7 +296,7 @@ Status AtomicFile::Append(std::string_view data) {
 
 Status AtomicFile::Commit() {
   if (committed_) return Status::OK();
-  RETURN_NOT_OK(FlushBuffer());
+  SF_RETURN_NOT_OK(FlushBuffer());
   if (::fsync(fd_) != 0) {
     return Status::IOError(fmt::format("cannot fsync '{}': {}", temp_path_, Errno()));
   }
@@ -417,18 +417,18 @@ Status TextRowSink::Write(const table::RecordBatch& batch) {
         fmt::format("writing '{}': batch has {} columns but the sink was opened with {}",
                     file_->path(), batch.num_columns(), schema_.fields.size()));
   }
-  RETURN_NOT_OK(WriteHeaderOnce());
+  SF_RETURN_NOT_OK(WriteHeaderOnce());
   // AtomicFile buffers; one row at a time keeps no second copy of the batch's text.
   for (int64_t r = 0; r < batch.num_rows(); ++r) {
     line_.clear();
     AppendRow(batch, r, &line_);
-    RETURN_NOT_OK(file_->Append(line_));
+    SF_RETURN_NOT_OK(file_->Append(line_));
   }
   return Status::OK();
 }
 
 Status TextRowSink::Finish() {
-  RETURN_NOT_OK(WriteHeaderOnce());
+  SF_RETURN_NOT_OK(WriteHeaderOnce());
   return file_->Commit();
 }
 

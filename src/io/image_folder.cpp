@@ -81,7 +81,7 @@ Result<std::optional<Sidecar>> LoadSidecar(const std::string& folder) {
   }
   int64_t row = 0;
   while (true) {
-    ASSIGN_OR_RAISE(auto batch, src->Next());
+    SF_ASSIGN_OR_RAISE(auto batch, src->Next());
     if (!batch) break;
     const table::Column& keys = batch->columns[key];
     for (int64_t r = 0; r < batch->num_rows(); ++r, ++row) {
@@ -143,7 +143,7 @@ class ImageFolderSource : public Source {
         if (src == 0) {
           col.AppendBytes(rel);
         } else if (src == 1) {
-          RETURN_NOT_OK(ReadFile((fs::path(folder_) / rel).string(), &data));
+          SF_RETURN_NOT_OK(ReadFile((fs::path(folder_) / rel).string(), &data));
           bytes += static_cast<int64_t>(data.size());
           col.AppendBytes(data);
         } else if (sidecar_row < 0) {
@@ -200,7 +200,7 @@ Result<std::unique_ptr<Source>> OpenOneFolder(const std::string& folder,
         "folder '{}' holds no images (jpg, jpeg, png, webp, gif, bmp, tif, tiff)", folder));
   }
   std::sort(files.begin(), files.end());
-  ASSIGN_OR_RAISE(std::optional<Sidecar> sidecar, LoadSidecar(folder));
+  SF_ASSIGN_OR_RAISE(std::optional<Sidecar> sidecar, LoadSidecar(folder));
   table::Schema full;
   full.fields.push_back({"path", DataType::String(), false});
   full.fields.push_back({"image", DataType::Binary()});
@@ -215,8 +215,8 @@ Result<std::unique_ptr<Source>> OpenOneFolder(const std::string& folder,
                   unmatched, folder);
     }
   }
-  ASSIGN_OR_RAISE(table::Schema schema,
-                  ProjectSchema(full, options.columns, "image folder '" + folder + "'"));
+  SF_ASSIGN_OR_RAISE(table::Schema schema,
+                     ProjectSchema(full, options.columns, "image folder '" + folder + "'"));
   return std::unique_ptr<Source>(new ImageFolderSource(
       folder, std::move(files), std::move(sidecar), std::move(full), std::move(schema), options));
 }
@@ -226,12 +226,12 @@ Result<std::unique_ptr<Source>> OpenOneFolder(const std::string& folder,
 Result<std::unique_ptr<Source>> OpenImageFolderSource(const std::vector<std::string>& folders,
                                                       const ReadOptions& options) {
   if (folders.empty()) return Status::InvalidArgument("no image folder given");
-  ASSIGN_OR_RAISE(auto first, OpenOneFolder(folders[0], options));
+  SF_ASSIGN_OR_RAISE(auto first, OpenOneFolder(folders[0], options));
   if (folders.size() == 1) return first;
   table::Schema schema = first->schema();
   int64_t rows = *first->num_rows();
   for (size_t i = 1; i < folders.size(); ++i) {
-    ASSIGN_OR_RAISE(auto other, OpenOneFolder(folders[i], options));
+    SF_ASSIGN_OR_RAISE(auto other, OpenOneFolder(folders[i], options));
     std::string diff = DescribeSchemaDifference(schema, "'" + folders[0] + "'", other->schema(),
                                                 "'" + folders[i] + "'");
     if (!diff.empty()) {

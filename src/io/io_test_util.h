@@ -86,12 +86,12 @@ inline std::string OpenAndReadJson(const std::vector<std::string>& inputs,
 // Copies every batch of `inputs` to `out` through OpenSink.
 inline Status Convert(const std::vector<std::string>& inputs, const std::string& out,
                       const ReadOptions& options = {}) {
-  ASSIGN_OR_RAISE(auto src, OpenSource(inputs, options));
-  ASSIGN_OR_RAISE(auto sink, OpenSink(out, src->schema()));
+  SF_ASSIGN_OR_RAISE(auto src, OpenSource(inputs, options));
+  SF_ASSIGN_OR_RAISE(auto sink, OpenSink(out, src->schema()));
   while (true) {
-    ASSIGN_OR_RAISE(auto batch, src->Next());
+    SF_ASSIGN_OR_RAISE(auto batch, src->Next());
     if (!batch) break;
-    RETURN_NOT_OK(sink->Write(*batch));
+    SF_RETURN_NOT_OK(sink->Write(*batch));
   }
   return sink->Finish();
 }

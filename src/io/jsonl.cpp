@@ -160,12 +160,12 @@ Status Merge(Node* a, const Node& b, const std::string& path, const std::string&
       if (!a->element) {
         a->element = b.element->Clone();
       } else {
-        RETURN_NOT_OK(Merge(a->element.get(), *b.element, path + "[]", a_file, b_file, root));
+        SF_RETURN_NOT_OK(Merge(a->element.get(), *b.element, path + "[]", a_file, b_file, root));
       }
     } else if (a->kind == Node::Kind::kStruct) {
       for (size_t i = 0; i < b.children.size(); ++i) {
-        RETURN_NOT_OK(Merge(a->Child(b.names[i]), *b.children[i], path + "." + b.names[i], a_file,
-                            b_file, root));
+        SF_RETURN_NOT_OK(Merge(a->Child(b.names[i]), *b.children[i], path + "." + b.names[i],
+                               a_file, b_file, root));
       }
     }
     return Status::OK();
@@ -224,17 +224,17 @@ Result<Inferred> InferFile(const std::string& file, const ReadOptions& options,
   std::unordered_map<std::string, TypePtr> forced(overrides.begin(), overrides.end());
   std::unordered_map<std::string_view, bool> wanted;
   for (const auto& c : options.columns) wanted.emplace(c, true);
-  ASSIGN_OR_RAISE(auto reader, LineReader::Open(file));
+  SF_ASSIGN_OR_RAISE(auto reader, LineReader::Open(file));
   simdjson::dom::parser parser;
   int64_t sampled = 0;
   std::string_view line;
   std::unordered_set<std::string> seen_names;  // sampled keys outside the projection
   while (sampled < options.infer_rows) {
-    ASSIGN_OR_RAISE(bool more, reader->Next(&line));
+    SF_ASSIGN_OR_RAISE(bool more, reader->Next(&line));
     if (!more) break;
     if (IsBlank(line)) continue;
     element row;
-    RETURN_NOT_OK(ParseLine(&parser, line, file, reader->line_number(), &row));
+    SF_RETURN_NOT_OK(ParseLine(&parser, line, file, reader->line_number(), &row));
     ++sampled;
     simdjson::dom::object obj = row.get_object().value_unsafe();
     for (auto kv : obj) {
@@ -442,7 +442,7 @@ class JsonlFileSource : public Source {
     std::string_view line;
     int64_t rows = 0;
     while (rows < options_.batch_rows) {
-      ASSIGN_OR_RAISE(bool more, reader_->Next(&line));
+      SF_ASSIGN_OR_RAISE(bool more, reader_->Next(&line));
       if (!more) {
         done_ = true;
         break;
@@ -450,7 +450,7 @@ class JsonlFileSource : public Source {
       if (IsBlank(line)) continue;
       int64_t line_no = reader_->line_number();
       element row;
-      RETURN_NOT_OK(ParseLine(&parser_, line, file_, line_no, &row));
+      SF_RETURN_NOT_OK(ParseLine(&parser_, line, file_, line_no, &row));
       std::fill(seen.begin(), seen.end(), false);
       simdjson::dom::object obj = row.get_object().value_unsafe();
       for (auto kv : obj) {
@@ -520,8 +520,8 @@ class JsonlSink : public TextRowSink {
 Result<table::Schema> InferJsonlSchema(const std::string& file, const ReadOptions& options) {
   ReadOptions all = options;
   all.columns.clear();
-  ASSIGN_OR_RAISE(auto overrides, ParseTypeOverrides(options.type_overrides));
-  ASSIGN_OR_RAISE(Inferred inf, InferFile(file, all, overrides));
+  SF_ASSIGN_OR_RAISE(auto overrides, ParseTypeOverrides(options.type_overrides));
+  SF_ASSIGN_OR_RAISE(Inferred inf, InferFile(file, all, overrides));
   return SchemaOf(inf.root);
 }
 
@@ -532,10 +532,10 @@ Result<std::unique_ptr<Source>> OpenJsonlSource(const std::vector<std::string>& 
     return Status::InvalidArgument(
         fmt::format("infer_rows must be positive, got {}", options.infer_rows));
   }
-  ASSIGN_OR_RAISE(auto overrides, ParseTypeOverrides(options.type_overrides));
-  ASSIGN_OR_RAISE(Inferred first, InferFile(files[0], options, overrides));
+  SF_ASSIGN_OR_RAISE(auto overrides, ParseTypeOverrides(options.type_overrides));
+  SF_ASSIGN_OR_RAISE(Inferred first, InferFile(files[0], options, overrides));
   for (size_t i = 1; i < files.size(); ++i) {
-    ASSIGN_OR_RAISE(Inferred other, InferFile(files[i], options, overrides));
+    SF_ASSIGN_OR_RAISE(Inferred other, InferFile(files[i], options, overrides));
     // Top-level columns must match; nested types unify.
     for (const auto& n : first.root.names) {
       if (!other.root.index.count(n)) {
@@ -555,14 +555,16 @@ Result<std::unique_ptr<Source>> OpenJsonlSource(const std::vector<std::string>& 
     }
     for (size_t k = 0; k < other.root.names.size(); ++k) {
       const std::string& n = other.root.names[k];
-      RETURN_NOT_OK(Merge(first.root.Child(n), *other.root.children[k], n, files[0], files[i], n));
+      SF_RETURN_NOT_OK(
+          Merge(first.root.Child(n), *other.root.children[k], n, files[0], files[i], n));
     }
   }
-  ASSIGN_OR_RAISE(table::Schema schema, ProjectSchema(SchemaOf(first.root), options.columns,
-                                                      fmt::format("'{}' (first {} lines)", files[0],
-                                                                  options.infer_rows)));
+  SF_ASSIGN_OR_RAISE(
+      table::Schema schema,
+      ProjectSchema(SchemaOf(first.root), options.columns,
+                    fmt::format("'{}' (first {} lines)", files[0], options.infer_rows)));
   auto open = [schema, options](const std::string& path) -> Result<std::unique_ptr<Source>> {
-    ASSIGN_OR_RAISE(auto reader, LineReader::Open(path));
+    SF_ASSIGN_OR_RAISE(auto reader, LineReader::Open(path));
     return std::unique_ptr<Source>(new JsonlFileSource(path, schema, std::move(reader), options));
   };
   return std::unique_ptr<Source>(
@@ -570,7 +572,7 @@ Result<std::unique_ptr<Source>> OpenJsonlSource(const std::vector<std::string>& 
 }
 
 Result<std::unique_ptr<Sink>> OpenJsonlSink(const std::string& path, const table::Schema& schema) {
-  ASSIGN_OR_RAISE(auto file, AtomicFile::Create(path));
+  SF_ASSIGN_OR_RAISE(auto file, AtomicFile::Create(path));
   return std::unique_ptr<Sink>(new JsonlSink(schema, std::move(file)));
 }
 

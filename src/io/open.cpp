@@ -61,7 +61,7 @@ Result<std::unique_ptr<Source>> OpenSource(const std::vector<std::string>& input
     return Status::InvalidArgument(
         fmt::format("batch_rows must be positive, got {}", options.batch_rows));
   }
-  ASSIGN_OR_RAISE(ExpandedInputs expanded, ExpandInputs(inputs));
+  SF_ASSIGN_OR_RAISE(ExpandedInputs expanded, ExpandInputs(inputs));
   if (!options.type_overrides.empty() &&
       (expanded.format == Format::kParquet || expanded.format == Format::kImageFolder)) {
     return Status::InvalidArgument(fmt::format(

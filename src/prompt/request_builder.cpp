@@ -64,22 +64,22 @@ Result<RequestBuilder> RequestBuilder::Make(const std::string& prompt_template,
                                             const std::vector<std::string>& image_paths,
                                             const table::Schema& schema, RequestOptions options,
                                             image::ImagePolicy policy, std::string base_dir) {
-  ASSIGN_OR_RAISE(Template t, Template::Parse(prompt_template));
-  RETURN_NOT_OK(t.Bind(schema));
+  SF_ASSIGN_OR_RAISE(Template t, Template::Parse(prompt_template));
+  SF_RETURN_NOT_OK(t.Bind(schema));
   std::vector<table::ColumnPath> paths;
   for (const std::string& text : image_paths) {
     auto path = table::ColumnPath::Parse(text);
     if (!path.ok()) return path.status().WithContext("image column");
     auto type = path->Resolve(schema);
     if (!type.ok()) return type.status().WithContext(fmt::format("image column '{}'", text));
-    RETURN_NOT_OK(image::CheckImageType(**type, text));
+    SF_RETURN_NOT_OK(image::CheckImageType(**type, text));
     paths.push_back(std::move(path).value());
   }
-  RETURN_NOT_OK(image::ValidatePolicy(policy));
+  SF_RETURN_NOT_OK(image::ValidatePolicy(policy));
   if (options.image_cache && !(options.image_cache->policy() == policy)) {
     return Status::Internal("the image cache was made for another image policy");
   }
-  if (!paths.empty()) RETURN_NOT_OK(image::Init());
+  if (!paths.empty()) SF_RETURN_NOT_OK(image::Init());
   if (options.max_tokens <= 0) {
     return Status::InvalidArgument(
         fmt::format("--max-tokens {} must be positive", options.max_tokens));

@@ -243,15 +243,15 @@ Result<Constraint> Constraint::FromSchemaText(std::string_view json, std::string
     return Status::InvalidArgument(impl->origin + ": not valid JSON at " +
                                    LineColumn(json, e.byte == 0 ? 0 : e.byte - 1) + ": " + what);
   }
-  ASSIGN_OR_RAISE(CompiledSchema compiled, CompileSchema(doc, impl->origin));
+  SF_ASSIGN_OR_RAISE(CompiledSchema compiled, CompileSchema(doc, impl->origin));
   impl->root = std::move(compiled.root);
   impl->type = impl->root.type;
   impl->openai_strict = compiled.openai_strict;
   impl->validator = std::make_unique<JsonSchemaValidator::Impl>();
   impl->validator->origin = impl->origin;
   impl->validator->document = std::move(compiled.validation_document);
-  RETURN_NOT_OK(impl->validator->Build(compiled.draft4 ? JsonSchemaValidator::Draft::kDraft4
-                                                       : JsonSchemaValidator::Draft::kDraft7));
+  SF_RETURN_NOT_OK(impl->validator->Build(compiled.draft4 ? JsonSchemaValidator::Draft::kDraft4
+                                                          : JsonSchemaValidator::Draft::kDraft7));
   impl->schema_json = doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   impl->members[static_cast<int>(Dialect::kVllm)] =
       "\"structured_outputs\":{\"json\":" + impl->schema_json + "}";

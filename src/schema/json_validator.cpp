@@ -171,7 +171,7 @@ Result<JsonSchemaValidator> JsonSchemaValidator::Make(std::string_view schema_js
                                    LineColumn(schema_json, e.byte == 0 ? 0 : e.byte - 1) + ": " +
                                    e.what());
   }
-  RETURN_NOT_OK(impl->Build(draft));
+  SF_RETURN_NOT_OK(impl->Build(draft));
   return JsonSchemaValidator(std::move(impl));
 }
 

@@ -146,11 +146,11 @@ class Compiler {
                          std::string(u.fix));
       }
     }
-    if (auto it = s.find("type"); it != s.end()) RETURN_NOT_OK(CheckType(*it, path));
+    if (auto it = s.find("type"); it != s.end()) SF_RETURN_NOT_OK(CheckType(*it, path));
     if (auto it = s.find("$ref"); it != s.end()) {
       if (!it->is_string()) return Error(JsonPathAppendKey(path, "$ref"), "must be a string");
       const OJson* target = nullptr;
-      RETURN_NOT_OK(Resolve(it->get<std::string>(), JsonPathAppendKey(path, "$ref"), &target));
+      SF_RETURN_NOT_OK(Resolve(it->get<std::string>(), JsonPathAppendKey(path, "$ref"), &target));
     }
     for (const char* k : {"required"}) {
       if (auto it = s.find(k); it != s.end()) {
@@ -216,24 +216,24 @@ class Compiler {
           return Error(JsonPathAppendKey(path, k), "must be an object of named schemas");
         }
         for (const auto& [name, sub] : it->items()) {
-          RETURN_NOT_OK(Check(sub, JsonPathAppendKey(JsonPathAppendKey(path, k), name),
-                              pointer + "/" + k + "/" + PointerEscape(name)));
+          SF_RETURN_NOT_OK(Check(sub, JsonPathAppendKey(JsonPathAppendKey(path, k), name),
+                                 pointer + "/" + k + "/" + PointerEscape(name)));
         }
       }
     }
     for (const char* k : {"additionalProperties", "additionalItems"}) {
       if (auto it = s.find(k); it != s.end()) {
-        RETURN_NOT_OK(Check(*it, JsonPathAppendKey(path, k), pointer + "/" + k));
+        SF_RETURN_NOT_OK(Check(*it, JsonPathAppendKey(path, k), pointer + "/" + k));
       }
     }
     if (auto it = s.find("items"); it != s.end()) {
       if (it->is_array()) {
         for (size_t i = 0; i < it->size(); ++i) {
-          RETURN_NOT_OK(Check((*it)[i], JsonPathAppendIndex(JsonPathAppendKey(path, "items"), i),
-                              pointer + "/items/" + std::to_string(i)));
+          SF_RETURN_NOT_OK(Check((*it)[i], JsonPathAppendIndex(JsonPathAppendKey(path, "items"), i),
+                                 pointer + "/items/" + std::to_string(i)));
         }
       } else {
-        RETURN_NOT_OK(Check(*it, JsonPathAppendKey(path, "items"), pointer + "/items"));
+        SF_RETURN_NOT_OK(Check(*it, JsonPathAppendKey(path, "items"), pointer + "/items"));
       }
     }
     if (auto it = s.find("prefixItems"); it != s.end()) {
@@ -246,9 +246,9 @@ class Compiler {
       }
       prefix_items_pointers_.push_back(pointer);
       for (size_t i = 0; i < it->size(); ++i) {
-        RETURN_NOT_OK(Check((*it)[i],
-                            JsonPathAppendIndex(JsonPathAppendKey(path, "prefixItems"), i),
-                            pointer + "/prefixItems/" + std::to_string(i)));
+        SF_RETURN_NOT_OK(Check((*it)[i],
+                               JsonPathAppendIndex(JsonPathAppendKey(path, "prefixItems"), i),
+                               pointer + "/prefixItems/" + std::to_string(i)));
       }
     }
     for (const char* k : {"anyOf", "oneOf", "allOf"}) {
@@ -262,8 +262,8 @@ class Compiler {
                        "vLLM's structured-output backends; merge the schemas into one");
         }
         for (size_t i = 0; i < it->size(); ++i) {
-          RETURN_NOT_OK(Check((*it)[i], JsonPathAppendIndex(JsonPathAppendKey(path, k), i),
-                              pointer + "/" + k + "/" + std::to_string(i)));
+          SF_RETURN_NOT_OK(Check((*it)[i], JsonPathAppendIndex(JsonPathAppendKey(path, k), i),
+                                 pointer + "/" + k + "/" + std::to_string(i)));
         }
       }
     }
@@ -303,7 +303,7 @@ class Compiler {
     if (t.is_array()) {
       if (t.empty()) return Error(tpath, "must name at least one type");
       for (size_t i = 0; i < t.size(); ++i) {
-        RETURN_NOT_OK(check_one(t[i], JsonPathAppendIndex(tpath, i)));
+        SF_RETURN_NOT_OK(check_one(t[i], JsonPathAppendIndex(tpath, i)));
       }
       return Status::OK();
     }
@@ -408,7 +408,7 @@ class Compiler {
                          "{} to keep it as JSON text");
       }
       const OJson* target = nullptr;
-      RETURN_NOT_OK(Resolve(ref, JsonPathAppendKey(path, "$ref"), &target));
+      SF_RETURN_NOT_OK(Resolve(ref, JsonPathAppendKey(path, "$ref"), &target));
       ref_stack_.push_back(ref);
       auto r = Build(*target, JsonPathAppendKey(path, "$ref"));
       ref_stack_.pop_back();
@@ -430,8 +430,8 @@ class Compiler {
       bool nullable = false;
       for (size_t i = 0; i < it->size(); ++i) {
         if ((*it)[i].is_boolean() && !(*it)[i].get<bool>()) continue;  // admits nothing
-        ASSIGN_OR_RAISE(TypeNode b,
-                        Build((*it)[i], JsonPathAppendIndex(JsonPathAppendKey(path, k), i)));
+        SF_ASSIGN_OR_RAISE(TypeNode b,
+                           Build((*it)[i], JsonPathAppendIndex(JsonPathAppendKey(path, k), i)));
         nullable = nullable || b.nullable;
         if (b.kind != TypeNode::Kind::kNull) branches.push_back(std::move(b));
       }
@@ -501,7 +501,7 @@ class Compiler {
       }
       TypeNode element = Leaf(TypeNode::Kind::kJsonText, true);
       if (items != s.end()) {
-        ASSIGN_OR_RAISE(element, Build(*items, JsonPathAppendKey(path, "items")));
+        SF_ASSIGN_OR_RAISE(element, Build(*items, JsonPathAppendKey(path, "items")));
       }
       TypeNode n;
       n.kind = TypeNode::Kind::kList;
@@ -524,8 +524,9 @@ class Compiler {
     n.nullable = nullable;
     std::vector<table::Field> fields;
     for (const auto& [name, sub] : props->items()) {
-      ASSIGN_OR_RAISE(TypeNode child,
-                      Build(sub, JsonPathAppendKey(JsonPathAppendKey(path, "properties"), name)));
+      SF_ASSIGN_OR_RAISE(
+          TypeNode child,
+          Build(sub, JsonPathAppendKey(JsonPathAppendKey(path, "properties"), name)));
       bool required = req.count(name) > 0;
       fields.push_back(table::Field{name, child.type, !required || child.nullable});
       n.names.push_back(name);
@@ -721,9 +722,9 @@ Result<CompiledSchema> CompileSchema(const nlohmann::ordered_json& document,
     return Status::InvalidArgument(origin + ": $: a JSON Schema must be an object, not " +
                                    std::string(document.type_name()));
   }
-  RETURN_NOT_OK(compiler.Check(document, "$", ""));
+  SF_RETURN_NOT_OK(compiler.Check(document, "$", ""));
   CompiledSchema out;
-  ASSIGN_OR_RAISE(out.root, compiler.Build(document, "$"));
+  SF_ASSIGN_OR_RAISE(out.root, compiler.Build(document, "$"));
   out.openai_strict = compiler.openai_strict();
   if (auto it = document.find("$schema"); it != document.end() && it->is_string()) {
     out.draft4 = it->get<std::string>().find("draft-04") != std::string::npos;

@@ -413,7 +413,7 @@ void Generate(const Node& n, Rng& rng, std::string* out) {
 
 Result<std::string> GenerateFromRegex(std::string_view pattern, Rng& rng) {
   Parser parser(pattern);
-  ASSIGN_OR_RAISE(NodePtr root, parser.ParseAll());
+  SF_ASSIGN_OR_RAISE(NodePtr root, parser.ParseAll());
   std::string out;
   Generate(*root, rng, &out);
   return out;

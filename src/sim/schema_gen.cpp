@@ -48,7 +48,7 @@ class Generator {
           fmt::format("{}: a schema must be an object or a boolean", path));
     }
     if (auto it = schema.find("$ref"); it != schema.end()) {
-      ASSIGN_OR_RAISE(const json* target, Resolve(*it, path));
+      SF_ASSIGN_OR_RAISE(const json* target, Resolve(*it, path));
       return Value(*target, path, depth + 1);
     }
     if (auto it = schema.find("const"); it != schema.end()) return *it;
@@ -83,7 +83,7 @@ class Generator {
       for (const auto& part : *it) {
         const json* p = &part;
         if (p->is_object() && p->contains("$ref")) {
-          ASSIGN_OR_RAISE(p, Resolve((*p)["$ref"], path));
+          SF_ASSIGN_OR_RAISE(p, Resolve((*p)["$ref"], path));
         }
         if (!p->is_object()) continue;
         for (auto m = p->begin(); m != p->end(); ++m) {
@@ -201,7 +201,7 @@ class Generator {
       for (auto p = props->begin(); p != props->end(); ++p) {
         bool req = is_required(p.key());
         if (!req && (depth >= kSoftDepth || !rng_.Chance(0.65))) continue;
-        ASSIGN_OR_RAISE(json v, Value(p.value(), path + "." + p.key(), depth + 1));
+        SF_ASSIGN_OR_RAISE(json v, Value(p.value(), path + "." + p.key(), depth + 1));
         out[p.key()] = std::move(v);
       }
     }
@@ -252,7 +252,7 @@ class Generator {
       } else {
         // uniqueItems: a few tries to draw a value not seen yet.
         for (int attempt = 0; attempt < 8; ++attempt) {
-          ASSIGN_OR_RAISE(v, Value(*s, item_path, depth + 1));
+          SF_ASSIGN_OR_RAISE(v, Value(*s, item_path, depth + 1));
           if (!unique || std::find(out.begin(), out.end(), v) == out.end()) break;
         }
         if (unique && std::find(out.begin(), out.end(), v) != out.end()) {
@@ -446,7 +446,7 @@ Result<nlohmann::json> GenerateValue(const nlohmann::json& schema, Rng& rng) {
 Result<std::string> GenerateFromSchema(std::string_view schema_json, Rng& rng) {
   nlohmann::json schema = nlohmann::json::parse(schema_json, nullptr, /*allow_exceptions=*/false);
   if (schema.is_discarded()) return Status::InvalidArgument("schema is not valid JSON");
-  ASSIGN_OR_RAISE(nlohmann::json v, GenerateValue(schema, rng));
+  SF_ASSIGN_OR_RAISE(nlohmann::json v, GenerateValue(schema, rng));
   return v.dump();
 }
 

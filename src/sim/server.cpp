@@ -719,8 +719,8 @@ void Connection::Close() {
 
 Result<std::unique_ptr<Server>> Server::Start(const SimOptions& options) {
   ChatConfig chat;
-  ASSIGN_OR_RAISE(chat.api, ParseApi(options.api));
-  ASSIGN_OR_RAISE(FaultPlan faults, FaultPlan::Parse(options.faults));
+  SF_ASSIGN_OR_RAISE(chat.api, ParseApi(options.api));
+  SF_ASSIGN_OR_RAISE(FaultPlan faults, FaultPlan::Parse(options.faults));
   if (options.models.empty())
     return Status::InvalidArgument("--model: give at least one model name");
   if (options.max_num_seqs < 1) return Status::InvalidArgument("--max-num-seqs must be at least 1");
@@ -746,7 +746,7 @@ Result<std::unique_ptr<Server>> Server::Start(const SimOptions& options) {
   chat.seed = options.seed;
   RaiseOpenFileLimit();
   auto server = std::make_unique<ServerImpl>(options, std::move(chat), faults);
-  RETURN_NOT_OK(server->Listen());
+  SF_RETURN_NOT_OK(server->Listen());
   return std::unique_ptr<Server>(std::move(server));
 }
 

@@ -41,7 +41,7 @@ Status ReadUleb(const uint8_t** p, const uint8_t* end, uint64_t* v) {
 
 Status ReadZigZag(const uint8_t** p, const uint8_t* end, int64_t* v) {
   uint64_t u;
-  RETURN_NOT_OK(ReadUleb(p, end, &u));
+  SF_RETURN_NOT_OK(ReadUleb(p, end, &u));
   *v = static_cast<int64_t>(u >> 1) ^ -static_cast<int64_t>(u & 1);
   return Status::OK();
 }
@@ -70,7 +70,7 @@ Status UnpackBits(const uint8_t* data, size_t size, int bit_width, int64_t n, ui
 
 Status RleDecoder::NextRun() {
   uint64_t header;
-  RETURN_NOT_OK(ReadUleb(&p_, end_, &header));
+  SF_RETURN_NOT_OK(ReadUleb(&p_, end_, &header));
   if (header & 1) {
     uint64_t groups = header >> 1;
     uint64_t bytes = groups * static_cast<uint64_t>(bit_width_);
@@ -122,7 +122,7 @@ Status RleDecoder::Get(uint32_t* out, int64_t n) {
       if (p_ >= end_) {
         return Status::Corrupt(fmt::format("RLE data ends after {} of {} values", done, n));
       }
-      RETURN_NOT_OK(NextRun());
+      SF_RETURN_NOT_OK(NextRun());
     }
   }
   return Status::OK();
@@ -149,7 +149,7 @@ Status DecodeLevels(int encoding, bool length_prefixed, int max_level, const uin
       *consumed = size;
     }
     RleDecoder dec(p, len, bw);
-    RETURN_NOT_OK(dec.Get(tmp.data(), n));
+    SF_RETURN_NOT_OK(dec.Get(tmp.data(), n));
   } else if (encoding == static_cast<int>(Encoding::kBitPacked)) {
     uint64_t bits = static_cast<uint64_t>(n) * bw;
     size_t bytes = static_cast<size_t>((bits + 7) / 8);
@@ -181,10 +181,10 @@ Status DecodeDeltaBinaryPacked(const uint8_t* data, size_t size, int64_t max_val
   const uint8_t* end = data + size;
   uint64_t block_size, miniblocks, total;
   int64_t first;
-  RETURN_NOT_OK(ReadUleb(&p, end, &block_size));
-  RETURN_NOT_OK(ReadUleb(&p, end, &miniblocks));
-  RETURN_NOT_OK(ReadUleb(&p, end, &total));
-  RETURN_NOT_OK(ReadZigZag(&p, end, &first));
+  SF_RETURN_NOT_OK(ReadUleb(&p, end, &block_size));
+  SF_RETURN_NOT_OK(ReadUleb(&p, end, &miniblocks));
+  SF_RETURN_NOT_OK(ReadUleb(&p, end, &total));
+  SF_RETURN_NOT_OK(ReadZigZag(&p, end, &first));
   if (block_size == 0 || block_size % 128 != 0 || block_size > (1u << 20) || miniblocks == 0 ||
       block_size % miniblocks != 0 || (block_size / miniblocks) % 32 != 0) {
     return Status::Corrupt(fmt::format(
@@ -202,7 +202,7 @@ Status DecodeDeltaBinaryPacked(const uint8_t* data, size_t size, int64_t max_val
   std::vector<uint8_t> widths(miniblocks);
   while (remaining > 0) {
     int64_t min_delta;
-    RETURN_NOT_OK(ReadZigZag(&p, end, &min_delta));
+    SF_RETURN_NOT_OK(ReadZigZag(&p, end, &min_delta));
     if (static_cast<uint64_t>(end - p) < miniblocks) {
       return Status::Corrupt("DELTA_BINARY_PACKED bit widths run past the end of the page");
     }
@@ -233,7 +233,7 @@ Status DecodeDeltaLengthByteArray(const uint8_t* data, size_t size, int64_t n,
                                   std::vector<std::string>* out) {
   std::vector<int64_t> lengths;
   size_t used;
-  RETURN_NOT_OK(DecodeDeltaBinaryPacked(data, size, n, &lengths, &used));
+  SF_RETURN_NOT_OK(DecodeDeltaBinaryPacked(data, size, n, &lengths, &used));
   if (static_cast<int64_t>(lengths.size()) != n) {
     return Status::Corrupt(
         fmt::format("DELTA_LENGTH_BYTE_ARRAY has {} lengths for {} values", lengths.size(), n));
@@ -255,13 +255,13 @@ Status DecodeDeltaByteArray(const uint8_t* data, size_t size, int64_t n,
                             std::vector<std::string>* out) {
   std::vector<int64_t> prefixes;
   size_t used;
-  RETURN_NOT_OK(DecodeDeltaBinaryPacked(data, size, n, &prefixes, &used));
+  SF_RETURN_NOT_OK(DecodeDeltaBinaryPacked(data, size, n, &prefixes, &used));
   if (static_cast<int64_t>(prefixes.size()) != n) {
     return Status::Corrupt(
         fmt::format("DELTA_BYTE_ARRAY has {} prefix lengths for {} values", prefixes.size(), n));
   }
   std::vector<std::string> suffixes;
-  RETURN_NOT_OK(DecodeDeltaLengthByteArray(data + used, size - used, n, &suffixes));
+  SF_RETURN_NOT_OK(DecodeDeltaLengthByteArray(data + used, size - used, n, &suffixes));
   std::string prev;
   for (int64_t i = 0; i < n; ++i) {
     if (prefixes[i] < 0 || static_cast<uint64_t>(prefixes[i]) > prev.size()) {

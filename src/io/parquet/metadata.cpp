@@ -14,13 +14,13 @@ Status WrongType(int16_t id, CType t) {
 
 template <typename F>
 Status ReadStruct(CompactReader& r, F&& on_field) {
-  RETURN_NOT_OK(r.BeginStruct());
+  SF_RETURN_NOT_OK(r.BeginStruct());
   while (true) {
     CType t;
     int16_t id = 0;
-    RETURN_NOT_OK(r.ReadFieldHeader(&t, &id));
+    SF_RETURN_NOT_OK(r.ReadFieldHeader(&t, &id));
     if (t == CType::kStop) break;
-    RETURN_NOT_OK(on_field(t, id));
+    SF_RETURN_NOT_OK(on_field(t, id));
   }
   r.EndStruct();
   return Status::OK();
@@ -35,7 +35,7 @@ Status GetI64(CompactReader& r, CType t, int16_t id, int64_t* v) {
 
 Status GetI32(CompactReader& r, CType t, int16_t id, int32_t* v) {
   int64_t x;
-  RETURN_NOT_OK(GetI64(r, t, id, &x));
+  SF_RETURN_NOT_OK(GetI64(r, t, id, &x));
   if (x < INT32_MIN || x > INT32_MAX) return Status::Corrupt("thrift i32 out of range");
   *v = static_cast<int32_t>(x);
   return Status::OK();
@@ -44,7 +44,7 @@ Status GetI32(CompactReader& r, CType t, int16_t id, int32_t* v) {
 template <typename E>
 Status GetEnum(CompactReader& r, CType t, int16_t id, E* v) {
   int32_t x;
-  RETURN_NOT_OK(GetI32(r, t, id, &x));
+  SF_RETURN_NOT_OK(GetI32(r, t, id, &x));
   *v = static_cast<E>(x);
   return Status::OK();
 }
@@ -72,8 +72,8 @@ Status GetList(CompactReader& r, CType t, int16_t id, F&& on_elem) {
   if (t != CType::kList && t != CType::kSet) return WrongType(id, t);
   CType et;
   uint32_t n;
-  RETURN_NOT_OK(r.ReadListHeader(&et, &n));
-  for (uint32_t i = 0; i < n; ++i) RETURN_NOT_OK(on_elem(et));
+  SF_RETURN_NOT_OK(r.ReadListHeader(&et, &n));
+  for (uint32_t i = 0; i < n; ++i) SF_RETURN_NOT_OK(on_elem(et));
   return Status::OK();
 }
 
@@ -118,7 +118,7 @@ Status ParseSchemaElement(CompactReader& r, CType t, SchemaElement* se) {
     switch (id) {
       case 1: {
         PhysicalType p;
-        RETURN_NOT_OK(GetEnum(r, ft, id, &p));
+        SF_RETURN_NOT_OK(GetEnum(r, ft, id, &p));
         se->type = p;
         return Status::OK();
       }
@@ -126,7 +126,7 @@ Status ParseSchemaElement(CompactReader& r, CType t, SchemaElement* se) {
         return GetI32(r, ft, id, &se->type_length);
       case 3: {
         Repetition rep;
-        RETURN_NOT_OK(GetEnum(r, ft, id, &rep));
+        SF_RETURN_NOT_OK(GetEnum(r, ft, id, &rep));
         se->repetition = rep;
         return Status::OK();
       }
@@ -136,7 +136,7 @@ Status ParseSchemaElement(CompactReader& r, CType t, SchemaElement* se) {
         return GetI32(r, ft, id, &se->num_children);
       case 6: {
         int32_t c;
-        RETURN_NOT_OK(GetI32(r, ft, id, &c));
+        SF_RETURN_NOT_OK(GetI32(r, ft, id, &c));
         se->converted_type = c;
         return Status::OK();
       }
@@ -158,16 +158,16 @@ Status ParseStatistics(CompactReader& r, CType t, int16_t id, Statistics* s) {
     switch (fid) {
       case 3: {
         int64_t n;
-        RETURN_NOT_OK(GetI64(r, ft, fid, &n));
+        SF_RETURN_NOT_OK(GetI64(r, ft, fid, &n));
         s->null_count = n;
         return Status::OK();
       }
       case 5:
-        RETURN_NOT_OK(GetBinary(r, ft, fid, &v));
+        SF_RETURN_NOT_OK(GetBinary(r, ft, fid, &v));
         s->max_value = std::move(v);
         return Status::OK();
       case 6:
-        RETURN_NOT_OK(GetBinary(r, ft, fid, &v));
+        SF_RETURN_NOT_OK(GetBinary(r, ft, fid, &v));
         s->min_value = std::move(v);
         return Status::OK();
       default:
@@ -184,14 +184,14 @@ Status ParseColumnMetaData(CompactReader& r, CType t, int16_t id, ColumnMetaData
       case 2:
         return GetList(r, ft, fid, [&](CType et) -> Status {
           int32_t e;
-          RETURN_NOT_OK(GetI32(r, et, fid, &e));
+          SF_RETURN_NOT_OK(GetI32(r, et, fid, &e));
           m->encodings.push_back(e);
           return Status::OK();
         });
       case 3:
         return GetList(r, ft, fid, [&](CType et) -> Status {
           std::string s;
-          RETURN_NOT_OK(GetBinary(r, et, fid, &s));
+          SF_RETURN_NOT_OK(GetBinary(r, et, fid, &s));
           m->path_in_schema.push_back(std::move(s));
           return Status::OK();
         });
@@ -207,13 +207,13 @@ Status ParseColumnMetaData(CompactReader& r, CType t, int16_t id, ColumnMetaData
         return GetI64(r, ft, fid, &m->data_page_offset);
       case 11: {
         int64_t v;
-        RETURN_NOT_OK(GetI64(r, ft, fid, &v));
+        SF_RETURN_NOT_OK(GetI64(r, ft, fid, &v));
         m->dictionary_page_offset = v;
         return Status::OK();
       }
       case 12: {
         Statistics s;
-        RETURN_NOT_OK(ParseStatistics(r, ft, fid, &s));
+        SF_RETURN_NOT_OK(ParseStatistics(r, ft, fid, &s));
         m->statistics = std::move(s);
         return Status::OK();
       }
@@ -229,12 +229,12 @@ Status ParseRowGroup(CompactReader& r, CType t, RowGroup* rg) {
       case 1:
         return GetList(r, ft, id, [&](CType et) -> Status {
           ColumnChunk cc;
-          RETURN_NOT_OK(GetStruct(r, et, id, [&](CType t2, int16_t id2) -> Status {
+          SF_RETURN_NOT_OK(GetStruct(r, et, id, [&](CType t2, int16_t id2) -> Status {
             if (id2 == 1) return GetBinary(r, t2, id2, &cc.file_path);
             if (id2 == 2) return GetI64(r, t2, id2, &cc.file_offset);
             if (id2 == 3) {
               ColumnMetaData m;
-              RETURN_NOT_OK(ParseColumnMetaData(r, t2, id2, &m));
+              SF_RETURN_NOT_OK(ParseColumnMetaData(r, t2, id2, &m));
               cc.meta_data = std::move(m);
               return Status::OK();
             }
@@ -264,7 +264,7 @@ Status ParseFileMetaData(const uint8_t* data, size_t size, FileMetaData* md) {
       case 2:
         return GetList(r, t, id, [&](CType et) -> Status {
           SchemaElement se;
-          RETURN_NOT_OK(ParseSchemaElement(r, et, &se));
+          SF_RETURN_NOT_OK(ParseSchemaElement(r, et, &se));
           md->schema.push_back(std::move(se));
           return Status::OK();
         });
@@ -273,14 +273,14 @@ Status ParseFileMetaData(const uint8_t* data, size_t size, FileMetaData* md) {
       case 4:
         return GetList(r, t, id, [&](CType et) -> Status {
           RowGroup rg;
-          RETURN_NOT_OK(ParseRowGroup(r, et, &rg));
+          SF_RETURN_NOT_OK(ParseRowGroup(r, et, &rg));
           md->row_groups.push_back(std::move(rg));
           return Status::OK();
         });
       case 5:
         return GetList(r, t, id, [&](CType et) -> Status {
           KeyValue kv;
-          RETURN_NOT_OK(GetStruct(r, et, id, [&](CType t2, int16_t id2) -> Status {
+          SF_RETURN_NOT_OK(GetStruct(r, et, id, [&](CType t2, int16_t id2) -> Status {
             if (id2 == 1) return GetBinary(r, t2, id2, &kv.key);
             if (id2 == 2) return GetBinary(r, t2, id2, &kv.value);
             return r.Skip(t2);
@@ -298,7 +298,7 @@ Status ParseFileMetaData(const uint8_t* data, size_t size, FileMetaData* md) {
 
 Status ParsePageHeader(const uint8_t* data, size_t size, PageHeader* ph, size_t* header_size) {
   CompactReader r(data, size);
-  RETURN_NOT_OK(ReadStruct(r, [&](CType t, int16_t id) -> Status {
+  SF_RETURN_NOT_OK(ReadStruct(r, [&](CType t, int16_t id) -> Status {
     switch (id) {
       case 1:
         return GetEnum(r, t, id, &ph->type);
@@ -308,7 +308,7 @@ Status ParsePageHeader(const uint8_t* data, size_t size, PageHeader* ph, size_t*
         return GetI32(r, t, id, &ph->compressed_page_size);
       case 5: {
         DataPageHeader h;
-        RETURN_NOT_OK(GetStruct(r, t, id, [&](CType t2, int16_t id2) -> Status {
+        SF_RETURN_NOT_OK(GetStruct(r, t, id, [&](CType t2, int16_t id2) -> Status {
           switch (id2) {
             case 1:
               return GetI32(r, t2, id2, &h.num_values);
@@ -327,7 +327,7 @@ Status ParsePageHeader(const uint8_t* data, size_t size, PageHeader* ph, size_t*
       }
       case 7: {
         DictionaryPageHeader h;
-        RETURN_NOT_OK(GetStruct(r, t, id, [&](CType t2, int16_t id2) -> Status {
+        SF_RETURN_NOT_OK(GetStruct(r, t, id, [&](CType t2, int16_t id2) -> Status {
           if (id2 == 1) return GetI32(r, t2, id2, &h.num_values);
           if (id2 == 2) return GetEnum(r, t2, id2, &h.encoding);
           return r.Skip(t2);
@@ -337,7 +337,7 @@ Status ParsePageHeader(const uint8_t* data, size_t size, PageHeader* ph, size_t*
       }
       case 8: {
         DataPageHeaderV2 h;
-        RETURN_NOT_OK(GetStruct(r, t, id, [&](CType t2, int16_t id2) -> Status {
+        SF_RETURN_NOT_OK(GetStruct(r, t, id, [&](CType t2, int16_t id2) -> Status {
           switch (id2) {
             case 1:
               return GetI32(r, t2, id2, &h.num_values);

@@ -536,23 +536,23 @@ std::vector<std::string> JsonRows(const RecordBatch& b) {
 
 Status WriteFile(const std::string& path, const std::vector<RecordBatch>& batches,
                  const io::WriteOptions& wo, const ParquetWriterOptions& po = {}) {
-  ASSIGN_OR_RAISE(auto sink, OpenParquetSink(path, batches.at(0).schema, wo, po));
-  for (const auto& b : batches) RETURN_NOT_OK(sink->Write(b));
+  SF_ASSIGN_OR_RAISE(auto sink, OpenParquetSink(path, batches.at(0).schema, wo, po));
+  for (const auto& b : batches) SF_RETURN_NOT_OK(sink->Write(b));
   return sink->Finish();
 }
 
 Result<std::vector<std::string>> ReadRows(const std::vector<std::string>& files,
                                           io::ReadOptions ro = {}, int64_t* batches = nullptr,
                                           table::Schema* schema = nullptr) {
-  ASSIGN_OR_RAISE(auto src, OpenParquetSource(files, ro));
+  SF_ASSIGN_OR_RAISE(auto src, OpenParquetSource(files, ro));
   if (schema) *schema = src->schema();
   std::vector<std::string> rows;
   int64_t n = 0;
   while (true) {
-    ASSIGN_OR_RAISE(auto b, src->Next());
+    SF_ASSIGN_OR_RAISE(auto b, src->Next());
     if (!b) break;
     ++n;
-    RETURN_NOT_OK(b->Validate());
+    SF_RETURN_NOT_OK(b->Validate());
     for (auto& r : JsonRows(*b)) rows.push_back(std::move(r));
   }
   if (batches) *batches = n;

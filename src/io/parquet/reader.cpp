@@ -81,8 +81,8 @@ Status ReadFooter(const File& f, FileMetaData* md) {
     return Status::Corrupt(fmt::format("{} bytes is too small for a Parquet file", f.size()));
   }
   std::string head, tail;
-  RETURN_NOT_OK(f.ReadAt(0, 4, &head));
-  RETURN_NOT_OK(f.ReadAt(f.size() - 8, 8, &tail));
+  SF_RETURN_NOT_OK(f.ReadAt(0, 4, &head));
+  SF_RETURN_NOT_OK(f.ReadAt(f.size() - 8, 8, &tail));
   if (head != "PAR1" || tail.compare(4, 4, "PAR1") != 0) {
     if (tail.compare(4, 4, "PARE") == 0) {
       return Status::Unimplemented("encrypted Parquet files are not supported");
@@ -95,7 +95,7 @@ Status ReadFooter(const File& f, FileMetaData* md) {
     return Status::Corrupt(fmt::format("footer length {} exceeds the file", len));
   }
   std::string footer;
-  RETURN_NOT_OK(f.ReadAt(f.size() - 8 - len, len, &footer));
+  SF_RETURN_NOT_OK(f.ReadAt(f.size() - 8 - len, len, &footer));
   Status st = ParseFileMetaData(reinterpret_cast<const uint8_t*>(footer.data()), footer.size(), md);
   if (!st.ok()) return st.WithContext("footer");
   if (md->num_rows < 0) return Status::Corrupt("footer has a negative row count");
@@ -295,19 +295,19 @@ class ChunkReader {
       if (pos_ >= end_) return Status::Corrupt("column chunk ends before all its values were read");
       PageHeader ph;
       size_t header_size = 0;
-      RETURN_NOT_OK(ReadHeader(&ph, &header_size));
+      SF_RETURN_NOT_OK(ReadHeader(&ph, &header_size));
       pos_ += static_cast<int64_t>(header_size);
       if (ph.compressed_page_size < 0 || ph.uncompressed_page_size < 0 ||
           ph.compressed_page_size > end_ - pos_) {
         return Status::Corrupt(
             fmt::format("page size {} runs past the column chunk", ph.compressed_page_size));
       }
-      RETURN_NOT_OK(file_->ReadAt(pos_, ph.compressed_page_size, &raw_));
+      SF_RETURN_NOT_OK(file_->ReadAt(pos_, ph.compressed_page_size, &raw_));
       pos_ += ph.compressed_page_size;
       ++page_index_;
       switch (ph.type) {
         case PageType::kDictionaryPage:
-          RETURN_NOT_OK(ReadDictionary(ph));
+          SF_RETURN_NOT_OK(ReadDictionary(ph));
           continue;
         case PageType::kDataPage:
           return ReadDataPageV1(ph, def, rep, values);
@@ -325,7 +325,7 @@ class ChunkReader {
     while (true) {
       // A buffer of its own, so raw_ keeps its size from page to page and is not zero-filled
       // again on every resize.
-      RETURN_NOT_OK(file_->ReadAt(pos_, window, &header_buf_));
+      SF_RETURN_NOT_OK(file_->ReadAt(pos_, window, &header_buf_));
       *ph = PageHeader();
       Status st = ParsePageHeader(reinterpret_cast<const uint8_t*>(header_buf_.data()),
                                   header_buf_.size(), ph, header_size);
@@ -344,12 +344,13 @@ class ChunkReader {
 
   Status ReadDictionary(const PageHeader& ph) {
     if (!ph.dictionary_page) return Status::Corrupt("dictionary page without its header");
-    RETURN_NOT_OK(Decompressed(ph, raw_, static_cast<size_t>(ph.uncompressed_page_size), &page_));
+    SF_RETURN_NOT_OK(
+        Decompressed(ph, raw_, static_cast<size_t>(ph.uncompressed_page_size), &page_));
     dict_.Clear();
     int32_t n = ph.dictionary_page->num_values;
     if (n < 0) return Status::Corrupt("dictionary page has a negative value count");
     auto* p = reinterpret_cast<const uint8_t*>(page_.data());
-    RETURN_NOT_OK(DecodePlain(p, page_.size(), n, &dict_));
+    SF_RETURN_NOT_OK(DecodePlain(p, page_.size(), n, &dict_));
     has_dict_ = true;
     return Status::OK();
   }
@@ -358,8 +359,9 @@ class ChunkReader {
                         Values* values) {
     if (!ph.data_page) return Status::Corrupt("data page without its header");
     const DataPageHeader& h = *ph.data_page;
-    RETURN_NOT_OK(CheckLevelCount(h.num_values));
-    RETURN_NOT_OK(Decompressed(ph, raw_, static_cast<size_t>(ph.uncompressed_page_size), &page_));
+    SF_RETURN_NOT_OK(CheckLevelCount(h.num_values));
+    SF_RETURN_NOT_OK(
+        Decompressed(ph, raw_, static_cast<size_t>(ph.uncompressed_page_size), &page_));
     auto* p = reinterpret_cast<const uint8_t*>(page_.data());
     size_t size = page_.size();
     int64_t n = h.num_values;
@@ -368,15 +370,15 @@ class ChunkReader {
     def->resize(base + n, static_cast<int16_t>(leaf_->max_def));
     if (leaf_->max_rep > 0) {
       size_t used = 0;
-      RETURN_NOT_OK(DecodeLevels(static_cast<int>(h.repetition_level_encoding), true,
-                                 leaf_->max_rep, p, size, n, rep->data() + base, &used));
+      SF_RETURN_NOT_OK(DecodeLevels(static_cast<int>(h.repetition_level_encoding), true,
+                                    leaf_->max_rep, p, size, n, rep->data() + base, &used));
       p += used;
       size -= used;
     }
     if (leaf_->max_def > 0) {
       size_t used = 0;
-      RETURN_NOT_OK(DecodeLevels(static_cast<int>(h.definition_level_encoding), true,
-                                 leaf_->max_def, p, size, n, def->data() + base, &used));
+      SF_RETURN_NOT_OK(DecodeLevels(static_cast<int>(h.definition_level_encoding), true,
+                                    leaf_->max_def, p, size, n, def->data() + base, &used));
       p += used;
       size -= used;
     }
@@ -390,7 +392,7 @@ class ChunkReader {
                         Values* values) {
     if (!ph.data_page_v2) return Status::Corrupt("data page v2 without its header");
     const DataPageHeaderV2& h = *ph.data_page_v2;
-    RETURN_NOT_OK(CheckLevelCount(h.num_values));
+    SF_RETURN_NOT_OK(CheckLevelCount(h.num_values));
     if (h.repetition_levels_byte_length < 0 || h.definition_levels_byte_length < 0 ||
         static_cast<int64_t>(h.repetition_levels_byte_length) + h.definition_levels_byte_length >
             static_cast<int64_t>(raw_.size())) {
@@ -403,13 +405,13 @@ class ChunkReader {
     def->resize(base + n, static_cast<int16_t>(leaf_->max_def));
     size_t used = 0;
     if (leaf_->max_rep > 0) {
-      RETURN_NOT_OK(DecodeLevels(static_cast<int>(Encoding::kRle), false, leaf_->max_rep, p,
-                                 h.repetition_levels_byte_length, n, rep->data() + base, &used));
+      SF_RETURN_NOT_OK(DecodeLevels(static_cast<int>(Encoding::kRle), false, leaf_->max_rep, p,
+                                    h.repetition_levels_byte_length, n, rep->data() + base, &used));
     }
     p += h.repetition_levels_byte_length;
     if (leaf_->max_def > 0) {
-      RETURN_NOT_OK(DecodeLevels(static_cast<int>(Encoding::kRle), false, leaf_->max_def, p,
-                                 h.definition_levels_byte_length, n, def->data() + base, &used));
+      SF_RETURN_NOT_OK(DecodeLevels(static_cast<int>(Encoding::kRle), false, leaf_->max_def, p,
+                                    h.definition_levels_byte_length, n, def->data() + base, &used));
     }
     p += h.definition_levels_byte_length;
     size_t levels_len =
@@ -419,7 +421,7 @@ class ChunkReader {
         static_cast<int64_t>(ph.uncompressed_page_size) - static_cast<int64_t>(levels_len);
     if (body_size < 0) return Status::Corrupt("data page v2 levels exceed its uncompressed size");
     if (h.is_compressed && md_->codec != Codec::kUncompressed) {
-      RETURN_NOT_OK(Decompressed(ph, body, static_cast<size_t>(body_size), &page_));
+      SF_RETURN_NOT_OK(Decompressed(ph, body, static_cast<size_t>(body_size), &page_));
     } else {
       page_.assign(body);
     }
@@ -508,7 +510,7 @@ class ChunkReader {
             return Status::Corrupt(
                 fmt::format("PLAIN byte array of {} bytes runs past the end of the page", len));
           }
-          RETURN_NOT_OK(
+          SF_RETURN_NOT_OK(
               conv_.Bytes(std::string_view(reinterpret_cast<const char*>(p + pos), len), out));
           pos += len;
         }
@@ -527,7 +529,7 @@ class ChunkReader {
           out->count += n;
           return Status::OK();
         }
-        for (int64_t i = 0; i < n; ++i) RETURN_NOT_OK(FromFixed(p + i * w, out));
+        for (int64_t i = 0; i < n; ++i) SF_RETURN_NOT_OK(FromFixed(p + i * w, out));
         return Status::OK();
       }
     }
@@ -557,7 +559,7 @@ class ChunkReader {
         if (bw > 32) return Status::Corrupt(fmt::format("dictionary index bit width {}", bw));
         RleDecoder dec(p + 1, size - 1, bw);
         idx_.resize(static_cast<size_t>(n));
-        RETURN_NOT_OK(dec.Get(idx_.data(), n));
+        SF_RETURN_NOT_OK(dec.Get(idx_.data(), n));
         for (int64_t i = 0; i < n; ++i) {
           if (idx_[i] >= dict_.count) {
             return Status::Corrupt(fmt::format(
@@ -575,7 +577,7 @@ class ChunkReader {
         if (len > size - 4) return Status::Corrupt("RLE booleans run past the end of the page");
         RleDecoder dec(p + 4, len, 1);
         idx_.resize(static_cast<size_t>(n));
-        RETURN_NOT_OK(dec.Get(idx_.data(), n));
+        SF_RETURN_NOT_OK(dec.Get(idx_.data(), n));
         for (int64_t i = 0; i < n; ++i) out->PushInt(idx_[i] & 1);
         return Status::OK();
       }
@@ -584,13 +586,13 @@ class ChunkReader {
           break;
         std::vector<int64_t> vals;
         size_t used;
-        RETURN_NOT_OK(DecodeDeltaBinaryPacked(p, size, n, &vals, &used));
+        SF_RETURN_NOT_OK(DecodeDeltaBinaryPacked(p, size, n, &vals, &used));
         if (static_cast<int64_t>(vals.size()) != n) {
           return Status::Corrupt(
               fmt::format("DELTA_BINARY_PACKED holds {} values, page needs {}", vals.size(), n));
         }
         for (int64_t v : vals) {
-          RETURN_NOT_OK(conv_.Int(
+          SF_RETURN_NOT_OK(conv_.Int(
               leaf_->physical == PhysicalType::kInt32 ? static_cast<int32_t>(v) : v, out));
         }
         return Status::OK();
@@ -602,15 +604,15 @@ class ChunkReader {
           break;
         }
         std::vector<std::string> vals;
-        RETURN_NOT_OK(enc == Encoding::kDeltaByteArray
-                          ? DecodeDeltaByteArray(p, size, n, &vals)
-                          : DecodeDeltaLengthByteArray(p, size, n, &vals));
+        SF_RETURN_NOT_OK(enc == Encoding::kDeltaByteArray
+                             ? DecodeDeltaByteArray(p, size, n, &vals)
+                             : DecodeDeltaLengthByteArray(p, size, n, &vals));
         for (const auto& v : vals) {
           if (leaf_->physical == PhysicalType::kFixedLenByteArray &&
               static_cast<int>(v.size()) != leaf_->type_length) {
             return Status::Corrupt("fixed-length value has the wrong length");
           }
-          RETURN_NOT_OK(conv_.Bytes(v, out));
+          SF_RETURN_NOT_OK(conv_.Bytes(v, out));
         }
         return Status::OK();
       }
@@ -618,9 +620,9 @@ class ChunkReader {
         int w = FixedWidth();
         if (w <= 0) break;
         std::string tmp;
-        RETURN_NOT_OK(DecodeByteStreamSplit(p, size, w, n, &tmp));
+        SF_RETURN_NOT_OK(DecodeByteStreamSplit(p, size, w, n, &tmp));
         for (int64_t i = 0; i < n; ++i) {
-          RETURN_NOT_OK(FromFixed(reinterpret_cast<const uint8_t*>(tmp.data()) + i * w, out));
+          SF_RETURN_NOT_OK(FromFixed(reinterpret_cast<const uint8_t*>(tmp.data()) + i * w, out));
         }
         return Status::OK();
       }
@@ -660,7 +662,7 @@ struct LeafState {
         *has = false;
         return Status::OK();
       }
-      RETURN_NOT_OK(reader->NextPage(&def, &rep, &values));
+      SF_RETURN_NOT_OK(reader->NextPage(&def, &rep, &values));
     }
     *has = true;
     return Status::OK();
@@ -699,7 +701,7 @@ class ParquetSource : public io::Source {
       }
       if (i == 0) {
         file_schema_ = s;
-        RETURN_NOT_OK(Project(nodes));
+        SF_RETURN_NOT_OK(Project(nodes));
       } else if (!SameSchema(s, file_schema_)) {
         return Status::InvalidArgument(fmt::format(
             "{}: schema differs from {}'s; all inputs must share one schema.\n{}\nvs\n{}",
@@ -720,7 +722,7 @@ class ParquetSource : public io::Source {
     while (true) {
       if (!file_) {
         if (next_file_ >= files_.size()) return std::optional<table::RecordBatch>();
-        RETURN_NOT_OK(OpenFile(next_file_++));
+        SF_RETURN_NOT_OK(OpenFile(next_file_++));
       }
       if (rg_rows_left_ == 0) {
         if (next_rg_ >= md_.row_groups.size()) {
@@ -859,7 +861,7 @@ class ParquetSource : public io::Source {
   Status SkipInstance(const Node& n) {
     for (int k = n.first_leaf; k < n.first_leaf + n.num_leaves; ++k) {
       LeafState& ls = *leaves_[k];
-      RETURN_NOT_OK(EnsureOrFail(ls));
+      SF_RETURN_NOT_OK(EnsureOrFail(ls));
       ++ls.lpos;
     }
     return Status::OK();
@@ -867,7 +869,7 @@ class ParquetSource : public io::Source {
 
   Status ReadInstance(const Node& n, Column* col) {
     LeafState& first = *leaves_[n.first_leaf];
-    RETURN_NOT_OK(EnsureOrFail(first));
+    SF_RETURN_NOT_OK(EnsureOrFail(first));
     int d = first.def[first.lpos];
     if (d < n.def) {
       if (!n.nullable) {
@@ -912,20 +914,20 @@ class ParquetSource : public io::Source {
       }
       case Node::Kind::kStruct:
         for (size_t c = 0; c < n.children.size(); ++c) {
-          RETURN_NOT_OK(ReadInstance(n.children[c], &col->child(static_cast<int>(c))));
+          SF_RETURN_NOT_OK(ReadInstance(n.children[c], &col->child(static_cast<int>(c))));
         }
         col->CloseStruct(true);
         return Status::OK();
       case Node::Kind::kList:
       case Node::Kind::kMap: {
         if (d < n.elem_def) {
-          RETURN_NOT_OK(SkipInstance(n));
+          SF_RETURN_NOT_OK(SkipInstance(n));
           col->CloseList(true);
           return Status::OK();
         }
         Column& child = col->child(0);
         while (true) {
-          RETURN_NOT_OK(ReadInstance(n.children[0], &child));
+          SF_RETURN_NOT_OK(ReadInstance(n.children[0], &child));
           bool has = false;
           Status st = first.Ensure(&has);
           if (!st.ok()) return LeafError(first, st);
@@ -954,11 +956,11 @@ class ParquetSource : public io::Source {
       for (size_t c = 0; c < selected_.size(); ++c) {
         const Node& top = nodes_[selected_[c]];
         LeafState& first = *leaves_[top.first_leaf];
-        RETURN_NOT_OK(EnsureOrFail(first));
+        SF_RETURN_NOT_OK(EnsureOrFail(first));
         if (first.rep[first.lpos] != 0) {
           return LeafError(first, Status::Corrupt("a row starts with a non-zero repetition level"));
         }
-        RETURN_NOT_OK(ReadInstance(top, &batch.columns[c]));
+        SF_RETURN_NOT_OK(ReadInstance(top, &batch.columns[c]));
       }
       ++rows;
     }
@@ -991,7 +993,7 @@ class ParquetSource : public io::Source {
 Result<std::unique_ptr<io::Source>> OpenParquetSource(const std::vector<std::string>& files,
                                                       const io::ReadOptions& options) {
   auto src = std::make_unique<ParquetSource>(files, options);
-  RETURN_NOT_OK(src->Init());
+  SF_RETURN_NOT_OK(src->Init());
   return std::unique_ptr<io::Source>(std::move(src));
 }
 

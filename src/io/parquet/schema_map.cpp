@@ -22,7 +22,7 @@ class Builder {
     pos_ = 1;
     for (int i = 0; i < root.num_children; ++i) {
       Node n;
-      RETURN_NOT_OK(Parse(0, 0, "", false, &n, 0));
+      SF_RETURN_NOT_OK(Parse(0, 0, "", false, &n, 0));
       out->push_back(std::move(n));
     }
     if (pos_ != s_.size()) {
@@ -49,7 +49,7 @@ class Builder {
       list.list_rep = parent_rep + 1;
       list.elem_def = parent_def + 1;
       Node elem;
-      RETURN_NOT_OK(Parse(list.elem_def, list.list_rep, prefix, true, &elem, depth + 1));
+      SF_RETURN_NOT_OK(Parse(list.elem_def, list.list_rep, prefix, true, &elem, depth + 1));
       list.type = DataType::List(elem.type, false);
       list.first_leaf = elem.first_leaf;
       list.num_leaves = elem.num_leaves;
@@ -68,7 +68,7 @@ class Builder {
       out->max_def = out->def;
       out->max_rep = parent_rep;
       out->path = path;
-      RETURN_NOT_OK(MakeLeaf(se, out));
+      SF_RETURN_NOT_OK(MakeLeaf(se, out));
       ++leaves_;
       out->num_leaves = 1;
       return Status::OK();
@@ -94,13 +94,13 @@ class Builder {
                                  child.name == "array" || child.name == se.name + "_tuple";
       Node elem;
       if (repeated_is_element) {
-        RETURN_NOT_OK(Parse(out->elem_def, out->list_rep, path, true, &elem, depth + 1));
+        SF_RETURN_NOT_OK(Parse(out->elem_def, out->list_rep, path, true, &elem, depth + 1));
       } else {
         if (child.num_children != 1) {
           return Status::Corrupt(fmt::format("list '{}' has an invalid repeated group", path));
         }
         ++pos_;
-        RETURN_NOT_OK(
+        SF_RETURN_NOT_OK(
             Parse(out->elem_def, out->list_rep, path + "." + child.name, false, &elem, depth + 1));
       }
       out->type = DataType::List(elem.type, elem.nullable);
@@ -119,9 +119,9 @@ class Builder {
       entries.def = out->elem_def;
       entries.first_leaf = leaves_;
       Node key, value;
-      RETURN_NOT_OK(Parse(out->elem_def, out->list_rep, kv_path, false, &key, depth + 1));
+      SF_RETURN_NOT_OK(Parse(out->elem_def, out->list_rep, kv_path, false, &key, depth + 1));
       if (child.num_children == 2) {
-        RETURN_NOT_OK(Parse(out->elem_def, out->list_rep, kv_path, false, &value, depth + 1));
+        SF_RETURN_NOT_OK(Parse(out->elem_def, out->list_rep, kv_path, false, &value, depth + 1));
       } else {
         return Status::Unimplemented(fmt::format("map '{}' has keys but no values", path));
       }
@@ -138,7 +138,7 @@ class Builder {
       std::vector<Field> fields;
       for (int i = 0; i < n; ++i) {
         Node c;
-        RETURN_NOT_OK(Parse(out->def, parent_rep, path, false, &c, depth + 1));
+        SF_RETURN_NOT_OK(Parse(out->def, parent_rep, path, false, &c, depth + 1));
         fields.push_back(Field{c.name, c.type, c.nullable});
         out->children.push_back(std::move(c));
       }

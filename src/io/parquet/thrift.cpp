@@ -53,14 +53,14 @@ Status CompactReader::ReadVarint(uint64_t* v) {
 
 Status CompactReader::ReadI64(int64_t* v) {
   uint64_t u;
-  RETURN_NOT_OK(ReadVarint(&u));
+  SF_RETURN_NOT_OK(ReadVarint(&u));
   *v = ZigZag(u);
   return Status::OK();
 }
 
 Status CompactReader::ReadI32(int32_t* v) {
   int64_t x;
-  RETURN_NOT_OK(ReadI64(&x));
+  SF_RETURN_NOT_OK(ReadI64(&x));
   if (x < INT32_MIN || x > INT32_MAX) return Status::Corrupt("thrift i32 out of range");
   *v = static_cast<int32_t>(x);
   return Status::OK();
@@ -76,7 +76,7 @@ Status CompactReader::ReadInt(CType type, int64_t* v) {
   switch (type) {
     case CType::kByte: {
       int8_t b = 0;
-      RETURN_NOT_OK(ReadByte(&b));
+      SF_RETURN_NOT_OK(ReadByte(&b));
       *v = b;
       return Status::OK();
     }
@@ -99,7 +99,7 @@ Status CompactReader::ReadDouble(double* v) {
 
 Status CompactReader::ReadBinary(std::string_view* v) {
   uint64_t n;
-  RETURN_NOT_OK(ReadVarint(&n));
+  SF_RETURN_NOT_OK(ReadVarint(&n));
   if (n > static_cast<uint64_t>(end_ - p_)) return Truncated(position());
   *v = std::string_view(reinterpret_cast<const char*>(p_), n);
   p_ += n;
@@ -108,7 +108,7 @@ Status CompactReader::ReadBinary(std::string_view* v) {
 
 Status CompactReader::ReadBinary(std::string* v) {
   std::string_view s;
-  RETURN_NOT_OK(ReadBinary(&s));
+  SF_RETURN_NOT_OK(ReadBinary(&s));
   v->assign(s);
   return Status::OK();
 }
@@ -128,7 +128,7 @@ Status CompactReader::ReadFieldHeader(CType* type, int16_t* id) {
     *id = static_cast<int16_t>(last_id_ + (b >> 4));
   } else {
     int64_t x;
-    RETURN_NOT_OK(ReadI64(&x));
+    SF_RETURN_NOT_OK(ReadI64(&x));
     if (x < INT16_MIN || x > INT16_MAX) return Status::Corrupt("thrift field id out of range");
     *id = static_cast<int16_t>(x);
   }
@@ -144,7 +144,7 @@ Status CompactReader::ReadListHeader(CType* elem_type, uint32_t* size) {
   uint8_t b = *p_++;
   *elem_type = static_cast<CType>(b & 0x0f);
   uint64_t n = b >> 4;
-  if (n == 15) RETURN_NOT_OK(ReadVarint(&n));
+  if (n == 15) SF_RETURN_NOT_OK(ReadVarint(&n));
   // Every element takes at least one byte, so a size beyond the buffer is corrupt; this keeps a
   // hostile size from driving a huge allocation.
   if (n > static_cast<uint64_t>(end_ - p_)) {
@@ -182,20 +182,20 @@ Status CompactReader::Skip(CType type, int depth) {
     case CType::kSet: {
       CType et;
       uint32_t n;
-      RETURN_NOT_OK(ReadListHeader(&et, &n));
+      SF_RETURN_NOT_OK(ReadListHeader(&et, &n));
       for (uint32_t i = 0; i < n; ++i) {
         if (et == CType::kTrue || et == CType::kFalse) {
           bool b = false;
-          RETURN_NOT_OK(ReadBoolElement(&b));
+          SF_RETURN_NOT_OK(ReadBoolElement(&b));
         } else {
-          RETURN_NOT_OK(Skip(et, depth + 1));
+          SF_RETURN_NOT_OK(Skip(et, depth + 1));
         }
       }
       return Status::OK();
     }
     case CType::kMap: {
       uint64_t n;
-      RETURN_NOT_OK(ReadVarint(&n));
+      SF_RETURN_NOT_OK(ReadVarint(&n));
       if (n == 0) return Status::OK();
       if (n > static_cast<uint64_t>(end_ - p_)) return Truncated(position());
       if (p_ >= end_) return Truncated(position());
@@ -205,22 +205,22 @@ Status CompactReader::Skip(CType type, int depth) {
         for (CType t : {kt, vt}) {
           if (t == CType::kTrue || t == CType::kFalse) {
             bool b = false;
-            RETURN_NOT_OK(ReadBoolElement(&b));
+            SF_RETURN_NOT_OK(ReadBoolElement(&b));
           } else {
-            RETURN_NOT_OK(Skip(t, depth + 1));
+            SF_RETURN_NOT_OK(Skip(t, depth + 1));
           }
         }
       }
       return Status::OK();
     }
     case CType::kStruct: {
-      RETURN_NOT_OK(BeginStruct());
+      SF_RETURN_NOT_OK(BeginStruct());
       while (true) {
         CType ft;
         int16_t id;
-        RETURN_NOT_OK(ReadFieldHeader(&ft, &id));
+        SF_RETURN_NOT_OK(ReadFieldHeader(&ft, &id));
         if (ft == CType::kStop) break;
-        RETURN_NOT_OK(Skip(ft, depth + 1));
+        SF_RETURN_NOT_OK(Skip(ft, depth + 1));
       }
       EndStruct();
       return Status::OK();

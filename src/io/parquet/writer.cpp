@@ -136,13 +136,14 @@ class ParquetSink : public io::Sink {
     }
     for (int64_t r = 0; r < batch.num_rows(); ++r) {
       for (size_t c = 0; c < nodes_.size(); ++c) {
-        RETURN_NOT_OK(Shred(nodes_[c], batch.columns[c], r, 0, 0));
+        SF_RETURN_NOT_OK(Shred(nodes_[c], batch.columns[c], r, 0, 0));
       }
       ++rg_rows_;
       if ((r & 63) == 63 || r + 1 == batch.num_rows()) {
         size_t bytes = 0;
         for (const auto& l : leaves_) bytes += l.ByteEstimate();
-        if (static_cast<int64_t>(bytes) >= options_.row_group_bytes) RETURN_NOT_OK(FlushRowGroup());
+        if (static_cast<int64_t>(bytes) >= options_.row_group_bytes)
+          SF_RETURN_NOT_OK(FlushRowGroup());
       }
     }
     return Status::OK();
@@ -150,7 +151,7 @@ class ParquetSink : public io::Sink {
 
   Status Finish() override {
     if (finished_) return Status::OK();
-    RETURN_NOT_OK(FlushRowGroup());
+    SF_RETURN_NOT_OK(FlushRowGroup());
     std::string footer;
     md_.version = 1;
     md_.created_by = "structflow";
@@ -158,7 +159,7 @@ class ParquetSink : public io::Sink {
     out_ += footer;
     PutLE32(&out_, static_cast<uint32_t>(footer.size()));
     out_ += "PAR1";
-    RETURN_NOT_OK(FlushOut());
+    SF_RETURN_NOT_OK(FlushOut());
     if (::fsync(fd_) != 0) return IoError("fsync");
     if (::close(fd_) != 0) {
       fd_ = -1;
@@ -215,7 +216,7 @@ class ParquetSink : public io::Sink {
         return Status::OK();
       case Node::Kind::kStruct:
         for (size_t c = 0; c < n.children.size(); ++c) {
-          RETURN_NOT_OK(Shred(n.children[c], col.child(static_cast<int>(c)), i, d, rep));
+          SF_RETURN_NOT_OK(Shred(n.children[c], col.child(static_cast<int>(c)), i, d, rep));
         }
         return Status::OK();
       case Node::Kind::kList:
@@ -226,7 +227,7 @@ class ParquetSink : public io::Sink {
           return Status::OK();
         }
         for (int64_t k = b; k < e; ++k) {
-          RETURN_NOT_OK(Shred(n.children[0], col.child(0), k, d + 1, k == b ? rep : n.list_rep));
+          SF_RETURN_NOT_OK(Shred(n.children[0], col.child(0), k, d + 1, k == b ? rep : n.list_rep));
         }
         return Status::OK();
       }
@@ -335,7 +336,7 @@ class ParquetSink : public io::Sink {
   // Writes a page whose first `plain_prefix` bytes (v2 levels) stay uncompressed.
   Status WritePage(PageHeader ph, const std::string& body, size_t plain_prefix = 0) {
     ph.uncompressed_page_size = static_cast<int32_t>(body.size());
-    RETURN_NOT_OK(Compress(codec_, std::string_view(body).substr(plain_prefix), &compressed_));
+    SF_RETURN_NOT_OK(Compress(codec_, std::string_view(body).substr(plain_prefix), &compressed_));
     if (plain_prefix > 0) compressed_.insert(0, body, 0, plain_prefix);
     ph.compressed_page_size = static_cast<int32_t>(compressed_.size());
     std::string header;
@@ -344,7 +345,7 @@ class ParquetSink : public io::Sink {
     out_ += compressed_;
     chunk_uncompressed_ += static_cast<int64_t>(header.size() + body.size());
     chunk_compressed_ += static_cast<int64_t>(header.size() + compressed_.size());
-    if (out_.size() >= (8u << 20)) RETURN_NOT_OK(FlushOut());
+    if (out_.size() >= (8u << 20)) SF_RETURN_NOT_OK(FlushOut());
     return Status::OK();
   }
 
@@ -413,7 +414,7 @@ class ParquetSink : public io::Sink {
       PageHeader ph;
       ph.type = PageType::kDictionaryPage;
       ph.dictionary_page = DictionaryPageHeader{static_cast<int32_t>(dict_count), Encoding::kPlain};
-      RETURN_NOT_OK(WritePage(ph, dict_body));
+      SF_RETURN_NOT_OK(WritePage(ph, dict_body));
       m.encodings.push_back(static_cast<int32_t>(Encoding::kPlain));
       m.encodings.push_back(static_cast<int32_t>(Encoding::kRleDictionary));
     } else {
@@ -474,7 +475,7 @@ class ParquetSink : public io::Sink {
         dh.repetition_levels_byte_length = rep_len;
         dh.is_compressed = codec_ != Codec::kUncompressed;
         ph.data_page_v2 = dh;
-        RETURN_NOT_OK(WritePage(ph, body, levels_size));
+        SF_RETURN_NOT_OK(WritePage(ph, body, levels_size));
       } else {
         ph.type = PageType::kDataPage;
         DataPageHeader dh;
@@ -483,7 +484,7 @@ class ParquetSink : public io::Sink {
         dh.repetition_level_encoding = Encoding::kRle;
         dh.encoding = value_encoding;
         ph.data_page = dh;
-        RETURN_NOT_OK(WritePage(ph, body));
+        SF_RETURN_NOT_OK(WritePage(ph, body));
       }
     }
     m.total_compressed_size = chunk_compressed_;
@@ -584,7 +585,7 @@ Result<std::unique_ptr<io::Sink>> OpenParquetSink(const std::string& path,
                                                   const io::WriteOptions& options,
                                                   const ParquetWriterOptions& parquet_options) {
   auto sink = std::make_unique<ParquetSink>(path, schema, options, parquet_options);
-  RETURN_NOT_OK(sink->Init());
+  SF_RETURN_NOT_OK(sink->Init());
   return std::unique_ptr<io::Sink>(std::move(sink));
 }
 
