@@ -1,7 +1,14 @@
 #include "engine/checkpoint.h"
 
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <sqlite3.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
 
 namespace structflow::engine {
 namespace {
@@ -26,6 +33,7 @@ Checkpoint::~Checkpoint() {
   if (in_txn_) sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr);
   sqlite3_finalize(put_);
   sqlite3_close(db_);
+  if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the flock
 }
 
 Checkpoint::Cursor::~Cursor() { sqlite3_finalize(stmt_); }
@@ -44,6 +52,33 @@ Result<std::unique_ptr<Checkpoint>> Checkpoint::Open(const std::string& path,
                                                      const std::string& job_key) {
   std::unique_ptr<Checkpoint> cp(new Checkpoint());
   cp->path_ = path;
+  namespace fs = std::filesystem;
+  fs::path parent = fs::path(path).parent_path();
+  std::error_code ec;
+  if (!parent.empty() && !fs::is_directory(parent, ec)) {
+    return Status::NotFound(fmt::format(
+        "cannot create checkpoint {}: folder '{}' does not exist; create it first (mkdir -p {})",
+        path, parent.string(), parent.string()));
+  }
+  // One job per checkpoint at a time: two runs with the same --out would both send every row.
+  // flock on our own descriptor is independent of SQLite's POSIX locks and is released by the
+  // kernel when the process dies, so a kill -9 never leaves a stale lock behind.
+  cp->lock_fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (cp->lock_fd_ < 0) {
+    return Status::IOError(fmt::format(
+        "cannot open checkpoint {}: {}; check the folder is writable, or pass --checkpoint PATH",
+        path, std::strerror(errno)));
+  }
+  if (::flock(cp->lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EWOULDBLOCK) {
+      return Status::Unavailable(fmt::format(
+          "checkpoint {} is in use by another structflow run with the same output; wait for it "
+          "to finish (it keeps what it sends), or give this run another --out or --checkpoint",
+          path));
+    }
+    return Status::IOError(
+        fmt::format("cannot lock checkpoint {}: {}", path, std::strerror(errno)));
+  }
   if (sqlite3_open_v2(path.c_str(), &cp->db_,
                       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                       nullptr) != SQLITE_OK) {

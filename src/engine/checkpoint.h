@@ -44,7 +44,9 @@ class Checkpoint {
   Checkpoint& operator=(const Checkpoint&) = delete;
 
   // Opens or creates the database at `path`. `job_key` names the job's input and output; a
-  // checkpoint written for another output is refused with a message saying so.
+  // checkpoint written for another output is refused with a message saying so. The file is
+  // locked while the Checkpoint lives: a second Open of the same path (from this or another
+  // process) fails with a message instead of both jobs sending every row.
   static Result<std::unique_ptr<Checkpoint>> Open(const std::string& path,
                                                   const std::string& job_key);
 
@@ -83,6 +85,7 @@ class Checkpoint {
 
   sqlite3* db_ = nullptr;
   sqlite3_stmt* put_ = nullptr;
+  int lock_fd_ = -1;  // holds an exclusive flock on the database file while open
   std::string path_;
   int64_t pending_ = 0;
   bool in_txn_ = false;

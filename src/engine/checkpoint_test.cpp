@@ -70,6 +70,30 @@ TEST(Checkpoint, RefusesACheckpointOfAnotherJob) {
   EXPECT_NE(other.status().message().find("belongs to another job"), std::string::npos);
 }
 
+TEST(Checkpoint, ASecondJobOnTheSameCheckpointIsRefusedWhileTheFirstHoldsIt) {
+  std::string path = TempPath("locked.db");
+  {
+    auto first = Checkpoint::Open(path, "job");
+    ASSERT_TRUE(first.ok()) << first.status().ToString();
+    auto second = Checkpoint::Open(path, "job");
+    ASSERT_FALSE(second.ok());
+    EXPECT_EQ(second.status().code(), StatusCode::kUnavailable);
+    EXPECT_NE(second.status().message().find("in use by another structflow run"), std::string::npos)
+        << second.status().message();
+  }
+  // Released when the first closes: the same job resumes.
+  auto again = Checkpoint::Open(path, "job");
+  EXPECT_TRUE(again.ok()) << again.status().ToString();
+}
+
+TEST(Checkpoint, AMissingFolderSaysToCreateIt) {
+  std::string path = TempPath("x.db");
+  std::string missing = std::filesystem::path(path).parent_path().string() + "/no/such/dir/x.db";
+  auto cp = Checkpoint::Open(missing, "job");
+  ASSERT_FALSE(cp.ok());
+  EXPECT_NE(cp.status().message().find("mkdir -p"), std::string::npos) << cp.status().message();
+}
+
 TEST(Checkpoint, FingerprintChangesWithAnyByte) {
   EXPECT_NE(Fingerprint("prompt A"), Fingerprint("prompt B"));
   EXPECT_EQ(Fingerprint("same"), Fingerprint("same"));
