@@ -23,8 +23,8 @@ bool StartsWithNoCase(std::string_view s, std::string_view prefix) {
 }
 
 constexpr std::string_view kAccepted =
-    "binary (image bytes), string (a path or URL), struct{bytes: binary, path: string}, or a list "
-    "of those";
+    "binary (image bytes), string (a path or URL), struct{bytes: binary, path: string} (bytes may "
+    "also be base64 text), or a list of those";
 
 // Index of the struct field `name` when it has type `id`, else -1.
 int TypedField(const DataType& type, std::string_view name, TypeId id) {
@@ -48,9 +48,19 @@ Status CollectOne(const Column& column, int64_t i, std::vector<ImageRef>* out) {
     case TypeId::kStruct: {
       const DataType& t = *column.type();
       int b = TypedField(t, "bytes", TypeId::kBinary);
+      // A `bytes` field read from JSON is text: base64 or a data: URL (what dumping a Parquet
+      // dataset to JSON gives). Falling back to the path would silently lose the image.
+      int b_text = TypedField(t, "bytes", TypeId::kString);
       int p = TypedField(t, "path", TypeId::kString);
       if (b >= 0 && column.child(b).IsValid(i) && !column.child(b).GetBytes(i).empty()) {
         out->push_back(ImageRef{ImageRef::Kind::kBytes, column.child(b).GetBytes(i)});
+        return Status::OK();
+      }
+      if (b_text >= 0 && column.child(b_text).IsValid(i) &&
+          !column.child(b_text).GetBytes(i).empty()) {
+        std::string_view text = column.child(b_text).GetBytes(i);
+        out->push_back(StartsWithNoCase(text, "data:") ? ImageRef{ImageRef::Kind::kUrl, text}
+                                                       : ImageRef{ImageRef::Kind::kBase64, text});
         return Status::OK();
       }
       if (p >= 0 && column.child(p).IsValid(i) && !column.child(p).GetBytes(i).empty()) {
@@ -76,6 +86,7 @@ Status CheckImageType(const DataType& type, std::string_view what) {
       return Status::OK();
     case TypeId::kStruct:
       if (TypedField(*t, "bytes", TypeId::kBinary) >= 0 ||
+          TypedField(*t, "bytes", TypeId::kString) >= 0 ||
           TypedField(*t, "path", TypeId::kString) >= 0) {
         return Status::OK();
       }
@@ -118,6 +129,18 @@ Result<std::string_view> LoadImageBytes(const ImageRef& ref, const LoadOptions& 
   switch (ref.kind) {
     case ImageRef::Kind::kBytes:
       return ref.value;
+    case ImageRef::Kind::kBase64: {
+      std::string_view text = ref.value;
+      while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) {
+        text.remove_suffix(1);
+      }
+      if (!Base64Decode(text, storage)) {
+        return Status::Corrupt(
+            "the image's `bytes` field is text but not base64 (nor a data: URL); write the image "
+            "bytes as binary, base64 or a data: URL");
+      }
+      return std::string_view(*storage);
+    }
     case ImageRef::Kind::kPath:
       SF_RETURN_NOT_OK(ReadFileBytes(ResolvePath(ref.value, options.base_dir), storage));
       return std::string_view(*storage);

@@ -22,7 +22,9 @@ namespace structflow::image {
 
 // Where one image's bytes come from. `value` points into the batch the cell belongs to.
 struct ImageRef {
-  enum class Kind { kBytes, kPath, kUrl };
+  // kBase64: image bytes written as base64 text, as a `bytes` field becomes when a Parquet
+  // dataset is dumped to JSON; decoded when loaded.
+  enum class Kind { kBytes, kPath, kUrl, kBase64 };
   Kind kind = Kind::kBytes;
   std::string_view value;
 };

@@ -72,6 +72,38 @@ TEST(CollectImages, PrefersHubBytesAndFallsBackToPath) {
   EXPECT_NE(st.message().find("neither bytes nor a path"), std::string::npos);
 }
 
+TEST(CollectImages, BytesWrittenAsBase64TextAreDecodedNotReplacedByThePath) {
+  // What a Parquet dataset dumped to JSON gives: {"bytes": "<base64>", "path": "a.jpg"}.
+  auto hub = DataType::Struct({{"bytes", DataType::String()}, {"path", DataType::String()}});
+  ASSERT_TRUE(CheckImageType(*hub, "image").ok());
+  std::string b64 = Base64Encode("\x89PNG raw bytes");
+  Column col(hub);
+  col.child(0).AppendBytes(b64);
+  col.child(1).AppendBytes("missing.png");
+  col.CloseStruct();
+  col.child(0).AppendBytes("data:image/png;base64," + b64);
+  col.child(1).AppendNull();
+  col.CloseStruct();
+  col.child(0).AppendBytes("not base64 at all!");
+  col.child(1).AppendNull();
+  col.CloseStruct();
+  std::vector<ImageRef> refs;
+  for (int64_t row = 0; row < 3; ++row) ASSERT_TRUE(CollectImages(col, row, &refs).ok());
+  ASSERT_EQ(refs.size(), 3u);
+  EXPECT_EQ(refs[0].kind, ImageRef::Kind::kBase64);
+  EXPECT_EQ(refs[1].kind, ImageRef::Kind::kUrl);
+  std::string storage;
+  auto bytes = LoadImageBytes(refs[0], {}, &storage);
+  ASSERT_TRUE(bytes.ok()) << bytes.status().ToString();
+  EXPECT_EQ(*bytes, "\x89PNG raw bytes");
+  bytes = LoadImageBytes(refs[1], {}, &storage);
+  ASSERT_TRUE(bytes.ok()) << bytes.status().ToString();
+  EXPECT_EQ(*bytes, "\x89PNG raw bytes");
+  bytes = LoadImageBytes(refs[2], {}, &storage);
+  ASSERT_FALSE(bytes.ok());
+  EXPECT_NE(bytes.status().message().find("not base64"), std::string::npos);
+}
+
 TEST(CollectImages, ListsGiveOneImagePerElementInOrder) {
   Column col(DataType::List(DataType::String()));
   col.child(0).AppendBytes("one.png");
