@@ -12,6 +12,7 @@
 #include "client/client.h"
 #include "common/base64.h"
 #include "common/json_writer.h"
+#include "engine/diagnosis.h"
 #include "engine/server_info.h"
 #include "schema/chat_completion.h"
 #include "schema/constraint.h"
@@ -186,19 +187,10 @@ DoctorReport RunDoctor(const DoctorOptions& options, void (*print)(const CheckLi
   double latency = Since(t0);
   if (!chat.ok() || !chat->ok()) {
     std::string msg = chat.ok() ? ErrorMessage(*chat) : chat.status().message();
-    std::string fix = "check the server's log";
-    if (msg.find("chat template") != std::string::npos) {
-      fix =
-          "the model has no chat template: start vLLM with --chat-template FILE (a Jinja template "
-          "for the "
-          "model's prompt format), or serve an instruct/chat variant of the model";
-    } else if (chat.ok() && chat->http_status == 404) {
-      fix =
-          "the server has no /chat/completions: use an OpenAI-compatible server (vllm serve, not "
-          "the offline API)";
-    } else if (chat.ok() && (chat->http_status == 401 || chat->http_status == 403)) {
-      fix = "pass --api-key or set OPENAI_API_KEY (vLLM: the key given to --api-key)";
-    }
+    // The same diagnosis as `run`'s fail-fast stop, so both name the same fix.
+    RowError e = chat.ok() ? chat->error : RowError{ErrorKind::kConnect, msg, 0, 0};
+    e.message = msg;
+    std::string fix = AdviseFix(e, DiagnosisContext{model, false});
     add("chat", Verdict::kFail, fmt::format("a plain chat failed: {}. Fix: {}", msg, fix));
     return report;
   }

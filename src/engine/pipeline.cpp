@@ -36,6 +36,7 @@
 #include "common/json_writer.h"
 #include "common/logging.h"
 #include "engine/checkpoint.h"
+#include "engine/diagnosis.h"
 #include "engine/job.h"
 #include "engine/progress.h"
 #include "engine/server_info.h"
@@ -137,56 +138,6 @@ uint64_t RowFingerprint(const RecordBatch& b, int64_t row, uint64_t job_fp) {
   uint64_t h = job_fp;
   for (const auto& c : b.columns) h = HashCell(c, row, h);
   return h;
-}
-
-// What to tell the user when the first rows all fail the same way.
-std::string FailFastAdvice(const RowError& e, const std::string& model, bool has_images) {
-  switch (e.kind) {
-    case ErrorKind::kConnect:
-      return "no endpoint answers: start the server, or point --endpoint at it (check the host, "
-             "port and /v1)";
-    case ErrorKind::kHttpStatus:
-      if (e.http_status == 404) {
-        return fmt::format(
-            "the server does not serve model '{}' (or the URL is wrong): pass --model with one of "
-            "the models listed by `structflow doctor`, and check --endpoint ends in /v1",
-            model);
-      }
-      if (e.http_status == 401 || e.http_status == 403)
-        return "the server refused the API key: pass --api-key or set OPENAI_API_KEY";
-      if (e.http_status == 400 && has_images &&
-          (e.message.find("image") != std::string::npos ||
-           e.message.find("multimodal") != std::string::npos)) {
-        return "the server rejects the images: serve a vision model (vLLM: a VLM with "
-               "--limit-mm-per-prompt "
-               "'{\"image\":N}'), shrink them with --image-max-side, or drop --image for a "
-               "text-only job";
-      }
-      if (e.http_status == 400 && e.message.find("context length") != std::string::npos) {
-        return "prompts are too long for the model: lower --max-tokens, shrink images with "
-               "--image-max-side, or "
-               "serve the model with a larger --max-model-len";
-      }
-      return "every request is refused: run `structflow run ... --dry-run` to see the request and "
-             "`structflow "
-             "doctor` to check the server";
-    case ErrorKind::kInvalidOutput:
-      return "the server ignores the structured-output constraint: run `structflow doctor` to see "
-             "which dialect it "
-             "honours and pass it with --dialect, or check the schema";
-    case ErrorKind::kImageError:
-      return "the images cannot be read: check the --image column and that relative paths resolve "
-             "against the "
-             "input's folder";
-    case ErrorKind::kTemplateError:
-      return "the prompt template cannot be filled: check --prompt against `structflow inspect "
-             "INPUT`";
-    case ErrorKind::kTimeout:
-      return "requests time out: check the server is healthy, or raise --request-timeout / "
-             "--stall-timeout";
-    default:
-      return "see the error message; `structflow doctor --endpoint URL` checks the server";
-  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -598,7 +549,7 @@ void Job::FailFast(const RowError& e) {
       "  error: {}{}: {}\n  fix:   {}",
       first_results_.size(), ErrorKindName(e.kind),
       e.http_status ? fmt::format(" (HTTP {})", e.http_status) : "", e.message,
-      FailFastAdvice(e, cfg_.model, !cfg_.images.empty()));
+      AdviseFix(e, DiagnosisContext{cfg_.model, !cfg_.images.empty()}));
   if (e.kind == ErrorKind::kHttpStatus && e.http_status == 404) {
     auto models = ListModels(client_options_);
     if (models.ok()) fail_fast_message_ += "\n  the server serves: " + ModelNames(*models);
