@@ -189,6 +189,12 @@ void AddRunCommand(CLI::App& app, int* exit_code) {
   sub->add_option("--as", cfg->as, "Name of the result column")
       ->capture_default_str()
       ->group(output);
+  sub->add_flag(
+         "--schema-strict", cfg->schema_strict,
+         "Refuse a schema with keywords no server can enforce (uniqueItems, contains, not, "
+         "minProperties, ...; Pydantic's set[str] gives uniqueItems) instead of leaving them "
+         "out of the request and checking them on each answer")
+      ->group(output);
   sub->add_option("--max-output-retries", cfg->max_output_retries,
                   "Re-ask when an answer does not fit the schema, at most N times")
       ->capture_default_str()

@@ -30,6 +30,8 @@ struct JobConfig {
   std::string schema_file;
   std::vector<std::string> choices;
   std::string regex;
+  // Refuse schemas with keywords no server can enforce instead of checking them here only.
+  bool schema_strict = false;
   std::string dialect = "auto";
   std::string as = "output";
   int max_output_retries = 2;

@@ -101,6 +101,27 @@ Result<Shard> ParseShard(const std::string& text) {
       text));
 }
 
+// A schema with keywords no server can enforce runs with them checked here only (said once), or
+// is refused under --schema-strict.
+Status CheckLocalOnlyKeywords(const schema::Constraint& c, const std::string& file, bool strict) {
+  const auto& keywords = c.local_only_keywords();
+  if (keywords.empty()) return Status::OK();
+  std::string list;
+  for (const auto& k : keywords) list += (list.empty() ? "" : ", ") + k;
+  if (strict) {
+    return Status::InvalidArgument(fmt::format(
+        "{}: keywords {} cannot be enforced by the servers' structured-output backends "
+        "(--schema-strict); remove them, or drop --schema-strict to have structflow check them on "
+        "each answer and re-ask when one breaks them",
+        file, list));
+  }
+  SF_LOG_INFO(
+      "{}: the server cannot enforce {}; they are left out of the request and checked on each "
+      "answer here (an answer that breaks them is re-asked, up to --max-output-retries)",
+      file, list);
+  return Status::OK();
+}
+
 // Hashes a cell's value (binary bytes directly, without encoding), for row fingerprints.
 uint64_t HashCell(const Column& c, int64_t row, uint64_t h) {
   if (c.IsNull(row)) return Fingerprint("\x00null", h);
@@ -281,6 +302,7 @@ Status Job::Setup() {
   if (!cfg_.schema_file.empty()) {
     SF_ASSIGN_OR_RAISE(auto c, schema::Constraint::FromSchemaFile(cfg_.schema_file));
     constraint_ = std::move(c);
+    SF_RETURN_NOT_OK(CheckLocalOnlyKeywords(*constraint_, cfg_.schema_file, cfg_.schema_strict));
   } else if (!cfg_.choices.empty()) {
     SF_ASSIGN_OR_RAISE(auto c, schema::Constraint::FromChoices(cfg_.choices));
     constraint_ = std::move(c);
@@ -343,6 +365,10 @@ Status Job::Setup() {
   w.BeginArray().String(cfg_.model).String(prompt_).String(cfg_.system);
   for (const auto& i : cfg_.images) w.String(i);
   w.String(constraint_ ? constraint_->RequestMembers(schema::Dialect::kVllm) : "");
+  // Keywords checked only here are not in the request; the answer's meaning still depends on them.
+  if (constraint_ && !constraint_->local_only_keywords().empty()) {
+    w.String(constraint_->schema_json());
+  }
   w.Int(cfg_.max_tokens)
       .Double(cfg_.temperature)
       .Int(cfg_.seed.value_or(-1))

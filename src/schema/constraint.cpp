@@ -22,6 +22,7 @@ struct Constraint::Impl {
   TypeNode root;
   std::unique_ptr<JsonSchemaValidator::Impl> validator;
   std::string schema_json;
+  std::vector<std::string> local_only_keywords;
   bool openai_strict = true;
   bool openai_wrapped = false;  // the openai request wraps the answer as {"answer": ...}
   // Choice
@@ -253,13 +254,19 @@ Result<Constraint> Constraint::FromSchemaText(std::string_view json, std::string
   SF_RETURN_NOT_OK(impl->validator->Build(compiled.draft4 ? JsonSchemaValidator::Draft::kDraft4
                                                           : JsonSchemaValidator::Draft::kDraft7));
   impl->schema_json = doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  // The server is sent the part of the schema it can enforce; the rest is checked here.
+  impl->local_only_keywords = std::move(compiled.local_only_keywords);
+  if (!impl->local_only_keywords.empty()) doc = std::move(compiled.server_document);
+  const std::string server_json =
+      impl->local_only_keywords.empty()
+          ? impl->schema_json
+          : doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   impl->members[static_cast<int>(Dialect::kVllm)] =
-      "\"structured_outputs\":{\"json\":" + impl->schema_json + "}";
-  impl->members[static_cast<int>(Dialect::kVllmLegacy)] = "\"guided_json\":" + impl->schema_json;
+      "\"structured_outputs\":{\"json\":" + server_json + "}";
+  impl->members[static_cast<int>(Dialect::kVllmLegacy)] = "\"guided_json\":" + server_json;
   impl->openai_wrapped = !compiled.top_is_object;
-  impl->members[static_cast<int>(Dialect::kOpenAI)] =
-      OpenAIMembers(OpenAIName(doc), impl->openai_wrapped ? WrapAnswer(doc) : impl->schema_json,
-                    impl->openai_strict);
+  impl->members[static_cast<int>(Dialect::kOpenAI)] = OpenAIMembers(
+      OpenAIName(doc), impl->openai_wrapped ? WrapAnswer(doc) : server_json, impl->openai_strict);
   return Constraint(std::move(impl));
 }
 
@@ -302,6 +309,9 @@ Result<Constraint> Constraint::FromRegex(std::string pattern) {
 Constraint::Kind Constraint::kind() const { return impl_->kind; }
 table::TypePtr Constraint::OutputType() const { return impl_->type; }
 const std::string& Constraint::schema_json() const { return impl_->schema_json; }
+const std::vector<std::string>& Constraint::local_only_keywords() const {
+  return impl_->local_only_keywords;
+}
 const std::vector<std::string>& Constraint::choices() const { return impl_->choices; }
 const std::string& Constraint::pattern() const { return impl_->pattern; }
 bool Constraint::openai_strict() const { return impl_->openai_strict; }

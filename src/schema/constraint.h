@@ -7,12 +7,17 @@
 // error names the origin (file) and the JSON path of the problem, e.g.
 // "invoice.json: $.properties.items.items.type: unknown type 'str'; use one of ...".
 //
-// Keywords rejected because vLLM's grammar backends (xgrammar, llguidance/guidance) cannot turn
-// them into a grammar, so a server would either fail the request or silently not enforce them:
-//   not, if/then/else, dependentSchemas, dependentRequired, dependencies, patternProperties,
-//   propertyNames, unevaluatedProperties, unevaluatedItems, contains/minContains/maxContains,
-//   uniqueItems, minProperties/maxProperties, $dynamicRef/$recursiveRef, allOf with more than one
-//   subschema (an intersection), remote $ref (anything not starting with '#').
+// Keywords the servers' grammar backends (xgrammar, llguidance/guidance, llama.cpp's
+// json-schema-to-grammar) cannot turn into a grammar, so a server would either fail the request
+// or silently not enforce them:
+// - checked here only (local_only_keywords()): not, if/then/else, dependencies,
+//   patternProperties, propertyNames, contains, uniqueItems, minProperties/maxProperties. They
+//   are left out of the schema sent to the server and checked on every answer, so a violation is
+//   an invalid output that is re-asked (Pydantic's set[str] gives uniqueItems, for example);
+// - rejected, because valijson (draft 7) cannot check them either: dependentSchemas,
+//   dependentRequired, unevaluatedProperties, unevaluatedItems, minContains/maxContains,
+//   $dynamicRef/$recursiveRef, allOf with more than one subschema (an intersection), remote $ref
+//   (anything not starting with '#').
 // Accepted (enforced by the servers and checked again here): type (single or array), properties,
 // required, additionalProperties, items, prefixItems, additionalItems, minItems/maxItems, enum,
 // const, anyOf, oneOf, allOf of one subschema, $ref into $defs/definitions, minLength/maxLength,
@@ -71,8 +76,12 @@ class Constraint {
   // The column type of a parsed answer: see the mapping in the header comment; string for
   // choice and regex.
   table::TypePtr OutputType() const;
-  // The compact JSON Schema text (JSON Schema kind), empty otherwise.
+  // The compact JSON Schema text as given (JSON Schema kind), empty otherwise.
   const std::string& schema_json() const;
+  // The keywords of the schema that no server can enforce and that are checked only here, sorted
+  // (empty when the server is sent the whole schema). Callers say so once, or refuse the schema
+  // in a strict mode.
+  const std::vector<std::string>& local_only_keywords() const;
   const std::vector<std::string>& choices() const;  // kChoice only
   const std::string& pattern() const;               // kRegex only
   // True when the schema meets OpenAI's strict mode (every object lists all its properties as

@@ -114,22 +114,16 @@ TEST(ConstraintSchemaErrors, WrongKeywordTypesAreNamed) {
             std::string::npos);
 }
 
-TEST(ConstraintSchemaErrors, KeywordsServersCannotConstrainAreRejectedWithPath) {
+TEST(ConstraintSchemaErrors, KeywordsNeitherServersNorTheValidatorCheckAreRejectedWithPath) {
   struct Case {
     const char* schema;
     const char* expected;
   } cases[] = {
-      {R"({"type":"object","properties":{"a":{"not":{"type":"string"}}}})",
-       "$.properties.a.not: keyword 'not' cannot be enforced"},
-      {R"({"type":"object","if":{"required":["a"]},"then":{"required":["b"]}})", "$.if:"},
-      {R"({"type":"object","dependentSchemas":{"a":{}}})", "$.dependentSchemas:"},
-      {R"({"type":"object","patternProperties":{"^x-":{"type":"string"}}})",
-       "$.patternProperties:"},
-      {R"({"type":"array","items":{"type":"string"},"uniqueItems":true})", "$.uniqueItems:"},
-      {R"({"type":"array","contains":{"type":"string"}})", "$.contains:"},
-      {R"({"type":"object","propertyNames":{"maxLength":3}})", "$.propertyNames:"},
-      {R"({"$defs":{"A":{"type":"object","minProperties":1}},"$ref":"#/$defs/A"})",
-       "$.$defs.A.minProperties:"},
+      {R"({"type":"object","dependentSchemas":{"a":{}}})",
+       "$.dependentSchemas: keyword 'dependentSchemas' cannot be enforced"},
+      {R"({"type":"object","properties":{"a":{"unevaluatedProperties":false}}})",
+       "$.properties.a.unevaluatedProperties:"},
+      {R"({"type":"array","contains":{"type":"string"},"minContains":2})", "$.minContains:"},
       {R"({"allOf":[{"type":"object"},{"required":["a"]}]})", "$.allOf: allOf with more than one"},
   };
   for (const auto& c : cases) {
@@ -137,6 +131,48 @@ TEST(ConstraintSchemaErrors, KeywordsServersCannotConstrainAreRejectedWithPath) 
     ASSERT_FALSE(st.ok()) << c.schema;
     EXPECT_NE(st.message().find(c.expected), std::string::npos) << st.message();
   }
+}
+
+TEST(ConstraintLocalOnlyKeywords, AreLeftOutOfTheRequestAndCheckedOnEveryAnswer) {
+  // Pydantic's set[str] gives uniqueItems; minProperties/not/contains come from hand-written
+  // schemas. The server is sent the rest; the answer is checked against the whole schema.
+  auto c = Constraint::FromSchemaText(
+      R"({"type":"object","properties":{
+            "tags":{"type":"array","items":{"type":"string"},"uniqueItems":true},
+            "meta":{"type":"object","minProperties":1,"properties":{"k":{"type":"string"}}},
+            "code":{"type":"string","not":{"const":"none"}}},
+          "required":["tags","meta","code"]})",
+      "set.json");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->local_only_keywords(),
+            (std::vector<std::string>{"minProperties", "not", "uniqueItems"}));
+  for (Dialect d : {Dialect::kVllm, Dialect::kVllmLegacy, Dialect::kOpenAI}) {
+    std::string members = c->RequestMembers(d);
+    EXPECT_EQ(members.find("uniqueItems"), std::string::npos) << members;
+    EXPECT_EQ(members.find("minProperties"), std::string::npos) << members;
+    EXPECT_EQ(members.find("\"not\""), std::string::npos) << members;
+    EXPECT_NE(members.find("\"tags\""), std::string::npos) << members;
+  }
+  // The schema as given is kept (it is what the job's fingerprint hashes).
+  EXPECT_NE(c->schema_json().find("uniqueItems"), std::string::npos);
+  table::Column col(c->OutputType());
+  EXPECT_TRUE(
+      c->ParseInto(R"({"tags":["a","b"],"meta":{"k":"v"},"code":"x"})", Dialect::kVllm, &col)
+          .error.ok());
+  auto dup =
+      c->ParseInto(R"({"tags":["a","a"],"meta":{"k":"v"},"code":"x"})", Dialect::kVllm, &col);
+  EXPECT_EQ(dup.error.kind, ErrorKind::kInvalidOutput);
+  auto empty = c->ParseInto(R"({"tags":[],"meta":{},"code":"x"})", Dialect::kVllm, &col);
+  EXPECT_EQ(empty.error.kind, ErrorKind::kInvalidOutput);
+  auto banned = c->ParseInto(R"({"tags":[],"meta":{"k":"v"},"code":"none"})", Dialect::kVllm, &col);
+  EXPECT_EQ(banned.error.kind, ErrorKind::kInvalidOutput);
+  EXPECT_EQ(col.length(), 1);
+}
+
+TEST(ConstraintLocalOnlyKeywords, ASchemaTheServerCanEnforceWholeHasNone) {
+  auto c = Constraint::FromSchemaText(R"({"type":"array","items":{"type":"integer"}})", "x");
+  ASSERT_TRUE(c.ok());
+  EXPECT_TRUE(c->local_only_keywords().empty());
 }
 
 TEST(ConstraintSchemaErrors, RefsMustBeLocalResolvableAndNotRecursive) {

@@ -97,28 +97,33 @@ std::string PercentDecode(std::string_view s) {
 }
 
 // The keywords no server backend can enforce (see constraint.h), with the fix to suggest.
+// `local` ones are left out of the schema sent to the server and checked here (valijson knows
+// them in draft 7), so an answer that breaks them is re-asked like any other invalid output.
+// The others (2019-09 keywords valijson 1.0 does not implement, dynamic references) could be
+// checked by no one, so they are refused.
 struct Unsupported {
   std::string_view keyword;
   std::string_view fix;
+  bool local = false;
 };
 constexpr Unsupported kUnsupported[] = {
-    {"not", "express the allowed values positively (enum, anyOf)"},
-    {"if", "use anyOf of the alternatives instead of if/then/else"},
-    {"then", "use anyOf of the alternatives instead of if/then/else"},
-    {"else", "use anyOf of the alternatives instead of if/then/else"},
+    {"not", "express the allowed values positively (enum, anyOf)", true},
+    {"if", "use anyOf of the alternatives instead of if/then/else", true},
+    {"then", "use anyOf of the alternatives instead of if/then/else", true},
+    {"else", "use anyOf of the alternatives instead of if/then/else", true},
     {"dependentSchemas", "use anyOf of the alternatives"},
     {"dependentRequired", "use anyOf of the alternatives"},
-    {"dependencies", "use anyOf of the alternatives"},
-    {"patternProperties", "list the properties under 'properties'"},
-    {"propertyNames", "list the properties under 'properties' or use an array of objects"},
+    {"dependencies", "use anyOf of the alternatives", true},
+    {"patternProperties", "list the properties under 'properties'", true},
+    {"propertyNames", "list the properties under 'properties' or use an array of objects", true},
     {"unevaluatedProperties", "use additionalProperties"},
     {"unevaluatedItems", "use items"},
-    {"contains", "check it after the run; servers cannot constrain it"},
+    {"contains", "check it after the run; servers cannot constrain it", true},
     {"minContains", "check it after the run; servers cannot constrain it"},
     {"maxContains", "check it after the run; servers cannot constrain it"},
-    {"uniqueItems", "remove it and deduplicate after the run"},
-    {"minProperties", "list the required properties under 'required'"},
-    {"maxProperties", "set additionalProperties to false"},
+    {"uniqueItems", "remove it and deduplicate after the run", true},
+    {"minProperties", "list the required properties under 'required'", true},
+    {"maxProperties", "set additionalProperties to false", true},
     {"$dynamicRef", "use $ref into $defs"},
     {"$recursiveRef", "use $ref into $defs"},
 };
@@ -139,12 +144,16 @@ class Compiler {
                    std::string("a schema must be an object or a boolean, not ") + s.type_name());
     }
     for (const auto& u : kUnsupported) {
-      if (s.contains(std::string(u.keyword))) {
-        return Error(JsonPathAppendKey(path, u.keyword),
-                     "keyword '" + std::string(u.keyword) +
-                         "' cannot be enforced by vLLM's structured-output backends; " +
-                         std::string(u.fix));
+      if (!s.contains(std::string(u.keyword))) continue;
+      if (u.local) {
+        local_only_.push_back({pointer, std::string(u.keyword)});
+        continue;
       }
+      return Error(JsonPathAppendKey(path, u.keyword),
+                   "keyword '" + std::string(u.keyword) +
+                       "' cannot be enforced by the servers' structured-output backends, nor "
+                       "checked by structflow's validator; " +
+                       std::string(u.fix));
     }
     if (auto it = s.find("type"); it != s.end()) SF_RETURN_NOT_OK(CheckType(*it, path));
     if (auto it = s.find("$ref"); it != s.end()) {
@@ -549,6 +558,8 @@ class Compiler {
   const std::vector<std::string>& prefix_items_pointers() const { return prefix_items_pointers_; }
   const std::vector<std::string>& format_pointers() const { return format_pointers_; }
   bool openai_strict() const { return openai_strict_; }
+  // (JSON pointer of a subschema, keyword) for each keyword checked only here.
+  const std::vector<std::pair<std::string, std::string>>& local_only() const { return local_only_; }
 
  private:
   const OJson& root_;
@@ -556,6 +567,7 @@ class Compiler {
   std::vector<std::string> ref_stack_;
   std::vector<std::string> prefix_items_pointers_;
   std::vector<std::string> format_pointers_;
+  std::vector<std::pair<std::string, std::string>> local_only_;
   bool openai_strict_ = true;
 };
 
@@ -732,6 +744,15 @@ Result<CompiledSchema> CompileSchema(const nlohmann::ordered_json& document,
   auto t = document.find("type");
   out.top_is_object = t != document.end() && t->is_string() && t->get<std::string>() == "object";
   out.validation_document = nlohmann::json::parse(document.dump());
+  if (!compiler.local_only().empty()) {
+    out.server_document = document;
+    std::set<std::string> names;
+    for (const auto& [pointer, keyword] : compiler.local_only()) {
+      out.server_document.at(nlohmann::ordered_json::json_pointer(pointer)).erase(keyword);
+      names.insert(keyword);
+    }
+    out.local_only_keywords.assign(names.begin(), names.end());
+  }
   for (const auto& pointer : compiler.format_pointers()) {
     out.validation_document.at(nlohmann::json::json_pointer(pointer)).erase("format");
   }

@@ -37,6 +37,11 @@ struct CompiledSchema {
   // (items as an array + additionalItems), which valijson 1.0 does not know, and the formats
   // date, time and date-time removed (TypeNode checks them).
   nlohmann::json validation_document;
+  // Keywords no server can enforce but the validator checks (uniqueItems, contains, not, ...),
+  // sorted; empty when the server can enforce the whole schema. With any, `server_document` is
+  // the schema without them: what the server is sent.
+  std::vector<std::string> local_only_keywords;
+  nlohmann::ordered_json server_document;
   bool draft4 = false;  // "$schema" names draft-04
   bool openai_strict = true;
   bool top_is_object = false;

@@ -48,4 +48,33 @@ code=$?
 set -e
 [ "$code" = 1 ] || { cat "$WORK/nodir.err"; fail "missing folder: exit code $code, expected 1"; }
 grep -q "mkdir -p" "$WORK/nodir.err" || { cat "$WORK/nodir.err"; fail "missing folder: no mkdir hint"; }
+# A Pydantic set[str] field (uniqueItems) runs: the server gets the rest of the schema and the
+# answer is checked here; --schema-strict refuses it instead.
+cat >"$WORK/tags.json" <<'JSON'
+{"title": "Tags", "type": "object", "required": ["tags"],
+ "properties": {"tags": {"type": "array", "items": {"type": "string"}, "uniqueItems": true}}}
+JSON
+head -20 "$WORK/in.jsonl" >"$WORK/in20.jsonl"
+start_sim --latency-ms 1 --model m
+"$STRUCTFLOW" run "$WORK/in20.jsonl" --out "$WORK/tags.jsonl" --endpoint "$SIM_URL" \
+  --prompt '{text}' --schema "$WORK/tags.json" --progress off 2>"$WORK/tags.err" ||
+  { cat "$WORK/tags.err"; fail "a schema with uniqueItems did not run"; }
+grep -q "checked on each answer here" "$WORK/tags.err" ||
+  { cat "$WORK/tags.err"; fail "uniqueItems was not said to be checked here"; }
+$PY - "$WORK/tags.jsonl" <<'PYEOF'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+assert len(rows) == 20, len(rows)
+for r in rows:
+    if r["error"] is None:
+        tags = r["output"]["tags"]
+        assert len(tags) == len(set(tags)), r
+PYEOF
+set +e
+"$STRUCTFLOW" run "$WORK/in20.jsonl" --out "$WORK/tags_strict.jsonl" --endpoint "$SIM_URL" \
+  --prompt '{text}' --schema "$WORK/tags.json" --schema-strict --progress off 2>"$WORK/strict.err"
+code=$?
+set -e
+[ "$code" = 1 ] || { cat "$WORK/strict.err"; fail "--schema-strict: exit code $code, expected 1"; }
+grep -q "uniqueItems" "$WORK/strict.err" || { cat "$WORK/strict.err"; fail "--schema-strict: no keyword named"; }
 echo "cli_friction: ok"
