@@ -6,6 +6,8 @@
 #include <chrono>
 #include <string>
 
+#include "common/text.h"
+
 namespace structflow {
 namespace {
 std::atomic<int> g_level{static_cast<int>(LogLevel::kInfo)};
@@ -33,7 +35,9 @@ bool ParseLogLevel(std::string_view text, LogLevel* out) {
 void LogLine(LogLevel level, std::string_view message) {
   if (level < GetLogLevel()) return;
   static const char* kNames[] = {"debug", "info", "warn", "error", "off"};
-  std::string line = fmt::format("[structflow {}] {}\n", kNames[static_cast<int>(level)], message);
+  // Messages quote input and server answers: no control character reaches the terminal.
+  std::string line = fmt::format("[structflow {}] {}\n", kNames[static_cast<int>(level)],
+                                 EscapeControl(message, /*keep_newlines=*/true));
   // One write keeps concurrent lines whole.
   ssize_t unused = ::write(STDERR_FILENO, line.data(), line.size());
   (void)unused;

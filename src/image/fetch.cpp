@@ -28,6 +28,22 @@ struct Sink {
   bool too_big = false;
 };
 
+// Called by curl at least once a second while a transfer waits: non-zero aborts it.
+int OnProgress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  const auto* cancel = static_cast<const std::atomic<bool>*>(user);
+  return cancel->load(std::memory_order_relaxed) ? 1 : 0;
+}
+
+// What a non-regular file is, for the message.
+std::string_view FileKind(mode_t mode) {
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISFIFO(mode)) return "a FIFO (named pipe)";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  if (S_ISSOCK(mode)) return "a socket";
+  return "not a regular file";
+}
+
 size_t OnData(char* data, size_t size, size_t n, void* user) {
   auto* sink = static_cast<Sink*>(user);
   size_t len = size * n;
@@ -63,11 +79,25 @@ Status FetchUrl(std::string_view url, const FetchOptions& options, std::string* 
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, OnData);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &sink);
   curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
+  if (options.cancel) {
+    curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, OnProgress);
+    curl_easy_setopt(curl, CURLOPT_XFERINFODATA, const_cast<std::atomic<bool>*>(options.cancel));
+  }
   CURLcode rc = curl_easy_perform(curl);
   curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, nullptr);
   if (sink.too_big) {
-    return Status::IOError(
-        fmt::format("image URL '{}' is larger than {} bytes; not fetched", url, options.max_bytes));
+    return Status::IOError(fmt::format(
+        "image URL '{}' is larger than {} bytes; not fetched (raise --image-max-bytes to allow it)",
+        url, options.max_bytes));
+  }
+  if (rc == CURLE_ABORTED_BY_CALLBACK) {
+    return Status::Cancelled(fmt::format("fetching image URL '{}' stopped: the job stops", url));
+  }
+  if (rc == CURLE_OPERATION_TIMEDOUT) {
+    return Status::IOError(fmt::format(
+        "cannot fetch image URL '{}': no complete answer within {} ms (--fetch-timeout); {}", url,
+        options.timeout_ms, errbuf[0] ? errbuf : curl_easy_strerror(rc)));
   }
   if (rc != CURLE_OK) {
     return Status::IOError(fmt::format("cannot fetch image URL '{}': {}", url,
@@ -81,49 +111,43 @@ Status FetchUrl(std::string_view url, const FetchOptions& options, std::string* 
   return Status::OK();
 }
 
-Status ReadFileBytes(const std::string& path, std::string* out) {
+Status ReadFileBytes(const std::string& path, size_t max_bytes, std::string* out) {
   out->clear();
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
+  auto os_error = [&] {
     return Status::IOError(
         fmt::format("cannot read image file '{}': {}", path, std::strerror(errno)));
-  }
-  std::unique_ptr<int, void (*)(int*)> closer(&fd, [](int* f) { ::close(*f); });
+  };
+  auto not_regular = [&](mode_t mode) {
+    return Status::InvalidArgument(
+        fmt::format("image file '{}' is {}, not a regular file; only image files are read", path,
+                    FileKind(mode)));
+  };
+  // stat first, so that a device is never even opened (opening some has side effects); the
+  // open is non-blocking and fstat checks again, so a FIFO swapped in between cannot block it.
   struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    return Status::IOError(
-        fmt::format("cannot read image file '{}': {}", path, std::strerror(errno)));
+  if (::stat(path.c_str(), &st) != 0) return os_error();
+  if (!S_ISREG(st.st_mode)) return not_regular(st.st_mode);
+  int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  if (fd < 0) return os_error();
+  std::unique_ptr<int, void (*)(int*)> closer(&fd, [](int* f) { ::close(*f); });
+  if (::fstat(fd, &st) != 0) return os_error();
+  if (!S_ISREG(st.st_mode)) return not_regular(st.st_mode);
+  const auto size = static_cast<size_t>(std::max<off_t>(st.st_size, 0));
+  if (size > max_bytes) {
+    return Status::InvalidArgument(
+        fmt::format("image file '{}' is {} bytes, more than the {} allowed; not read (raise "
+                    "--image-max-bytes if it really is an image)",
+                    path, size, max_bytes));
   }
-  if (S_ISDIR(st.st_mode)) {
-    return Status::IOError(fmt::format("cannot read image file '{}': it is a directory", path));
-  }
-  auto read_some = [&](char* dst, size_t len) -> ssize_t {
-    for (;;) {
-      ssize_t n = ::read(fd, dst, len);
-      if (n >= 0 || errno != EINTR) return n;
-    }
-  };
-  auto read_error = [&] {
-    return Status::IOError(
-        fmt::format("cannot read image file '{}': {}", path, std::strerror(errno)));
-  };
-  // Read straight into the string (image files are large); past the size fstat gave (a pipe, a
-  // growing file), continue in chunks.
+  // Exactly the size fstat gave: a file that grows while read is cut there, never read past the
+  // cap.
+  out->resize(size);
   size_t got = 0;
-  out->resize(static_cast<size_t>(std::max<off_t>(st.st_size, 0)));
-  for (;;) {
-    ssize_t n = 0;
-    if (got < out->size()) {
-      n = read_some(out->data() + got, out->size() - got);
-      if (n < 0) return read_error();
-      if (n == 0) break;
-    } else {
-      char chunk[1 << 16];
-      n = read_some(chunk, sizeof(chunk));
-      if (n < 0) return read_error();
-      if (n == 0) break;
-      out->append(chunk, static_cast<size_t>(n));
-    }
+  while (got < size) {
+    ssize_t n = ::read(fd, out->data() + got, size - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return os_error();
+    if (n == 0) break;
     got += static_cast<size_t>(n);
   }
   out->resize(got);

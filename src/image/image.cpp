@@ -5,6 +5,7 @@
 #include <vips/vips.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstring>
 #include <mutex>
@@ -100,15 +101,50 @@ void InitOnce() {
                     DropVipsLog, nullptr);
 }
 
-std::string HexPrefix(std::string_view bytes) {
-  std::string hex;
-  std::string text;
-  for (size_t i = 0; i < std::min<size_t>(bytes.size(), 8); ++i) {
-    auto c = static_cast<unsigned char>(bytes[i]);
-    hex += fmt::format("{}{:02x}", hex.empty() ? "" : " ", c);
-    text.push_back(c >= 0x20 && c < 0x7f && c != '"' ? static_cast<char>(c) : '.');
+bool StartsWith(std::string_view s, std::string_view prefix) {
+  return s.substr(0, prefix.size()) == prefix;
+}
+
+// What a non-image file looks like, by its signature or by its text, without quoting a byte of
+// it: the bytes of a file a row points at (a key, /etc/passwd) must not land in the output.
+std::string_view DescribeContent(std::string_view bytes) {
+  std::string_view head = bytes.substr(0, 512);
+  size_t lead = head.find_first_not_of(" \t\r\n");
+  std::string_view text = lead == std::string_view::npos ? std::string_view() : head.substr(lead);
+  auto text_starts = [&](std::string_view p) {
+    if (text.size() < p.size()) return false;
+    for (size_t i = 0; i < p.size(); ++i) {
+      if (std::tolower(static_cast<unsigned char>(text[i])) != p[i]) return false;
+    }
+    return true;
+  };
+  if (StartsWith(bytes, "%PDF-")) return "a PDF document";
+  if (StartsWith(bytes, "PK\x03\x04")) return "a ZIP archive (or a document inside one)";
+  if (StartsWith(bytes, "\x1f\x8b")) return "gzip-compressed data";
+  if (StartsWith(bytes,
+                 "\x7f"
+                 "ELF"))
+    return "an ELF executable";
+  if (StartsWith(bytes, "PAR1")) return "a Parquet file";
+  if (bytes.size() >= 12 && bytes.substr(4, 4) == "ftyp") {
+    return "an ISO media file (MP4, MOV, HEIC or AVIF; not supported)";
   }
-  return fmt::format("{} \"{}\"", hex, text);
+  if (StartsWith(bytes, "RIFF")) return "a RIFF file (audio or video)";
+  if (StartsWith(bytes, std::string_view("\x00\x00\x01\x00", 4))) return "a Windows icon (ICO)";
+  if (StartsWith(bytes, "8BPS")) return "a Photoshop document (PSD)";
+  if (text_starts("<svg") ||
+      (text_starts("<?xml") && head.find("<svg") != std::string_view::npos)) {
+    return "an SVG image (vector images are not supported; convert it to PNG)";
+  }
+  if (text_starts("<!doctype html") || text_starts("<html")) return "an HTML page";
+  if (text_starts("<?xml") || text_starts("<")) return "XML or HTML text";
+  if (text_starts("{") || text_starts("[")) return "JSON text";
+  bool printable = !head.empty();
+  for (char ch : head) {
+    auto c = static_cast<unsigned char>(ch);
+    if ((c < 0x20 && c != '\n' && c != '\r' && c != '\t') || c == 0x7f) printable = false;
+  }
+  return printable ? "text" : "binary data of an unknown format";
 }
 
 bool EndsWithin(std::string_view bytes, std::string_view marker, size_t window) {
@@ -580,8 +616,9 @@ Result<PreparedImage> Prepare(std::string_view input, const ImagePolicy& policy)
   const Format format = SniffFormat(input);
   if (format == Format::kUnknown) {
     return Status::Corrupt(
-        fmt::format("not an image: it starts with {}; expected JPEG, PNG, WebP, GIF, BMP or TIFF",
-                    HexPrefix(input)));
+        fmt::format("not an image: {} bytes of what looks like {}; expected JPEG, PNG, WebP, GIF, "
+                    "BMP or TIFF",
+                    input.size(), DescribeContent(input)));
   }
 
   int width = 0;

@@ -89,7 +89,8 @@ class PreparedImage {
 Status Init();
 
 // Decodes, orients, resizes and encodes `input` following `policy`. Errors (code kCorrupt or
-// kInvalidArgument) say why: "empty image (0 bytes)", "not an image (starts with 3c 68 74 6d)",
+// kInvalidArgument) say why: "empty image (0 bytes)", "not an image: 120 bytes of what looks like
+// an HTML page" (never the bytes themselves: they may be a file that is not the user's to show),
 // "truncated or corrupt JPEG: ...". The caller adds the row and column.
 Result<PreparedImage> Prepare(std::string_view input, const ImagePolicy& policy);
 

@@ -345,8 +345,24 @@ TEST(Prepare, RejectsBytesThatAreNotAnImage) {
   auto r = Prepare("<!DOCTYPE html><html>404</html>", Policy(768));
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("not an image"), std::string::npos) << r.status().message();
-  EXPECT_NE(r.status().message().find("<!DOC"), std::string::npos)
-      << "the message shows the first bytes";
+  EXPECT_NE(r.status().message().find("an HTML page"), std::string::npos) << r.status().message();
+}
+
+TEST(Prepare, NeverCopiesTheBytesOfANonImageIntoTheMessage) {
+  // A row pointing at /etc/passwd must not leak its content into the output's error column.
+  auto r = Prepare("root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1::/usr/sbin\n", Policy(768));
+  ASSERT_FALSE(r.ok());
+  const std::string& m = r.status().message();
+  EXPECT_EQ(m.find("root"), std::string::npos) << m;
+  EXPECT_EQ(m.find("72 6f"), std::string::npos) << m;
+  EXPECT_NE(m.find("looks like text"), std::string::npos) << m;
+  auto pdf = Prepare("%PDF-1.7 secret", Policy(768));
+  ASSERT_FALSE(pdf.ok());
+  EXPECT_NE(pdf.status().message().find("a PDF document"), std::string::npos);
+  EXPECT_EQ(pdf.status().message().find("secret"), std::string::npos);
+  auto bin = Prepare(std::string("\x01\x02\x03\xfe secret", 11), Policy(768));
+  ASSERT_FALSE(bin.ok());
+  EXPECT_NE(bin.status().message().find("binary data of an unknown format"), std::string::npos);
 }
 
 // Truncation must fail the row both when the image would be kept and when it is re-encoded.

@@ -124,6 +124,43 @@ std::string ResolvePath(std::string_view path, const std::string& base_dir) {
   return p.string();
 }
 
+Result<std::string> CanonicalImageRoot(const std::string& dir) {
+  std::error_code ec;
+  auto canon = std::filesystem::canonical(dir, ec);
+  if (ec || !std::filesystem::is_directory(canon, ec)) {
+    return Status::InvalidArgument(
+        fmt::format("--image-root '{}' is not a folder ({}); name the folder the images are in",
+                    dir, ec ? ec.message() : "not a directory"));
+  }
+  return canon.string();
+}
+
+Result<std::string> ResolveImagePath(std::string_view path, const LoadOptions& options) {
+  std::string resolved = ResolvePath(path, options.base_dir);
+  if (options.root.empty()) return resolved;
+  // Canonical: `..` and symbolic links resolved, so neither leads out of the root; the file is
+  // then opened by this name.
+  std::error_code ec;
+  std::filesystem::path canon =
+      std::filesystem::weakly_canonical(std::filesystem::absolute(resolved, ec), ec);
+  if (ec) {
+    return Status::IOError(
+        fmt::format("cannot resolve image path '{}': {}", resolved, ec.message()));
+  }
+  const std::string& root = options.root;
+  std::string c = canon.string();
+  const bool inside =
+      c == root || (c.size() > root.size() && c.compare(0, root.size(), root) == 0 &&
+                    (root.back() == '/' || c[root.size()] == '/'));
+  if (!inside) {
+    return Status::InvalidArgument(
+        fmt::format("image path '{}' lies outside --image-root '{}'; only files inside it are "
+                    "read",
+                    resolved, root));
+  }
+  return c;
+}
+
 Result<std::string_view> LoadImageBytes(const ImageRef& ref, const LoadOptions& options,
                                         std::string* storage) {
   switch (ref.kind) {
@@ -134,6 +171,12 @@ Result<std::string_view> LoadImageBytes(const ImageRef& ref, const LoadOptions& 
       while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) {
         text.remove_suffix(1);
       }
+      if (text.size() / 4 * 3 > options.max_bytes) {
+        return Status::InvalidArgument(fmt::format(
+            "the image's base64 `bytes` hold more than {} bytes; not decoded (raise "
+            "--image-max-bytes to allow it)",
+            options.max_bytes));
+      }
       if (!Base64Decode(text, storage)) {
         return Status::Corrupt(
             "the image's `bytes` field is text but not base64 (nor a data: URL); write the image "
@@ -141,9 +184,11 @@ Result<std::string_view> LoadImageBytes(const ImageRef& ref, const LoadOptions& 
       }
       return std::string_view(*storage);
     }
-    case ImageRef::Kind::kPath:
-      SF_RETURN_NOT_OK(ReadFileBytes(ResolvePath(ref.value, options.base_dir), storage));
+    case ImageRef::Kind::kPath: {
+      SF_ASSIGN_OR_RAISE(std::string file, ResolveImagePath(ref.value, options));
+      SF_RETURN_NOT_OK(ReadFileBytes(file, options.max_bytes, storage));
       return std::string_view(*storage);
+    }
     case ImageRef::Kind::kUrl: {
       if (StartsWithNoCase(ref.value, "data:")) {
         size_t comma = ref.value.find(',');
@@ -152,6 +197,12 @@ Result<std::string_view> LoadImageBytes(const ImageRef& ref, const LoadOptions& 
             meta.substr(meta.size() - 7) != ";base64") {
           return Status::InvalidArgument(
               "a data: URL image must be base64 (data:image/...;base64,...)");
+        }
+        if ((ref.value.size() - comma - 1) / 4 * 3 > options.max_bytes) {
+          return Status::InvalidArgument(fmt::format(
+              "the data: URL image holds more than {} bytes; not decoded (raise --image-max-bytes "
+              "to allow it)",
+              options.max_bytes));
         }
         if (!Base64Decode(ref.value.substr(comma + 1), storage)) {
           return Status::Corrupt("the data: URL image is not valid base64");

@@ -45,7 +45,13 @@ Status CollectImages(const table::Column& column, int64_t row, std::vector<Image
 struct LoadOptions {
   // Folder that relative paths are resolved against; empty: the working directory.
   std::string base_dir;
-  // Fetch http(s) URLs here instead of passing them to the server.
+  // `--image-root`: when set, only files inside this folder are read (paths and file:// URLs
+  // elsewhere, symbolic links and `..` followed, are row errors). Must be canonical: make it
+  // with CanonicalImageRoot. Empty: any file the process can read.
+  std::string root;
+  // `--image-max-bytes`: larger files are refused before they are read.
+  size_t max_bytes = kDefaultMaxImageBytes;
+  // Fetch http(s) URLs here instead of passing them to the server (fetch.max_bytes applies).
   bool fetch_urls = false;
   FetchOptions fetch;
 };
@@ -53,7 +59,16 @@ struct LoadOptions {
 // The path a kPath ref refers to: file:// stripped, relative paths joined to base_dir.
 std::string ResolvePath(std::string_view path, const std::string& base_dir);
 
-// The encoded bytes of `ref`: kBytes itself; kPath read from disk into *storage; kUrl fetched into
+// `dir` made absolute and canonical (symbolic links resolved), for LoadOptions::root. Errors when
+// it is not an existing directory; the message names --image-root.
+Result<std::string> CanonicalImageRoot(const std::string& dir);
+
+// The file a kPath ref refers to, as ResolvePath; with options.root set, canonical and checked to
+// lie inside the root (an InvalidArgument naming the path and the root when not).
+Result<std::string> ResolveImagePath(std::string_view path, const LoadOptions& options);
+
+// The encoded bytes of `ref`: kBytes itself; kPath read from disk into *storage (within
+// options.root and options.max_bytes, regular files only: see fetch.h); kUrl fetched into
 // *storage (the caller only asks when options.fetch_urls, or for data: URLs, which are decoded
 // from base64). The view is valid while the batch and *storage are.
 Result<std::string_view> LoadImageBytes(const ImageRef& ref, const LoadOptions& options,

@@ -1,7 +1,14 @@
 #include "image/image_value.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -171,6 +178,101 @@ TEST(LoadImageBytes, UnreadablePathNamesTheFileAndTheReason) {
   EXPECT_NE(d.status().message().find("directory"), std::string::npos) << d.status().message();
 }
 
+TEST(LoadImageBytes, RefusesDevicesWithoutReadingThem) {
+  // /dev/zero once grew a job to 16.8 GB: it must be refused from its kind, not read.
+  std::string storage;
+  auto r = LoadImageBytes(RefFromString("/dev/zero"), LoadOptions{}, &storage);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("'/dev/zero' is a character device"), std::string::npos)
+      << r.status().message();
+  EXPECT_EQ(storage.capacity() > 4096, false);
+  auto u = LoadImageBytes(RefFromString("file:///dev/urandom"), LoadOptions{}, &storage);
+  ASSERT_FALSE(u.ok());
+  EXPECT_NE(u.status().message().find("character device"), std::string::npos);
+}
+
+TEST(LoadImageBytes, RefusesAFifoWithoutBlocking) {
+  // A FIFO with no writer once blocked a worker in open() forever. Nobody writes to this one: the
+  // test hangs (and times out) if the open or a read waits.
+  TempDir dir;
+  std::string fifo = dir.path() + "/pipe.jpg";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  std::string storage;
+  auto r = LoadImageBytes(RefFromString("pipe.jpg"), LoadOptions{dir.path()}, &storage);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("is a FIFO (named pipe), not a regular file"),
+            std::string::npos)
+      << r.status().message();
+  // ReadFileBytes itself (the open happens after the check) refuses it the same way.
+  Status st = ReadFileBytes(fifo, 1 << 20, &storage);
+  EXPECT_NE(st.message().find("FIFO"), std::string::npos) << st.message();
+}
+
+TEST(LoadImageBytes, RefusesFilesOverTheCapBeforeReadingThem) {
+  TempDir dir;
+  std::string big = dir.path() + "/big.jpg";
+  {
+    std::ofstream out(big, std::ios::binary);
+    out << std::string(5000, 'x');
+  }
+  LoadOptions options;
+  options.max_bytes = 4096;
+  std::string storage;
+  auto r = LoadImageBytes(RefFromString(big), options, &storage);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("is 5000 bytes, more than the 4096 allowed"),
+            std::string::npos)
+      << r.status().message();
+  EXPECT_NE(r.status().message().find("--image-max-bytes"), std::string::npos);
+  EXPECT_TRUE(storage.empty());
+  options.max_bytes = 5000;
+  auto ok = LoadImageBytes(RefFromString(big), options, &storage);
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  EXPECT_EQ(ok->size(), 5000u);
+  // A data: URL is held to the same cap before it is decoded.
+  options.max_bytes = 10;
+  auto d =
+      LoadImageBytes(RefFromString("data:image/png;base64," + Base64Encode(std::string(64, 'p'))),
+                     options, &storage);
+  ASSERT_FALSE(d.ok());
+  EXPECT_NE(d.status().message().find("more than 10 bytes"), std::string::npos);
+}
+
+TEST(LoadImageBytes, ImageRootConfinesPathsAndFileUrls) {
+  TempDir dir;
+  std::filesystem::create_directories(dir.path() + "/root/sub");
+  std::ofstream(dir.path() + "/root/sub/in.jpg") << "inside";
+  std::ofstream(dir.path() + "/secret.txt") << "root:x:0:0";
+  std::filesystem::create_symlink(dir.path() + "/secret.txt", dir.path() + "/root/link.jpg");
+  auto root = CanonicalImageRoot(dir.path() + "/root/sub/..");
+  ASSERT_TRUE(root.ok()) << root.status().ToString();
+  LoadOptions options;
+  options.base_dir = dir.path() + "/root";
+  options.root = *root;
+  std::string storage;
+  auto in = LoadImageBytes(RefFromString("sub/in.jpg"), options, &storage);
+  ASSERT_TRUE(in.ok()) << in.status().ToString();
+  EXPECT_EQ(*in, "inside");
+  for (std::string outside : {std::string("../secret.txt"), std::string("sub/../../secret.txt"),
+                              "file://" + dir.path() + "/secret.txt", std::string("/etc/passwd"),
+                              std::string("link.jpg"), std::string("/dev/zero")}) {
+    auto r = LoadImageBytes(RefFromString(outside), options, &storage);
+    ASSERT_FALSE(r.ok()) << outside;
+    EXPECT_NE(r.status().message().find("lies outside --image-root '" + *root + "'"),
+              std::string::npos)
+        << r.status().message();
+    EXPECT_EQ(r.status().message().find("root:x"), std::string::npos);
+  }
+  // A folder whose name only starts like the root's is not inside it.
+  std::filesystem::create_directories(dir.path() + "/rootless");
+  std::ofstream(dir.path() + "/rootless/a.jpg") << "x";
+  EXPECT_FALSE(
+      LoadImageBytes(RefFromString(dir.path() + "/rootless/a.jpg"), options, &storage).ok());
+  auto missing = CanonicalImageRoot(dir.path() + "/nope");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.status().message().find("--image-root"), std::string::npos);
+}
+
 TEST(LoadImageBytes, DecodesBase64DataUrls) {
   std::string storage;
   std::string url = "data:image/png;base64," + Base64Encode("pixels");
@@ -211,6 +313,55 @@ TEST(FetchUrl, RefusesBodiesOverTheSizeLimit) {
   Status st = FetchUrl(server.url("/big.jpg"), options, &out);
   ASSERT_FALSE(st.ok());
   EXPECT_NE(st.message().find("larger than 1000 bytes"), std::string::npos) << st.message();
+}
+
+// A server that accepts connections (the kernel completes them from the backlog) and never
+// answers: what an overloaded or black-holed image host looks like.
+class SilentServer {
+ public:
+  SilentServer() {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+    EXPECT_EQ(listen(fd_, 8), 0);
+    socklen_t len = sizeof(addr);
+    getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+  }
+  ~SilentServer() { close(fd_); }
+  std::string url(const std::string& path) const {
+    return "http://127.0.0.1:" + std::to_string(port_) + path;
+  }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
+
+TEST(FetchUrl, GivesUpAtTheTimeoutAndSaysSo) {
+  SilentServer server;
+  FetchOptions options;
+  options.timeout_ms = 300;
+  std::string out;
+  Status st = FetchUrl(server.url("/slow.jpg"), options, &out);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("within 300 ms (--fetch-timeout)"), std::string::npos)
+      << st.message();
+}
+
+TEST(FetchUrl, StopsWhenCancelled) {
+  // The job's stop is set: a fetch that would wait on a silent host for its whole (long)
+  // timeout ends at curl's first progress call instead.
+  SilentServer server;
+  std::atomic<bool> cancel{true};
+  FetchOptions options;
+  options.timeout_ms = 600000;
+  options.cancel = &cancel;
+  std::string out;
+  Status st = FetchUrl(server.url("/slow.jpg"), options, &out);
+  EXPECT_EQ(st.code(), StatusCode::kCancelled) << st.ToString();
 }
 
 TEST(FetchUrl, RefusesNonHttpSchemes) {

@@ -8,6 +8,7 @@
 #include <unordered_set>
 
 #include "common/base64.h"
+#include "common/text.h"
 #include "io/files.h"
 #include "io/formats.h"
 #include "table/record_batch.h"
@@ -88,7 +89,7 @@ class CsvParser {
           return Status::Corrupt(fmt::format(
               "{}:{}: unexpected character '{}' after the closing quote of field {}; a quote "
               "inside a field is written as two quotes (\"\")",
-              file_, line_, static_cast<char>(c), rec->size + 1));
+              file_, line_, QuoteInput(std::string(1, static_cast<char>(c))), rec->size + 1));
         }
       } else {
         while (c >= 0 && c != ',' && c != '\n' && c != '\r') {

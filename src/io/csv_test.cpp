@@ -71,6 +71,17 @@ TEST(CsvReader, ValueNotMatchingTheInferredTypeNamesFileLineColumnAndFix) {
   EXPECT_THAT(st.message(), HasSubstr("--schema-override n=string"));
 }
 
+TEST(CsvReader, CharacterAfterAClosingQuoteIsEscapedInTheMessage) {
+  ScratchDir dir;
+  WriteFile(dir / "esc.csv", "a,b\n\"x\"\x1b[2J,1\n");
+  auto src = OpenSource({dir / "esc.csv"});
+  Status st = src.ok() ? Status::OK() : src.status();
+  if (src.ok()) ReadAllJson(src->get(), &st);
+  ASSERT_FALSE(st.ok());
+  EXPECT_THAT(st.message(), HasSubstr("unexpected character '\\x1b'"));
+  EXPECT_EQ(st.message().find('\x1b'), std::string::npos);
+}
+
 TEST(CsvReader, WrongFieldCountAndUnclosedQuoteNameTheLine) {
   ScratchDir dir;
   WriteFile(dir / "a.csv", "a,b\n1,2\n3\n");

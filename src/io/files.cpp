@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <glob.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -251,6 +252,36 @@ bool ByteReader::Fill() {
 
 // ---------------------------------------------------------------------------------- AtomicFile
 
+std::string TempPathFor(const std::string& path) {
+  return fmt::format("{}.tmp-{}", path, ::getpid());
+}
+
+int RemoveStaleTempFiles(const std::string& path) {
+  fs::path p(path);
+  fs::path dir = p.parent_path().empty() ? fs::path(".") : p.parent_path();
+  const std::string prefix = p.filename().string() + ".tmp-";
+  std::error_code ec;
+  int removed = 0;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.size() <= prefix.size() || name.compare(0, prefix.size(), prefix) != 0) continue;
+    std::string_view digits = std::string_view(name).substr(prefix.size());
+    if (digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string_view::npos) {
+      continue;
+    }
+    const pid_t pid = static_cast<pid_t>(std::stol(std::string(digits)));
+    std::error_code type_ec;
+    if (pid <= 0 || pid == ::getpid() || !fs::is_regular_file(it->symlink_status(type_ec))) {
+      continue;
+    }
+    // ESRCH: no such process. EPERM means it runs under another user: keep its file.
+    if (::kill(pid, 0) == 0 || errno != ESRCH) continue;
+    std::error_code rm_ec;
+    if (fs::remove(it->path(), rm_ec)) ++removed;
+  }
+  return removed;
+}
+
 Result<std::unique_ptr<AtomicFile>> AtomicFile::Create(const std::string& path) {
   fs::path parent = fs::path(path).parent_path();
   std::error_code ec;
@@ -260,7 +291,8 @@ Result<std::unique_ptr<AtomicFile>> AtomicFile::Create(const std::string& path) 
                     "first (mkdir -p {})",
                     path, parent.string(), parent.string()));
   }
-  std::string temp = fmt::format("{}.tmp-{}", path, getpid());
+  RemoveStaleTempFiles(path);
+  std::string temp = TempPathFor(path);
   int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return Status::IOError(fmt::format("cannot create '{}': {}", temp, Errno()));
   return std::unique_ptr<AtomicFile>(new AtomicFile(path, temp, fd));

@@ -102,12 +102,22 @@ class ByteReader {
   Status status_;
 };
 
+// The temporary name a writer in this process uses for `path`: "path.tmp-<pid>".
+std::string TempPathFor(const std::string& path);
+
+// Removes the temporary files of `path` ("path.tmp-<pid>", regular files) left by processes
+// that no longer run (a kill during the output pass leaves one behind). A file whose process
+// still runs, or whose PID now belongs to another process, is kept. Returns how many were
+// removed; errors are ignored (this is tidying, never a reason to fail a job).
+int RemoveStaleTempFiles(const std::string& path);
+
 // Writes `path` atomically: bytes go to "path.tmp-<pid>"; Commit() flushes, fsyncs and renames
 // it over `path`. Destroying an uncommitted AtomicFile removes the temporary file, so the final
 // path never holds a partial file.
 class AtomicFile {
  public:
-  // Fails (naming the folder and the fix) when the parent folder does not exist.
+  // Fails (naming the folder and the fix) when the parent folder does not exist. Removes the
+  // temporary files of `path` left by dead processes first (RemoveStaleTempFiles).
   static Result<std::unique_ptr<AtomicFile>> Create(const std::string& path);
   ~AtomicFile();
   AtomicFile(const AtomicFile&) = delete;

@@ -2,6 +2,8 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "io/io_test_util.h"
 #include "io/source.h"
@@ -101,6 +103,30 @@ TEST(AtomicFile, NothingAtTheFinalPathUntilCommitAndNoLeftoversWithout) {
   ASSERT_TRUE((*f)->Commit().ok());
   EXPECT_EQ(ReadFile(dir / "out.jsonl"), "new\n");
   EXPECT_FALSE(std::filesystem::exists((*f)->temp_path()));
+}
+
+TEST(AtomicFile, RemovesTempFilesLeftByDeadProcessesOnly) {
+  // A kill during the output pass leaves OUT.tmp-PID behind; a later run removes it, but never
+  // the temporary file of a writer that still runs.
+  ScratchDir dir;
+  pid_t child = ::fork();
+  if (child == 0) ::_exit(0);
+  ASSERT_GT(child, 0);
+  ASSERT_EQ(::waitpid(child, nullptr, 0), child);  // reaped: its PID names no process now
+  const std::string dead = dir / ("out.jsonl.tmp-" + std::to_string(child));
+  const std::string alive = dir / ("out.jsonl.tmp-" + std::to_string(::getppid()));
+  const std::string other = dir / "out.jsonl.tmp-notapid";
+  const std::string other_file = dir / ("other.jsonl.tmp-" + std::to_string(child));
+  for (const auto& p : {dead, alive, other, other_file}) WriteFile(p, "partial");
+  auto f = AtomicFile::Create(dir / "out.jsonl");
+  ASSERT_TRUE(f.ok());
+  EXPECT_FALSE(std::filesystem::exists(dead));
+  EXPECT_TRUE(std::filesystem::exists(alive));
+  EXPECT_TRUE(std::filesystem::exists(other));
+  EXPECT_TRUE(std::filesystem::exists(other_file));
+  EXPECT_TRUE(std::filesystem::exists((*f)->temp_path()));
+  WriteFile(dead, "partial");
+  EXPECT_EQ(RemoveStaleTempFiles(dir / "out.jsonl"), 1);
 }
 
 TEST(AtomicFile, MissingFolderNamesItAndTheFix) {

@@ -8,6 +8,7 @@
 #include <unordered_set>
 
 #include "common/base64.h"
+#include "common/text.h"
 #include "io/files.h"
 #include "io/formats.h"
 #include "table/record_batch.h"
@@ -28,13 +29,8 @@ bool IsBlank(std::string_view line) {
   return true;
 }
 
-std::string Abbreviate(std::string s, size_t max = 80) {
-  if (s.size() > max) {
-    s.resize(max);
-    s += "...";
-  }
-  return s;
-}
+// A piece of the input quoted in a message: cut, control characters escaped.
+std::string Abbreviate(const std::string& s, size_t max = 80) { return QuoteInput(s, max); }
 
 std::string JsonText(element v) { return simdjson::minify(v); }
 

@@ -97,6 +97,19 @@ TEST(JsonlReader, InvalidJsonNamesFileAndLine) {
   EXPECT_THAT(again.status().message(), HasSubstr("bad.jsonl:3:"));
 }
 
+TEST(JsonlReader, InvalidJsonMessageEscapesTerminalSequencesOfTheLine) {
+  ScratchDir dir;
+  // A broken line carrying ESC [2J (clear screen) and an OSC title sequence ended by BEL.
+  WriteFile(dir / "esc.jsonl", "{\"a\":1}\n{\"a\": \x1b[2J\x1b]0;owned\x07\n");
+  auto src = OpenSource({dir / "esc.jsonl"});
+  ASSERT_FALSE(src.ok());
+  const std::string& m = src.status().message();
+  EXPECT_THAT(m, HasSubstr("esc.jsonl:2: invalid JSON"));
+  EXPECT_THAT(m, HasSubstr("\\x1b[2J\\x1b]0;owned\\x07"));
+  EXPECT_EQ(m.find('\x1b'), std::string::npos);
+  EXPECT_EQ(m.find('\x07'), std::string::npos);
+}
+
 TEST(JsonlReader, ValueNotMatchingTheInferredTypeNamesLineColumnAndFix) {
   ScratchDir dir;
   WriteFile(dir / "a.jsonl", "{\"m\":{\"n\":1}}\n{\"m\":{\"n\":2}}\n{\"m\":{\"n\":\"three\"}}\n");

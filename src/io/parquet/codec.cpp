@@ -17,6 +17,9 @@ Status SizeMismatch(Codec codec, size_t got, size_t want) {
       fmt::format("{} page decompressed to {} bytes, header says {}", CodecName(codec), got, want));
 }
 
+// A GZIP page may hold several gzip members one after another (some writers compress in
+// blocks and concatenate them; gzip(1) reads such files whole, and so do Arrow and DuckDB): each
+// member's output follows the previous one's.
 Status InflateGzip(std::string_view in, size_t size, std::string* out) {
   z_stream zs;
   std::memset(&zs, 0, sizeof(zs));
@@ -27,7 +30,18 @@ Status InflateGzip(std::string_view in, size_t size, std::string* out) {
   zs.avail_in = static_cast<uInt>(in.size());
   zs.next_out = reinterpret_cast<Bytef*>(out->data());
   zs.avail_out = static_cast<uInt>(size);
-  int rc = inflate(&zs, Z_FINISH);
+  int rc = Z_OK;
+  int members = 0;
+  while (true) {
+    rc = inflate(&zs, Z_FINISH);
+    if (rc != Z_STREAM_END) break;
+    ++members;
+    // Another member follows only when input is left; zero bytes after the last member are
+    // padding (gzip(1) ignores them too).
+    std::string_view rest(reinterpret_cast<const char*>(zs.next_in), zs.avail_in);
+    if (rest.find_first_not_of('\0') == std::string_view::npos) break;
+    if (inflateReset(&zs) != Z_OK) break;
+  }
   size_t produced = size - zs.avail_out;
   inflateEnd(&zs);
   if (rc != Z_STREAM_END) {
@@ -35,7 +49,9 @@ Status InflateGzip(std::string_view in, size_t size, std::string* out) {
       return Status::Corrupt(
           fmt::format("GZIP page inflates beyond the {} bytes its header says", size));
     }
-    return Status::Corrupt(fmt::format("GZIP page is corrupt (zlib error {})", rc));
+    return Status::Corrupt(
+        fmt::format("GZIP page is corrupt (zlib error {}{})", rc,
+                    members > 0 ? fmt::format(" in member {}", members + 1) : std::string()));
   }
   if (produced != size) return SizeMismatch(Codec::kGzip, produced, size);
   return Status::OK();

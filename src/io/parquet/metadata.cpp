@@ -176,6 +176,23 @@ Status ParseStatistics(CompactReader& r, CType t, int16_t id, Statistics* s) {
   });
 }
 
+Status ParseKeyValues(CompactReader& r, CType t, int16_t id, std::vector<KeyValue>* out) {
+  return GetList(r, t, id, [&](CType et) -> Status {
+    KeyValue kv;
+    kv.has_value = false;
+    SF_RETURN_NOT_OK(GetStruct(r, et, id, [&](CType t2, int16_t id2) -> Status {
+      if (id2 == 1) return GetBinary(r, t2, id2, &kv.key);
+      if (id2 == 2) {
+        kv.has_value = true;
+        return GetBinary(r, t2, id2, &kv.value);
+      }
+      return r.Skip(t2);
+    }));
+    out->push_back(std::move(kv));
+    return Status::OK();
+  });
+}
+
 Status ParseColumnMetaData(CompactReader& r, CType t, int16_t id, ColumnMetaData* m) {
   return GetStruct(r, t, id, [&](CType ft, int16_t fid) -> Status {
     switch (fid) {
@@ -203,6 +220,8 @@ Status ParseColumnMetaData(CompactReader& r, CType t, int16_t id, ColumnMetaData
         return GetI64(r, ft, fid, &m->total_uncompressed_size);
       case 7:
         return GetI64(r, ft, fid, &m->total_compressed_size);
+      case 8:
+        return ParseKeyValues(r, ft, fid, &m->key_value_metadata);
       case 9:
         return GetI64(r, ft, fid, &m->data_page_offset);
       case 11: {
@@ -278,16 +297,7 @@ Status ParseFileMetaData(const uint8_t* data, size_t size, FileMetaData* md) {
           return Status::OK();
         });
       case 5:
-        return GetList(r, t, id, [&](CType et) -> Status {
-          KeyValue kv;
-          SF_RETURN_NOT_OK(GetStruct(r, et, id, [&](CType t2, int16_t id2) -> Status {
-            if (id2 == 1) return GetBinary(r, t2, id2, &kv.key);
-            if (id2 == 2) return GetBinary(r, t2, id2, &kv.value);
-            return r.Skip(t2);
-          }));
-          md->key_value_metadata.push_back(std::move(kv));
-          return Status::OK();
-        });
+        return ParseKeyValues(r, t, id, &md->key_value_metadata);
       case 6:
         return GetBinary(r, t, id, &md->created_by);
       default:
@@ -403,6 +413,16 @@ void WriteLogicalType(CompactWriter& w, const LogicalType& lt) {
 
 }  // namespace
 
+static void WriteKeyValues(CompactWriter& w, int16_t id, const std::vector<KeyValue>& kvs) {
+  w.FieldList(id, CType::kStruct, static_cast<uint32_t>(kvs.size()));
+  for (const auto& kv : kvs) {
+    w.BeginStruct();
+    w.FieldBinary(1, kv.key);
+    if (kv.has_value) w.FieldBinary(2, kv.value);
+    w.EndStruct();
+  }
+}
+
 void SerializeFileMetaData(const FileMetaData& md, std::string* out) {
   CompactWriter w(out);
   w.BeginStruct();
@@ -446,6 +466,7 @@ void SerializeFileMetaData(const FileMetaData& md, std::string* out) {
         w.FieldI64(5, m.num_values);
         w.FieldI64(6, m.total_uncompressed_size);
         w.FieldI64(7, m.total_compressed_size);
+        if (!m.key_value_metadata.empty()) WriteKeyValues(w, 8, m.key_value_metadata);
         w.FieldI64(9, m.data_page_offset);
         if (m.dictionary_page_offset) w.FieldI64(11, *m.dictionary_page_offset);
         if (m.statistics) WriteStatistics(w, 12, *m.statistics);
@@ -457,15 +478,7 @@ void SerializeFileMetaData(const FileMetaData& md, std::string* out) {
     w.FieldI64(3, rg.num_rows);
     w.EndStruct();
   }
-  if (!md.key_value_metadata.empty()) {
-    w.FieldList(5, CType::kStruct, static_cast<uint32_t>(md.key_value_metadata.size()));
-    for (const auto& kv : md.key_value_metadata) {
-      w.BeginStruct();
-      w.FieldBinary(1, kv.key);
-      w.FieldBinary(2, kv.value);
-      w.EndStruct();
-    }
-  }
+  if (!md.key_value_metadata.empty()) WriteKeyValues(w, 5, md.key_value_metadata);
   if (!md.created_by.empty()) w.FieldBinary(6, md.created_by);
   w.EndStruct();
 }

@@ -107,6 +107,11 @@ struct Statistics {
   std::optional<int64_t> null_count;
 };
 
+struct KeyValue {
+  std::string key, value;
+  bool has_value = true;  // false: the optional value is absent (kept apart from "")
+};
+
 struct ColumnMetaData {
   PhysicalType type = PhysicalType::kInt32;
   std::vector<int32_t> encodings;
@@ -118,6 +123,7 @@ struct ColumnMetaData {
   int64_t data_page_offset = 0;
   std::optional<int64_t> dictionary_page_offset;
   std::optional<Statistics> statistics;
+  std::vector<KeyValue> key_value_metadata;
 };
 
 struct ColumnChunk {
@@ -130,10 +136,6 @@ struct RowGroup {
   std::vector<ColumnChunk> columns;
   int64_t total_byte_size = 0;
   int64_t num_rows = 0;
-};
-
-struct KeyValue {
-  std::string key, value;
 };
 
 struct FileMetaData {

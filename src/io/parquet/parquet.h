@@ -2,14 +2,14 @@
 // packaged for Debian 12).
 //
 // Reader: all physical types; logical/converted types STRING/UTF8, ENUM, JSON (as string), UUID
-// (binary), DATE, TIMESTAMP (ms/us/ns, INT96 as ns), DECIMAL on INT32/INT64/FIXED_LEN_BYTE_ARRAY/
-// BYTE_ARRAY (precision <= 18 as table decimal; wider decimals are read as their exact decimal
-// string, since table decimals hold an int64), INT(8/16/32/64, signed and unsigned; UINT64 as
-// int64 bits), LIST (3-level and legacy 2-level), MAP, structs, at any depth. Encodings PLAIN,
-// RLE/bit-packed levels, (PLAIN|RLE)_DICTIONARY, DELTA_BINARY_PACKED, DELTA_LENGTH_BYTE_ARRAY,
-// DELTA_BYTE_ARRAY, BYTE_STREAM_SPLIT, RLE booleans; data pages v1 and v2; codecs UNCOMPRESSED,
-// SNAPPY, GZIP, ZSTD, LZ4_RAW, LZ4 (Hadoop framing or raw), BROTLI. TIME columns are read as
-// int64 (their raw count of units).
+// (binary), DATE, TIMESTAMP (ms/us/ns, INT96 as us, as DuckDB), DECIMAL on
+// INT32/INT64/FIXED_LEN_BYTE_ARRAY/ BYTE_ARRAY (precision <= 18 as table decimal; wider decimals
+// are read as their exact decimal string, since table decimals hold an int64), INT(8/16/32/64,
+// signed and unsigned; UINT64 as int64 bits), LIST (3-level and legacy 2-level), MAP, structs, at
+// any depth. Encodings PLAIN, RLE/bit-packed levels, (PLAIN|RLE)_DICTIONARY, DELTA_BINARY_PACKED,
+// DELTA_LENGTH_BYTE_ARRAY, DELTA_BYTE_ARRAY, BYTE_STREAM_SPLIT, RLE booleans; data pages v1 and v2;
+// codecs UNCOMPRESSED, SNAPPY, GZIP, ZSTD, LZ4_RAW, LZ4 (Hadoop framing or raw), BROTLI. TIME
+// columns are read as int64 (their raw count of units).
 //
 // The reader uses pread: only the footer and the pages of projected columns are read, one page
 // at a time per column, and batches never span row groups (a batch also ends once it holds 16 MB

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <lz4.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <cstring>
 #include <filesystem>
@@ -971,7 +972,7 @@ SchemaElement Leaf(PhysicalType t, const char* name = "v") {
   return se;
 }
 
-TEST(ParquetReader, ReadsInt96TimestampsAsNanoseconds) {
+TEST(ParquetReader, ReadsInt96TimestampsAsMicrosecondsLikeDuckDb) {
   // 2000-01-01T00:00:01.5 = Julian day 2451545, 1.5e9 ns into the day.
   std::string body(12, '\0');
   int64_t nanos = 1500000000;
@@ -981,8 +982,250 @@ TEST(ParquetReader, ReadsInt96TimestampsAsNanoseconds) {
   table::Schema schema;
   auto rows = ReadOnePage(Leaf(PhysicalType::kInt96), body, 1, Encoding::kPlain, &schema);
   ASSERT_TRUE(rows.ok()) << rows.status().ToString();
-  EXPECT_EQ(schema.fields[0].type->ToString(), "timestamp[ns]");
-  EXPECT_EQ(rows->at(0), R"({"v":"2000-01-01T00:00:01.500000000"})");
+  EXPECT_EQ(schema.fields[0].type->ToString(), "timestamp[us]");
+  EXPECT_EQ(rows->at(0), R"({"v":"2000-01-01T00:00:01.500000"})");
+}
+
+std::string Int96(int32_t julian, int64_t nanos) {
+  std::string v(12, '\0');
+  std::memcpy(v.data(), &nanos, 8);
+  std::memcpy(v.data() + 8, &julian, 4);
+  return v;
+}
+
+TEST(ParquetReader, Int96TimestampsPastTheNanosecondRangeNeverWrap) {
+  // Spark's "no end": 9999-12-31T23:59:59.999999 (Julian day 5373484). In nanoseconds since
+  // 1970 this overflows int64 and once read back as 1816.
+  std::string body = Int96(5373484, 86399999999000) + Int96(2440588, 0) + Int96(1721426, 0);
+  auto rows = ReadOnePage(Leaf(PhysicalType::kInt96), body, 3, Encoding::kPlain);
+  ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+  EXPECT_EQ(rows->at(0), R"({"v":"9999-12-31T23:59:59.999999"})");
+  EXPECT_EQ(rows->at(1), R"({"v":"1970-01-01T00:00:00"})");
+  EXPECT_EQ(rows->at(2), R"({"v":"0001-01-01T00:00:00"})");
+  // A Julian day no calendar reaches is refused with a message, not wrapped.
+  auto bad = ReadOnePage(Leaf(PhysicalType::kInt96), Int96(2147483647, 0), 1, Encoding::kPlain);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("INT96 timestamp (Julian day 2147483647"),
+            std::string::npos)
+      << bad.status().message();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Files laid out as other writers lay them out (apache/parquet-testing has a file for each).
+
+struct TestPage {
+  PageHeader header;
+  std::string body;  // as stored (compressed when the codec says so)
+};
+
+// A file of one row group with one column chunk per entry of `chunks` (leaf i is column i). The
+// chunk's offsets and sizes are set from its pages (dictionary_page_offset when the first page
+// is one); `tweak` may then change the column metadata as a given writer would.
+std::string CraftFile(const std::vector<SchemaElement>& leaves,
+                      const std::vector<std::vector<TestPage>>& chunks, int64_t rows, Codec codec,
+                      const std::function<void(size_t, ColumnMetaData*)>& tweak = {}) {
+  std::string file = "PAR1";
+  FileMetaData md;
+  md.schema.resize(1);
+  md.schema[0].name = "schema";
+  md.schema[0].num_children = static_cast<int32_t>(leaves.size());
+  md.num_rows = rows;
+  RowGroup rg;
+  rg.num_rows = rows;
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    md.schema.push_back(leaves[i]);
+    ColumnMetaData cm;
+    cm.type = *leaves[i].type;
+    cm.path_in_schema = {leaves[i].name};
+    cm.codec = codec;
+    const int64_t start = static_cast<int64_t>(file.size());
+    bool data_seen = false;
+    for (const TestPage& p : chunks[i]) {
+      const int64_t at = static_cast<int64_t>(file.size());
+      if (p.header.type == PageType::kDictionaryPage) {
+        cm.dictionary_page_offset = at;
+      } else if (!data_seen) {
+        cm.data_page_offset = at;
+        data_seen = true;
+      }
+      if (p.header.data_page) cm.num_values += p.header.data_page->num_values;
+      if (p.header.data_page_v2) cm.num_values += p.header.data_page_v2->num_values;
+      SerializePageHeader(p.header, &file);
+      file += p.body;
+    }
+    cm.total_compressed_size = cm.total_uncompressed_size =
+        static_cast<int64_t>(file.size()) - start;
+    if (tweak) tweak(i, &cm);
+    ColumnChunk cc;
+    cc.file_offset = start;
+    cc.meta_data = cm;
+    rg.columns.push_back(cc);
+  }
+  md.row_groups.push_back(rg);
+  std::string footer;
+  SerializeFileMetaData(md, &footer);
+  file += footer;
+  uint32_t flen = static_cast<uint32_t>(footer.size());
+  file.append(reinterpret_cast<const char*>(&flen), 4);
+  return file + "PAR1";
+}
+
+Result<std::vector<std::string>> ReadCrafted(const std::string& file,
+                                             table::Schema* schema = nullptr) {
+  TempDir dir;
+  WriteAll(dir.File("crafted.parquet"), file);
+  return ReadRows({dir.File("crafted.parquet")}, {}, nullptr, schema);
+}
+
+PageHeader DataPageV1(int32_t n, size_t uncompressed, size_t compressed,
+                      Encoding enc = Encoding::kPlain) {
+  PageHeader ph;
+  ph.type = PageType::kDataPage;
+  ph.uncompressed_page_size = static_cast<int32_t>(uncompressed);
+  ph.compressed_page_size = static_cast<int32_t>(compressed);
+  ph.data_page = DataPageHeader{n, enc, Encoding::kRle, Encoding::kRle};
+  return ph;
+}
+
+PageHeader DictPage(int32_t n, size_t size) {
+  PageHeader ph;
+  ph.type = PageType::kDictionaryPage;
+  ph.uncompressed_page_size = ph.compressed_page_size = static_cast<int32_t>(size);
+  ph.dictionary_page = DictionaryPageHeader{n, Encoding::kPlain};
+  return ph;
+}
+
+std::string GzipMember(const std::string& in) {
+  z_stream zs;
+  std::memset(&zs, 0, sizeof(zs));
+  EXPECT_EQ(deflateInit2(&zs, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY), Z_OK);
+  std::string out(deflateBound(&zs, in.size()) + 32, '\0');
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  zs.avail_in = static_cast<uInt>(in.size());
+  zs.next_out = reinterpret_cast<Bytef*>(out.data());
+  zs.avail_out = static_cast<uInt>(out.size());
+  EXPECT_EQ(deflate(&zs, Z_FINISH), Z_STREAM_END);
+  out.resize(zs.total_out);
+  deflateEnd(&zs);
+  return out;
+}
+
+TEST(ParquetOtherWriters, GzipPageOfConcatenatedMembers) {
+  // As parquet-testing's concatenated_gzip_members.parquet: 513 UINT64 values in one data page
+  // compressed as two gzip members one after the other.
+  std::string plain;
+  for (int64_t i = 1; i <= 513; ++i) plain.append(reinterpret_cast<const char*>(&i), 8);
+  std::string body = GzipMember(plain.substr(0, 4096)) + GzipMember(plain.substr(4096));
+  std::string back;
+  ASSERT_TRUE(Decompress(Codec::kGzip, body, plain.size(), &back).ok());
+  EXPECT_EQ(back, plain);
+  // Zero padding after the last member is ignored; garbage in a second member is not.
+  ASSERT_TRUE(Decompress(Codec::kGzip, body + std::string(4, '\0'), plain.size(), &back).ok());
+  Status bad = Decompress(Codec::kGzip, GzipMember(plain.substr(0, 4096)) + "\x1f\x8bjunk",
+                          plain.size(), &back);
+  EXPECT_FALSE(bad.ok());
+  EXPECT_NE(bad.message().find("member 2"), std::string::npos) << bad.message();
+
+  SchemaElement leaf = Leaf(PhysicalType::kInt64, "long_col");
+  leaf.repetition = Repetition::kRequired;
+  auto rows = ReadCrafted(
+      CraftFile({leaf}, {{{DataPageV1(513, plain.size(), body.size()), body}}}, 513, Codec::kGzip));
+  ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+  ASSERT_EQ(rows->size(), 513u);
+  EXPECT_EQ(rows->front(), R"({"long_col":1})");
+  EXPECT_EQ(rows->back(), R"({"long_col":513})");
+}
+
+TEST(ParquetOtherWriters, DataPageV2WithNoValuesIsNotDecompressed) {
+  // As datapage_v2_empty_datapage.snappy.parquet: one null FLOAT in a Snappy V2 page whose
+  // values section is empty. Zero bytes are not a Snappy stream: they must not be inflated.
+  SchemaElement leaf = Leaf(PhysicalType::kFloat, "f");
+  leaf.repetition = Repetition::kOptional;
+  const std::string levels("\x02\x00", 2);  // RLE run: one definition level 0
+  PageHeader ph;
+  ph.type = PageType::kDataPageV2;
+  ph.uncompressed_page_size = ph.compressed_page_size = static_cast<int32_t>(levels.size());
+  DataPageHeaderV2 h;
+  h.num_values = 1;
+  h.num_nulls = 1;
+  h.num_rows = 1;
+  h.definition_levels_byte_length = static_cast<int32_t>(levels.size());
+  h.is_compressed = true;
+  ph.data_page_v2 = h;
+  auto rows = ReadCrafted(CraftFile({leaf}, {{{ph, levels}}}, 1, Codec::kSnappy));
+  ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ(rows->at(0), R"({"f":null})");
+}
+
+TEST(ParquetOtherWriters, DictionaryOnlyChunksWithZeroDataPageOffsetAndColumnKeyValues) {
+  // As column_chunk_key_value_metadata.parquet (parquet-cpp, Arrow 17): no rows, two INT32
+  // columns whose chunks hold only an empty dictionary page, data_page_offset 0, and key-value
+  // metadata on the first chunk, one key without a value.
+  std::vector<SchemaElement> leaves = {Leaf(PhysicalType::kInt32, "column1"),
+                                       Leaf(PhysicalType::kInt32, "column2")};
+  for (auto& l : leaves) l.repetition = Repetition::kOptional;
+  std::string file =
+      CraftFile(leaves, {{{DictPage(0, 0), ""}}, {{DictPage(0, 0), ""}}}, 0, Codec::kUncompressed,
+                [](size_t i, ColumnMetaData* cm) {
+                  cm->data_page_offset = 0;
+                  if (i == 0) {
+                    cm->key_value_metadata = {KeyValue{"foo", "bar", true},
+                                              KeyValue{"thisiskeywithoutvalue", "", false}};
+                  }
+                });
+  table::Schema schema;
+  auto rows = ReadCrafted(file, &schema);
+  ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+  EXPECT_TRUE(rows->empty());
+  ASSERT_EQ(schema.fields.size(), 2u);
+  EXPECT_EQ(schema.fields[1].name, "column2");
+  // The footer's key-value pairs are read, the absent value kept apart from "".
+  uint32_t flen;
+  std::memcpy(&flen, file.data() + file.size() - 8, 4);
+  FileMetaData md;
+  ASSERT_TRUE(ParseFileMetaData(
+                  reinterpret_cast<const uint8_t*>(file.data()) + file.size() - 8 - flen, flen, &md)
+                  .ok());
+  const auto& kv = md.row_groups.at(0).columns.at(0).meta_data->key_value_metadata;
+  ASSERT_EQ(kv.size(), 2u);
+  EXPECT_EQ(kv[0].value, "bar");
+  EXPECT_FALSE(kv[1].has_value);
+}
+
+// A dictionary-encoded INT32 chunk: dictionary [7, 9], data page indices [0, 1, 0].
+std::vector<TestPage> DictChunk() {
+  std::string dict;
+  for (int32_t v : {7, 9}) dict.append(reinterpret_cast<const char*>(&v), 4);
+  const std::string indices("\x01\x03\x02", 3);  // bit width 1; one bit-packed group: 0,1,0
+  return {{DictPage(2, dict.size()), dict},
+          {DataPageV1(3, indices.size(), indices.size(), Encoding::kRleDictionary), indices}};
+}
+
+TEST(ParquetOtherWriters, ChunkSizeShortByTheDictionaryHeaderAsOldParquetMrWroteIt) {
+  // parquet-mr 1.2.8 and older left the dictionary page header out of total_compressed_size
+  // (PARQUET-816): the last page runs past the recorded end by that header's size.
+  SchemaElement leaf = Leaf(PhysicalType::kInt32, "v");
+  leaf.repetition = Repetition::kRequired;
+  std::string dict_header;
+  SerializePageHeader(DictChunk()[0].header, &dict_header);
+  auto rows = ReadCrafted(
+      CraftFile({leaf}, {DictChunk()}, 3, Codec::kUncompressed, [&](size_t, ColumnMetaData* cm) {
+        cm->total_compressed_size -= static_cast<int64_t>(dict_header.size());
+      }));
+  ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+  ASSERT_EQ(rows->size(), 3u);
+  EXPECT_EQ(rows->at(1), R"({"v":9})");
+  // A dictionary page whose header claims far more than the chunk holds is refused, and the
+  // message says which writer bug it looks like.
+  std::vector<TestPage> chunk = DictChunk();
+  chunk[0].header.compressed_page_size = 5000;
+  chunk[0].header.uncompressed_page_size = 5000;
+  auto bad = ReadCrafted(CraftFile({leaf}, {chunk}, 3, Codec::kUncompressed));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("runs"), std::string::npos) << bad.status().message();
+  EXPECT_NE(bad.status().message().find("PARQUET-816"), std::string::npos)
+      << bad.status().message();
 }
 
 TEST(ParquetReader, ReadsDecimalsFromByteArraysAndWideOnesAsText) {

@@ -28,6 +28,9 @@ constexpr int64_t kMaxFooter = 256 << 20;
 // Levels a single page may hold. RLE lets a few bytes claim billions of levels; real writers cut
 // pages far below this, so more is treated as corrupt rather than allocated.
 constexpr int64_t kMaxPageLevels = int64_t{1} << 26;
+// How far past its recorded end a column chunk's last page may run (see ChunkReader::NextPage):
+// one page header, as Arrow's padding for PARQUET-816.
+constexpr int64_t kMaxChunkOverrun = 100;
 
 // A file read with pread; never loaded whole.
 class File {
@@ -209,11 +212,24 @@ class Converter {
         return Status::OK();
       case Conv::kInt96: {
         if (b.size() != 12) return Status::Corrupt("INT96 value is not 12 bytes");
+        // Nanoseconds of the day, then the Julian day. Read as microseconds, as DuckDB does:
+        // nanoseconds since 1970 in an int64 end in 2262, and Spark writes 9999-12-31 for
+        // "no end" (Arrow's nanoseconds wrap it around to 1816). Values past the microsecond
+        // range (about 290,000 years) are refused, never wrapped.
         int64_t nanos;
         int32_t julian;
         std::memcpy(&nanos, b.data(), 8);
         std::memcpy(&julian, b.data() + 8, 4);
-        v->PushInt((static_cast<int64_t>(julian) - 2440588) * 86400 * 1000000000 + nanos);
+        int64_t micros = 0;
+        if (__builtin_mul_overflow(static_cast<int64_t>(julian) - 2440588, int64_t{86400000000},
+                                   &micros) ||
+            __builtin_add_overflow(micros, nanos / 1000, &micros)) {
+          return Status::Corrupt(fmt::format(
+              "INT96 timestamp (Julian day {}, {} ns) lies outside the years a timestamp can "
+              "hold",
+              julian, nanos));
+        }
+        v->PushInt(micros);
         return Status::OK();
       }
       case Conv::kFloat16: {
@@ -265,9 +281,13 @@ class ChunkReader {
       : file_(file), leaf_(leaf), md_(md), conv_(*leaf) {}
 
   Status Init() {
+    // The chunk starts at its dictionary page when it has one. Writers disagree on the offsets
+    // they record: some write dictionary_page_offset 0 for "none", and parquet-cpp (Arrow 17)
+    // writes data_page_offset 0 for a chunk that holds only a dictionary page (a file with no
+    // rows). An offset below 4 (inside the magic) is no offset.
     int64_t start = md_->data_page_offset;
-    if (md_->dictionary_page_offset && *md_->dictionary_page_offset > 0 &&
-        *md_->dictionary_page_offset < start) {
+    if (md_->dictionary_page_offset && *md_->dictionary_page_offset >= 4 &&
+        (*md_->dictionary_page_offset < start || start < 4)) {
       start = *md_->dictionary_page_offset;
     }
     if (md_->type != leaf_->physical) {
@@ -297,10 +317,28 @@ class ChunkReader {
       size_t header_size = 0;
       SF_RETURN_NOT_OK(ReadHeader(&ph, &header_size));
       pos_ += static_cast<int64_t>(header_size);
-      if (ph.compressed_page_size < 0 || ph.uncompressed_page_size < 0 ||
-          ph.compressed_page_size > end_ - pos_) {
-        return Status::Corrupt(
-            fmt::format("page size {} runs past the column chunk", ph.compressed_page_size));
+      if (ph.compressed_page_size < 0 || ph.uncompressed_page_size < 0) {
+        return Status::Corrupt(fmt::format("page {} has a negative size", page_index_));
+      }
+      if (ph.compressed_page_size > end_ - pos_) {
+        // parquet-mr 1.2.8 and older left the dictionary page header out of the chunk's
+        // total_compressed_size (PARQUET-816, IMPALA-694), so the chunk's last page runs past
+        // the recorded end by at most one header. Arrow pads such chunks by 100 bytes; DuckDB
+        // reads pages by their headers. Read on when the overrun is that small and stays
+        // before the footer; refuse larger ones, naming the bug.
+        const int64_t over = ph.compressed_page_size - (end_ - pos_);
+        if (over <= kMaxChunkOverrun && !overran_ &&
+            pos_ + ph.compressed_page_size <= file_->size() - 8) {
+          end_ += over;
+          overran_ = true;
+        } else {
+          return Status::Corrupt(fmt::format(
+              "page {} ({} bytes) runs {} bytes past the column chunk's recorded end: the writer "
+              "recorded the chunk or page size wrong (parquet-mr 1.2.8 and older left the "
+              "dictionary page header out of the chunk size, PARQUET-816); rewrite the file with "
+              "a current writer",
+              page_index_, ph.compressed_page_size, over));
+        }
       }
       SF_RETURN_NOT_OK(file_->ReadAt(pos_, ph.compressed_page_size, &raw_));
       pos_ += ph.compressed_page_size;
@@ -321,7 +359,10 @@ class ChunkReader {
 
  private:
   Status ReadHeader(PageHeader* ph, size_t* header_size) {
-    int64_t window = std::min<int64_t>(end_ - pos_, 16 << 10);
+    // A header may itself cross a PARQUET-816 chunk end (see NextPage).
+    const int64_t limit =
+        std::max(end_, std::min(end_ + (overran_ ? 0 : kMaxChunkOverrun), file_->size() - 8));
+    int64_t window = std::min<int64_t>(limit - pos_, 16 << 10);
     while (true) {
       // A buffer of its own, so raw_ keeps its size from page to page and is not zero-filled
       // again on every resize.
@@ -330,15 +371,22 @@ class ChunkReader {
       Status st = ParsePageHeader(reinterpret_cast<const uint8_t*>(header_buf_.data()),
                                   header_buf_.size(), ph, header_size);
       if (st.ok()) return st;
-      if (window >= end_ - pos_ || window >= (64 << 20)) {
+      if (window >= limit - pos_ || window >= (64 << 20)) {
         return st.WithContext("page header");
       }
-      window = std::min<int64_t>(end_ - pos_, window * 4);
+      window = std::min<int64_t>(limit - pos_, window * 4);
     }
   }
 
   Status Decompressed(const PageHeader& ph, std::string_view in, size_t size, std::string* out) {
     (void)ph;
+    // A page with no bytes (a DataPage V2 holding only nulls, or no values) is not a
+    // compressed stream: zero bytes are not valid Snappy, for one. Arrow, arrow-rs and DuckDB
+    // skip decompressing it.
+    if (size == 0 && in.empty()) {
+      out->clear();
+      return Status::OK();
+    }
     return Decompress(md_->codec, in, size, out);
   }
 
@@ -640,6 +688,7 @@ class ChunkReader {
   int64_t pos_ = 0, end_ = 0;
   int64_t levels_read_ = 0;
   int page_index_ = -1;
+  bool overran_ = false;  // the chunk's end was moved once for PARQUET-816
   std::string header_buf_, raw_, page_;
   Values dict_;
   bool has_dict_ = false;

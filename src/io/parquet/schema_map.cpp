@@ -227,7 +227,7 @@ class Builder {
         }
         break;
       case PhysicalType::kInt96:
-        n->type = DataType::Timestamp(TimeUnit::kNanos, false);
+        n->type = DataType::Timestamp(TimeUnit::kMicros, false);  // as DuckDB: see Conv::kInt96
         n->conv = Conv::kInt96;
         break;
       case PhysicalType::kFloat:

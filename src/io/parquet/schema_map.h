@@ -18,7 +18,7 @@ enum class Conv : uint8_t {
   kBool,
   kInt,            // INT32/INT64 as they are (signed ints, dates, timestamps, time, decimals)
   kUInt32,         // INT32 holding an unsigned 32-bit value, widened to int64
-  kInt96,          // INT96 timestamp to nanoseconds
+  kInt96,          // INT96 timestamp to microseconds (DuckDB's reading; ns would end in 2262)
   kFloat,          // FLOAT or DOUBLE
   kFloat16,        // FIXED_LEN_BYTE_ARRAY(2) half floats
   kBytes,          // BYTE_ARRAY / FIXED_LEN_BYTE_ARRAY as string or binary

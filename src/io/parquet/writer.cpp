@@ -10,6 +10,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "io/files.h"
 #include "io/parquet/codec.h"
 #include "io/parquet/encoding.h"
 #include "io/parquet/metadata.h"
@@ -106,7 +107,8 @@ class ParquetSink : public io::Sink {
     st = BuildNodes(md_.schema, &nodes_);
     if (!st.ok()) return st.WithContext(path_);
     for (const auto& n : nodes_) CollectLeaves(n);
-    tmp_path_ = fmt::format("{}.tmp-{}", path_, ::getpid());
+    RemoveStaleTempFiles(path_);
+    tmp_path_ = TempPathFor(path_);
     fd_ = ::open(tmp_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd_ < 0) {
       return Status::IOError(
