@@ -1291,6 +1291,104 @@ std::string StreamBody(const ChatPlan& plan, std::string_view id, int64_t create
   return out;
 }
 
+NativeChat FromOllamaNative(std::string_view body) {
+  NativeChat out;
+  json req = json::parse(body, nullptr, false);
+  if (!req.is_object()) {
+    out.error = ApiError{400, "invalid_request_error", "invalid character in request body"};
+    return out;
+  }
+  if (!req.contains("model") || !req["model"].is_string() || req["model"] == "") {
+    out.error = ApiError{400, "invalid_request_error", "model is required"};
+    return out;
+  }
+  json v1 = json::object();
+  v1["model"] = req["model"];
+  v1["stream"] = false;
+  if (req.contains("stream") && req["stream"].is_boolean()) out.stream = req["stream"];
+  json messages = json::array();
+  if (req.contains("messages") && req["messages"].is_array()) {
+    for (const auto& m : req["messages"]) {
+      if (!m.is_object()) continue;
+      json msg = {{"role", m.value("role", "user")}};
+      std::string text = m.contains("content") && m["content"].is_string() ? m["content"] : "";
+      if (m.contains("images") && m["images"].is_array() && !m["images"].empty()) {
+        json parts = json::array({{{"type", "text"}, {"text", text}}});
+        for (const auto& img : m["images"]) {
+          if (!img.is_string()) continue;
+          parts.push_back(
+              {{"type", "image_url"},
+               {"image_url", {{"url", "data:image/png;base64," + img.get<std::string>()}}}});
+        }
+        msg["content"] = std::move(parts);
+      } else {
+        msg["content"] = text;
+      }
+      messages.push_back(std::move(msg));
+    }
+  }
+  v1["messages"] = std::move(messages);
+  if (req.contains("options") && req["options"].is_object() &&
+      req["options"].contains("num_predict") && req["options"]["num_predict"].is_number_integer()) {
+    v1["max_tokens"] = req["options"]["num_predict"];
+  }
+  if (req.contains("format")) {
+    const json& f = req["format"];
+    if (f.is_string() && f == "json") {
+      v1["response_format"] = {{"type", "json_object"}};
+    } else if (f.is_object()) {
+      v1["response_format"] = {{"type", "json_schema"},
+                               {"json_schema", {{"name", "format"}, {"schema", f}}}};
+    } else if (!f.is_null() && !(f.is_string() && f == "")) {
+      // server/routes.go: a format that is neither "json" nor a schema object.
+      out.error = ApiError{400, "invalid_request_error",
+                           "invalid format: expected \"json\" or a valid JSON schema"};
+      return out;
+    }
+  }
+  out.openai_body = v1.dump();
+  return out;
+}
+
+std::string OllamaNativeBody(const ChatPlan& plan, bool stream) {
+  std::string out;
+  auto head = [&](JsonWriter& w, std::string_view content) {
+    w.BeginObject().Key("model").String(plan.model);
+    w.Key("created_at").String("2025-10-01T00:00:00.000000000Z");
+    w.Key("message").BeginObject().Key("role").String("assistant").Key("content").String(content);
+    w.EndObject();
+  };
+  auto final_members = [&](JsonWriter& w) {
+    w.Key("done_reason").String(plan.finish_reason == "length" ? "length" : "stop");
+    w.Key("done").Bool(true).Key("total_duration").Int(0).Key("load_duration").Int(0);
+    w.Key("prompt_eval_count").Int(plan.prompt_tokens).Key("prompt_eval_duration").Int(0);
+    w.Key("eval_count").Int(plan.completion_tokens).Key("eval_duration").Int(0).EndObject();
+  };
+  JsonWriter w(&out);
+  if (!stream) {
+    head(w, plan.content);
+    final_members(w);
+    return out;
+  }
+  std::string_view rest = plan.content;
+  while (!rest.empty()) {
+    size_t n = std::min<size_t>(4, rest.size());
+    while (n < rest.size() && (static_cast<unsigned char>(rest[n]) & 0xC0) == 0x80) ++n;
+    head(w, rest.substr(0, n));
+    w.Key("done").Bool(false).EndObject();
+    out += '\n';
+    rest.remove_prefix(n);
+  }
+  head(w, "");
+  final_members(w);
+  out += '\n';
+  return out;
+}
+
+std::string OllamaNativeErrorBody(const ApiError& error) {
+  return json{{"error", error.message}}.dump();
+}
+
 std::string ModelsBody(const std::vector<std::string>& models, int max_model_len, int64_t created,
                        Api api, bool image_support) {
   std::string out;

@@ -133,6 +133,21 @@ void AppendStreamChunk(std::string* out, const ChatPlan& plan, std::string_view 
                        std::string_view content, bool role, bool finish);
 void AppendStreamUsage(std::string* out, const ChatPlan& plan, std::string_view id,
                        int64_t created);
+// Ollama's native POST /api/chat (api/types.go ChatRequest): `format` ("json" or a JSON Schema),
+// `options.num_predict`, `images` per message, `stream` (default true: NDJSON). It is rewritten as
+// the /v1 body Ollama's openai layer would build (openai/openai.go FromChatRequest in reverse),
+// so PlanChat applies the same rules; `error` is set when the body is not a chat request.
+struct NativeChat {
+  std::string openai_body;
+  bool stream = true;
+  ApiError error;
+};
+NativeChat FromOllamaNative(std::string_view body);
+// The native answer: one JSON object, or (stream) NDJSON message chunks ending with done:true.
+std::string OllamaNativeBody(const ChatPlan& plan, bool stream);
+// Native errors are gin's {"error":"..."}.
+std::string OllamaNativeErrorBody(const ApiError& error);
+
 // The models list of GET /v1/models, in the family's shape (vLLM max_model_len, llama.cpp meta,
 // SGLang max_model_len, Ollama owned_by "library").
 std::string ModelsBody(const std::vector<std::string>& models, int max_model_len, int64_t created,

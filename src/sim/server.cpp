@@ -168,6 +168,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void RouteSglang(std::string_view target, bool get, bool post);
   void RouteOllama(std::string_view target, bool get, bool post);
   void HandleChat();
+  // Ollama's native /api/chat: rewritten as a /v1 request, answered in the native shape.
+  void HandleNativeChat();
+  void Plan(std::string body);
   void OnPlanned(ChatOutcome outcome);
   void StartService();
   void FinishService();
@@ -195,6 +198,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // With a pool: closes the connection once it has waited keep_alive_s for its next request.
   asio::steady_timer idle_timer_;
   int requests_served_ = 0;
+  bool native_ = false;         // the request in service came on Ollama's /api/chat
+  bool native_stream_ = false;  // ... and asked for NDJSON
   // The chat request in service; cleared once answered so nothing outlives it.
   ChatPlan plan_;
   Fault fault_ = Fault::kNone;
@@ -741,6 +746,7 @@ void Connection::RouteOllama(std::string_view target, bool get, bool post) {
   const auto& req = parser_->get();
   const bool head = req.method() == http::verb::head;
   if (target == "/v1/chat/completions" && post) return HandleChat();
+  if (target == "/api/chat" && post) return HandleNativeChat();
   if (target == "/v1/models" && get) {
     return Respond(200, "application/json",
                    ModelsBody(o.models, o.max_model_len, static_cast<int64_t>(std::time(nullptr)),
@@ -817,6 +823,23 @@ void Connection::HandleChat() {
   server_->chat_requests_.fetch_add(1, std::memory_order_relaxed);
   std::string body = std::move(parser_->get().body());
   parser_.reset();  // the request's bytes are no longer needed
+  Plan(std::move(body));
+}
+
+void Connection::HandleNativeChat() {
+  server_->chat_requests_.fetch_add(1, std::memory_order_relaxed);
+  NativeChat native = FromOllamaNative(parser_->get().body());
+  parser_.reset();
+  if (native.error.status != 0) {
+    return Respond(native.error.status, "application/json; charset=utf-8",
+                   OllamaNativeErrorBody(native.error));
+  }
+  native_ = true;
+  native_stream_ = native.stream;
+  Plan(std::move(native.openai_body));
+}
+
+void Connection::Plan(std::string body) {
   if (body.size() > kInlineBodyBytes) {
     // Big bodies (images) are parsed and decoded off the I/O thread, which keeps serving others.
     auto self = shared_from_this();
@@ -832,6 +855,11 @@ void Connection::HandleChat() {
 }
 
 void Connection::OnPlanned(ChatOutcome outcome) {
+  if (!outcome.ok() && native_) {
+    native_ = false;
+    return Respond(outcome.error.status, "application/json; charset=utf-8",
+                   OllamaNativeErrorBody(outcome.error));
+  }
   if (!outcome.ok()) {
     return Respond(outcome.error.status, "application/json",
                    ErrorBody(outcome.error, server_->chat().api));
@@ -975,7 +1003,11 @@ void Connection::FinishService() {
     return Respond(200, "application/json",
                    std::string(kGarbage[Mix64(plan.hash, sequence_) % std::size(kGarbage)]));
   }
-  if (plan.stream) {
+  if (native_) {
+    native_ = false;
+    Respond(200, native_stream_ ? "application/x-ndjson" : "application/json; charset=utf-8",
+            OllamaNativeBody(plan, native_stream_));
+  } else if (plan.stream) {
     Respond(200, "text/event-stream; charset=utf-8", StreamBody(plan, id, created));
   } else {
     Respond(200, "application/json", CompletionBody(plan, id, created));
@@ -993,6 +1025,7 @@ void Connection::Hang() {
 
 void Connection::Respond(int status, std::string_view content_type, std::string body,
                          std::string_view extra_headers) {
+  native_ = false;  // whatever the answer, the next request on this connection starts afresh
   // A reset is not an answer: it is counted in structflow_sim_faults_total only.
   if (!(fault_ == Fault::kReset && status == 200)) server_->CountStatus(status);
   out_.clear();

@@ -137,6 +137,41 @@ TEST(SimOllama, PublishesShowTagsAndVersion) {
   EXPECT_EQ(json::parse(chat.body)["error"]["type"], "not_found_error");
 }
 
+TEST(SimOllama, NativeChatHonoursFormat) {
+  auto server = StartOrDie(Family("ollama"));
+  std::string body =
+      R"({"model":"tiny","stream":false,"messages":[{"role":"user","content":"hi"}],
+          "format":{"type":"object","properties":{"n":{"type":"integer"}},"required":["n"]}})";
+  auto r = Fetch(Root(*server) + "/api/chat", &body);
+  ASSERT_EQ(r.status, 200) << r.body;
+  json answer = json::parse(r.body);
+  EXPECT_EQ(answer["done"], true);
+  EXPECT_EQ(answer["done_reason"], "stop");
+  EXPECT_TRUE(
+      json::parse(answer["message"]["content"].get<std::string>())["n"].is_number_integer());
+  // Streaming is the default: NDJSON chunks whose contents join into the answer.
+  std::string streamed =
+      R"({"model":"tiny","messages":[{"role":"user","content":"hi"}],"format":"json"})";
+  auto s = Fetch(Root(*server) + "/api/chat", &streamed);
+  ASSERT_EQ(s.status, 200);
+  std::string content;
+  size_t lines = 0;
+  for (size_t pos = 0; pos < s.body.size();) {
+    size_t end = s.body.find('\n', pos);
+    json chunk = json::parse(s.body.substr(pos, end - pos));
+    content += chunk["message"]["content"].get<std::string>();
+    ++lines;
+    pos = end + 1;
+    if (chunk["done"] == true) break;
+  }
+  EXPECT_GT(lines, 2u);
+  EXPECT_TRUE(json::parse(content).is_object()) << content;
+  std::string unknown = R"({"model":"nope","messages":[]})";
+  auto nf = Fetch(Root(*server) + "/api/chat", &unknown);
+  EXPECT_EQ(nf.status, 404);
+  EXPECT_TRUE(json::parse(nf.body)["error"].is_string());
+}
+
 // A raw keep-alive connection: curl would open a new one when the old one stalls.
 class RawConnection {
  public:
