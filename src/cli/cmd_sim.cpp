@@ -1,4 +1,4 @@
-// `structflow sim`: the OpenAI-compatible vLLM simulator as a command (see sim/server.h).
+// `structflow sim`: the OpenAI-compatible server simulator as a command (see sim/server.h).
 #include <pthread.h>
 
 #include <CLI/CLI.hpp>
@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "cli/commands.h"
+#include "sim/chat.h"
 #include "sim/server.h"
 
 namespace structflow::cli {
@@ -17,19 +18,25 @@ void AddSimCommand(CLI::App& app, int* exit_code) {
   auto no_images = std::make_shared<bool>(false);
   auto* sub = app.add_subcommand(
       "sim",
-      "Run an OpenAI-compatible server that behaves like vLLM, with no GPU and no model: answers\n"
-      "are drawn at random (deterministic under --seed) but always fit the requested JSON schema,\n"
-      "choice list or regex. It validates like vLLM (unknown model 404, broken image, context\n"
-      "length, images per prompt: 400 with vLLM's wording), simulates continuous batching, and\n"
-      "injects faults on request. Use it to test a pipeline or measure a client before paying for\n"
-      "GPU time. Once listening it prints one line `listening on http://HOST:PORT/v1`; Ctrl-C or\n"
-      "SIGTERM stops it.\n\n"
-      "Endpoints: GET /v1/models, POST /v1/chat/completions (stream too), GET /health,\n"
-      "GET /metrics (Prometheus).\n\n"
+      "Run an OpenAI-compatible server that behaves like vLLM, llama.cpp's llama-server, SGLang\n"
+      "or Ollama (--api), with no GPU and no model: answers are drawn at random (deterministic\n"
+      "under --seed) but always fit the constraint that server honours, and parameters it\n"
+      "ignores give free text. It validates like that server (unknown model, broken or\n"
+      "unsupported image, context length: its statuses, wording and error body), serves its own\n"
+      "endpoints and metrics, simulates continuous batching (and llama.cpp's HTTP thread pool),\n"
+      "and injects faults on request. Use it to test a pipeline or measure a client before\n"
+      "paying for GPU time. Once listening it prints one line `listening on\n"
+      "http://HOST:PORT/v1`; Ctrl-C or SIGTERM stops it.\n\n"
+      "Endpoints: GET /v1/models, POST /v1/chat/completions (stream too); vllm: /health,\n"
+      "/metrics; llama.cpp: /health, /props, /slots, /metrics (--metrics); sglang: /health,\n"
+      "/get_server_info, /get_model_info, /metrics (--enable-metrics); ollama: /api/chat, "
+      "/api/show,\n"
+      "/api/tags, /api/ps, /api/version.\n\n"
       "Examples:\n"
       "  structflow sim --port 8000\n"
       "  structflow sim --port 0 --latency-ms 50 --max-num-seqs 64\n"
-      "  structflow sim --api vllm-0.10 --faults 429:0.05,reset:0.01 --seed 7\n");
+      "  structflow sim --api vllm-0.10 --faults 429:0.05,reset:0.01 --seed 7\n"
+      "  structflow sim --api llama.cpp --parallel 4 --metrics --no-image-support\n");
   sub->add_option("--host", o->host, "Address to listen on (0.0.0.0 for every interface)")
       ->capture_default_str();
   sub->add_option("--port", o->port, "TCP port; 0 picks a free one (read it from the first line)")
@@ -38,18 +45,43 @@ void AddSimCommand(CLI::App& app, int* exit_code) {
                   "Model name to serve; repeat for several (default: sim-vlm). Requests naming "
                   "another model get vLLM's 404");
   sub->add_option("--api", o->api,
-                  "Which server to imitate. vllm-0.12: honours response_format and "
+                  "Which server to imitate (its parameters, errors, endpoints, metrics, slots and "
+                  "HTTP handling; see src/sim/README.md). vllm-0.12: honours response_format and "
                   "structured_outputs{json,choice,regex}, ignores guided_*. vllm-0.10: honours "
-                  "response_format and guided_json/guided_choice/guided_regex, ignores "
-                  "structured_outputs. openai: honours response_format only. Ignored parameters "
-                  "give free-text answers, as on a real server")
+                  "response_format and guided_json/guided_choice/guided_regex. openai: "
+                  "response_format only. llama.cpp: response_format json_schema/json_object, "
+                  "top-level json_schema and grammar; unanchored schema patterns accept any "
+                  "string. llama.cpp-b4800: as llama.cpp but ignores response_format json_schema "
+                  "(builds before March 2025). sglang: response_format, regex, ebnf. ollama: "
+                  "response_format. Ignored parameters give free-text answers, as on a real server")
       ->capture_default_str()
-      ->check(CLI::IsMember({"vllm-0.12", "vllm-0.10", "openai"}));
-  sub->add_option("--max-num-seqs", o->max_num_seqs,
+      ->check(CLI::IsMember(sim::ApiNames()));
+  sub->add_option("--max-num-seqs,--parallel", o->max_num_seqs,
                   "Batch slots: at most this many requests run at once; the rest wait in order "
-                  "(vLLM's --max-num-seqs)")
+                  "(vLLM --max-num-seqs, llama.cpp -np, SGLang --max-running-requests, "
+                  "OLLAMA_NUM_PARALLEL). 0: the family's default (vllm/sglang 256, llama.cpp 4, "
+                  "llama.cpp-b4800 1, ollama 1)")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::NonNegativeNumber);
+  sub->add_option("--json-whitespace", o->json_whitespace,
+                  "Chance of free whitespace at each place the JSON grammar allows it (spaces and "
+                  "newlines, one completion token per character, so max_tokens can cut the answer "
+                  "with finish_reason length). Negative: the family's default (llama.cpp and "
+                  "ollama 0.15, others 0)")
+      ->capture_default_str();
+  sub->add_option("--http-threads", o->http_threads,
+                  "HTTP worker threads, each bound to a kept-alive connection until it has been "
+                  "idle --keep-alive-s (llama.cpp's cpp-httplib pool); more connections wait. -1: "
+                  "the family's default (llama.cpp max(slots + 2, hardware threads - 1), others "
+                  "none); 0: none")
+      ->capture_default_str();
+  sub->add_option("--keep-alive-s", o->keep_alive_s,
+                  "With --http-threads: seconds an idle kept-alive connection holds its thread")
+      ->capture_default_str();
+  auto metrics_on = std::make_shared<bool>(false);
+  sub->add_flag("--metrics,--enable-metrics", *metrics_on,
+                "Serve /metrics where the family needs asking (llama.cpp --metrics, SGLang "
+                "--enable-metrics; vLLM always serves it, Ollama never)");
   sub->add_option("--latency-ms", o->latency_ms,
                   "Fixed service time per request in ms (for tests and benchmarks). Negative: use "
                   "the batching model below (prefill + decode)")
@@ -80,14 +112,15 @@ void AddSimCommand(CLI::App& app, int* exit_code) {
       ->capture_default_str();
   auto no_template = std::make_shared<bool>(false);
   sub->add_flag("--no-chat-template", *no_template,
-                "Act as a base model without a chat template: every chat is vLLM's 400 (see "
-                "`structflow doctor`)");
+                "Act as a base model without a chat template: vLLM and SGLang answer every chat "
+                "with a 400; llama.cpp (chatml fallback) and Ollama answer anyway");
   auto no_queue = std::make_shared<bool>(false);
   sub->add_flag("--no-queue-metrics", *no_queue,
                 "Leave the queue gauges (vllm:num_requests_running/_waiting) out of /metrics, "
                 "like a server that does not report its queue");
   sub->add_flag("--no-image-support", *no_images,
-                "Act as a text-only model: any image in a request is a 400");
+                "Act as a text-only model: an image is the family's error (vLLM and SGLang 400, "
+                "llama.cpp 500 'provide the mmproj', Ollama 500)");
   sub->add_option("--faults", o->faults,
                   "Faults to inject, as NAME:RATE,... with rates adding up to at most 1. Names: "
                   "429 (with Retry-After), 500, 503, reset (connection reset mid-response), hang "
@@ -102,8 +135,9 @@ void AddSimCommand(CLI::App& app, int* exit_code) {
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
 
-  sub->callback([o, models, no_images, no_template, no_queue, exit_code] {
+  sub->callback([o, models, no_images, no_template, no_queue, metrics_on, exit_code] {
     if (!models->empty()) o->models = *models;
+    if (*metrics_on) o->metrics = true;
     o->image_support = !*no_images;
     o->chat_template = !*no_template;
     o->queue_metrics = !*no_queue;

@@ -16,9 +16,11 @@
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <thread>
 
+#include "common/json_writer.h"
 #include "common/logging.h"
 #include "sim/chat.h"
 #include "sim/faults.h"
@@ -59,6 +61,8 @@ std::string_view Reason(int status) {
       return "Method Not Allowed";
     case 413:
       return "Payload Too Large";
+    case 501:
+      return "Not Implemented";
     case 429:
       return "Too Many Requests";
     case 500:
@@ -150,7 +154,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
  public:
   Connection(ServerImpl* server, tcp::socket socket);
   ~Connection();
-  void Start() { ReadHeader(); }
+  // Reads requests at once, or first waits for an HTTP worker thread when the server has a pool.
+  void Start();
 
  private:
   void ReadHeader();
@@ -159,7 +164,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void OnRequest(beast::error_code ec);
   void RespondTooLarge();
   void Route();
+  void RouteLlama(std::string_view target, bool get, bool post);
+  void RouteSglang(std::string_view target, bool get, bool post);
+  void RouteOllama(std::string_view target, bool get, bool post);
   void HandleChat();
+  // Ollama's native /api/chat: rewritten as a /v1 request, answered in the native shape.
+  void HandleNativeChat();
+  void Plan(std::string body);
   void OnPlanned(ChatOutcome outcome);
   void StartService();
   void FinishService();
@@ -182,6 +193,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::optional<http::request_parser<http::string_body>> parser_;
   std::string out_;
   bool keep_alive_ = true;
+  // An HTTP worker thread of the pool is bound to this connection (released by the destructor).
+  bool holds_worker_ = false;
+  // With a pool: closes the connection once it has waited keep_alive_s for its next request.
+  asio::steady_timer idle_timer_;
+  int requests_served_ = 0;
+  bool native_ = false;         // the request in service came on Ollama's /api/chat
+  bool native_stream_ = false;  // ... and asked for NDJSON
   // The chat request in service; cleared once answered so nothing outlives it.
   ChatPlan plan_;
   Fault fault_ = Fault::kNone;
@@ -201,7 +219,8 @@ class ServerImpl : public Server {
       : options_(std::move(options)),
         chat_(std::move(chat)),
         faults_(faults),
-        slots_(options_.max_num_seqs) {
+        slots_(options_.max_num_seqs),
+        http_workers_(options_.http_threads) {
     for (auto& c : status_counts_) c.store(0, std::memory_order_relaxed);
   }
   ~ServerImpl() override { Stop(); }
@@ -262,6 +281,10 @@ class ServerImpl : public Server {
       if (code >= 500) m.responses_5xx += n;
     }
     m.faults = faults_given_.load(std::memory_order_relaxed);
+    if (options_.http_threads > 0) {
+      m.http_busy = http_workers_.running();
+      m.http_waiting = http_workers_.waiting();
+    }
     return m;
   }
 
@@ -282,32 +305,65 @@ class ServerImpl : public Server {
     cpu_pool_->join();
     // Waiters and pending handlers hold connections; dropping them closes the sockets.
     slots_.Clear();
+    http_workers_.Clear();
     acceptor_.reset();
     cpu_pool_.reset();
     guards_.clear();
     contexts_.clear();
   }
 
+  bool metrics_enabled() const { return options_.metrics.value_or(true); }
+
+  // /metrics in the family's names: vLLM vllm:*, SGLang sglang:* (python/sglang/srt/metrics/
+  // collector.py), llama.cpp llamacpp:* without labels (tools/server/server-context.cpp
+  // handle_metrics); the structflow_sim_* lines are the simulator's own, in every family.
   std::string MetricsText() const {
     SimMetrics m = metrics();
     std::string out;
-    auto gauge = [&](std::string_view name, std::string_view help, double v, bool counter) {
+    const Family family = FamilyOf(chat_.api);
+    auto metric = [&](std::string_view name, std::string_view help, double v, bool counter) {
       fmt::format_to(std::back_inserter(out), "# HELP {} {}\n# TYPE {} {}\n", name, help, name,
                      counter ? "counter" : "gauge");
+      if (family == Family::kLlamaCpp) {
+        fmt::format_to(std::back_inserter(out), "{} {}\n", name, v);
+        return;
+      }
       for (const auto& model : options_.models) {
         fmt::format_to(std::back_inserter(out), "{}{{model_name=\"{}\"}} {}\n", name, model, v);
       }
     };
-    if (options_.queue_metrics) {
-      gauge("vllm:num_requests_running", "Number of requests in model execution batches.",
-            static_cast<double>(m.running), false);
-      gauge("vllm:num_requests_waiting", "Number of requests waiting to be processed.",
-            static_cast<double>(m.waiting), false);
+    const auto running = static_cast<double>(m.running);
+    const auto waiting = static_cast<double>(m.waiting);
+    const auto prompt = static_cast<double>(m.prompt_tokens);
+    const auto generated = static_cast<double>(m.generation_tokens);
+    if (family == Family::kLlamaCpp) {
+      metric("llamacpp:prompt_tokens_total", "Number of prompt tokens processed.", prompt, true);
+      metric("llamacpp:tokens_predicted_total", "Number of generation tokens processed.", generated,
+             true);
+      if (options_.queue_metrics) {
+        metric("llamacpp:requests_processing", "Number of requests processing.", running, false);
+        metric("llamacpp:requests_deferred", "Number of requests deferred.", waiting, false);
+      }
+    } else if (family == Family::kSglang) {
+      if (options_.queue_metrics) {
+        metric("sglang:num_running_reqs", "The number of running requests.", running, false);
+        metric("sglang:num_queue_reqs", "The number of requests in the waiting queue.", waiting,
+               false);
+      }
+      metric("sglang:prompt_tokens_total", "Number of prefill tokens processed.", prompt, true);
+      metric("sglang:generation_tokens_total", "Number of generation tokens processed.", generated,
+             true);
+    } else {
+      if (options_.queue_metrics) {
+        metric("vllm:num_requests_running", "Number of requests in model execution batches.",
+               running, false);
+        metric("vllm:num_requests_waiting", "Number of requests waiting to be processed.", waiting,
+               false);
+      }
+      metric("vllm:prompt_tokens_total", "Number of prefill tokens processed.", prompt, true);
+      metric("vllm:generation_tokens_total", "Number of generation tokens processed.", generated,
+             true);
     }
-    gauge("vllm:prompt_tokens_total", "Number of prefill tokens processed.",
-          static_cast<double>(m.prompt_tokens), true);
-    gauge("vllm:generation_tokens_total", "Number of generation tokens processed.",
-          static_cast<double>(m.generation_tokens), true);
     fmt::format_to(std::back_inserter(out),
                    "# HELP structflow_sim_chat_requests_total POST /v1/chat/completions received.\n"
                    "# TYPE structflow_sim_chat_requests_total counter\n"
@@ -334,6 +390,12 @@ class ServerImpl : public Server {
                    "# HELP structflow_sim_faults_total Requests given a fault from --faults.\n"
                    "# TYPE structflow_sim_faults_total counter\nstructflow_sim_faults_total {}\n",
                    m.faults);
+    if (options_.http_threads > 0) {
+      fmt::format_to(std::back_inserter(out),
+                     "# HELP structflow_sim_http_waiting Connections waiting for an HTTP thread.\n"
+                     "# TYPE structflow_sim_http_waiting gauge\nstructflow_sim_http_waiting {}\n",
+                     m.http_waiting);
+    }
     return out;
   }
 
@@ -347,6 +409,19 @@ class ServerImpl : public Server {
   const ChatConfig& chat() const { return chat_; }
   const FaultPlan& faults() const { return faults_; }
   Slots& slots() { return slots_; }
+  Slots& http_workers() { return http_workers_; }
+  // The Server header each family's HTTP stack sends (Go's net/http sends none).
+  std::string_view server_header() const {
+    switch (FamilyOf(chat_.api)) {
+      case Family::kLlamaCpp:
+        return "server: llama.cpp\r\n";
+      case Family::kOllama:
+        return "";
+      default:
+        return "server: uvicorn\r\n";
+    }
+  }
+  bool has_http_pool() const { return options_.http_threads > 0; }
   asio::thread_pool& cpu_pool() { return *cpu_pool_; }
 
   std::atomic<uint64_t> requests_total_{0};
@@ -380,6 +455,7 @@ class ServerImpl : public Server {
   const ChatConfig chat_;
   const FaultPlan faults_;
   Slots slots_;
+  Slots http_workers_;  // used only when options_.http_threads > 0
   std::vector<std::unique_ptr<asio::io_context>> contexts_;
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards_;
   std::vector<std::thread> threads_;
@@ -393,13 +469,31 @@ class ServerImpl : public Server {
 };
 
 Connection::Connection(ServerImpl* server, tcp::socket socket)
-    : server_(server), socket_(std::move(socket)), timer_(socket_.get_executor()) {
+    : server_(server),
+      socket_(std::move(socket)),
+      timer_(socket_.get_executor()),
+      idle_timer_(socket_.get_executor()) {
   server_->connections_.fetch_add(1, std::memory_order_relaxed);
 }
 
 Connection::~Connection() {
   if (holds_slot_) server_->slots().Release();
+  if (holds_worker_) server_->http_workers().Release();
   server_->connections_.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void Connection::Start() {
+  if (!server_->has_http_pool()) return ReadHeader();
+  // cpp-httplib queues an accepted socket for the pool; a worker thread then serves it, request
+  // after request, until it has been idle CPPHTTPLIB_KEEPALIVE_TIMEOUT_SECOND (5 s) or the client
+  // closes it. Connections beyond the pool wait here without being read.
+  auto self = shared_from_this();
+  server_->http_workers().Acquire([self] {
+    asio::post(self->socket_.get_executor(), [self] {
+      self->holds_worker_ = true;
+      self->ReadHeader();
+    });
+  });
 }
 
 void Connection::ReadHeader() {
@@ -408,18 +502,29 @@ void Connection::ReadHeader() {
   parser_.emplace();
   parser_->body_limit(server_->options().max_body_bytes);
   parser_->header_limit(64 * 1024);
-  http::async_read_header(
-      socket_, buffer_, *parser_,
-      [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
+  if (holds_worker_ && buffer_.size() == 0) {
+    // The worker waits this long for the next request on its connection, then closes it.
+    idle_timer_.expires_after(
+        std::chrono::microseconds(static_cast<int64_t>(server_->options().keep_alive_s * 1e6)));
+    idle_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (!ec) self->Close();
+    });
+  }
+  http::async_read_header(socket_, buffer_, *parser_,
+                          [self = shared_from_this()](beast::error_code ec, size_t) {
+                            self->idle_timer_.cancel();
+                            self->OnHeader(ec);
+                          });
 }
 
 void Connection::RespondTooLarge() {
   keep_alive_ = false;
   Respond(413, "application/json",
-          ErrorBody({413, "BadRequestError",
-                     fmt::format("Request body over {} bytes; raise the simulator's body limit "
-                                 "or send smaller images",
-                                 server_->options().max_body_bytes)},
+          ErrorBody(ServerError(413,
+                                fmt::format("Request body over {} bytes; raise the simulator's "
+                                            "body limit or send smaller images",
+                                            server_->options().max_body_bytes),
+                                server_->chat().api),
                     server_->chat().api));
 }
 
@@ -459,6 +564,12 @@ void Connection::OnRequest(beast::error_code ec) {
   if (ec) return;
   server_->requests_total_.fetch_add(1, std::memory_order_relaxed);
   keep_alive_ = parser_->get().keep_alive();
+  // cpp-httplib closes a kept-alive connection after CPPHTTPLIB_KEEPALIVE_MAX_COUNT requests.
+  constexpr int kHttplibKeepAliveMaxCount = 100;
+  if (FamilyOf(server_->chat().api) == Family::kLlamaCpp &&
+      ++requests_served_ >= kHttplibKeepAliveMaxCount) {
+    keep_alive_ = false;
+  }
   Route();
 }
 
@@ -468,6 +579,16 @@ void Connection::Route() {
   if (size_t q = target.find('?'); q != std::string_view::npos) target = target.substr(0, q);
   const bool get = req.method() == http::verb::get;
   const bool post = req.method() == http::verb::post;
+  switch (FamilyOf(server_->chat().api)) {
+    case Family::kLlamaCpp:
+      return RouteLlama(target, get, post);
+    case Family::kSglang:
+      return RouteSglang(target, get, post);
+    case Family::kOllama:
+      return RouteOllama(target, get, post);
+    default:
+      break;
+  }
   if (target == "/v1/chat/completions") {
     if (!post) return Respond(405, "application/json", R"({"detail":"Method Not Allowed"})");
     return HandleChat();
@@ -476,13 +597,13 @@ void Connection::Route() {
     if (!get) return Respond(405, "application/json", R"({"detail":"Method Not Allowed"})");
     return Respond(200, "application/json",
                    ModelsBody(server_->options().models, server_->options().max_model_len,
-                              static_cast<int64_t>(std::time(nullptr))));
+                              static_cast<int64_t>(std::time(nullptr)), server_->chat().api));
   }
   if (target == "/health") {
     if (!get) return Respond(405, "application/json", R"({"detail":"Method Not Allowed"})");
     return Respond(200, "application/json", "");
   }
-  if (target == "/metrics") {
+  if (target == "/metrics" && server_->metrics_enabled()) {
     if (!get) return Respond(405, "application/json", R"({"detail":"Method Not Allowed"})");
     return Respond(200, "text/plain; version=0.0.4; charset=utf-8", server_->MetricsText());
   }
@@ -491,10 +612,234 @@ void Connection::Route() {
   Respond(404, "application/json", R"({"detail":"Not Found"})");
 }
 
+// llama-server's routes (tools/server/server.cpp registers them; handlers in
+// server-context.cpp): /health, /props, /slots, /metrics (501 without --metrics), /v1/models and
+// /models, /v1/chat/completions and /chat/completions; anything else is cpp-httplib's 404, which
+// the server's error handler fills in.
+void Connection::RouteLlama(std::string_view target, bool get, bool post) {
+  const SimOptions& o = server_->options();
+  const Api api = server_->chat().api;
+  const bool old_build = api == Api::kLlamaCppB4800;
+  const std::string_view json_type = "application/json; charset=utf-8";
+  if ((target == "/v1/chat/completions" || target == "/chat/completions") && post) {
+    return HandleChat();
+  }
+  if ((target == "/v1/models" || target == "/models") && get) {
+    return Respond(200, json_type,
+                   ModelsBody(o.models, o.max_model_len, static_cast<int64_t>(std::time(nullptr)),
+                              api, o.image_support && !old_build));
+  }
+  if ((target == "/health" || target == "/v1/health") && get) {
+    return Respond(200, json_type, R"({"status":"ok"})");
+  }
+  if (target == "/props" && get) {
+    std::string out;
+    JsonWriter w(&out);
+    w.BeginObject().Key("default_generation_settings").BeginObject();
+    w.Key("id").Int(0).Key("id_task").Int(-1).Key("n_ctx").Int(o.max_model_len);
+    w.Key("speculative").Bool(false).Key("is_processing").Bool(false);
+    w.Key("params").BeginObject().Key("n_predict").Int(-1).Key("seed").Int(-1);
+    w.Key("temperature").Double(0.8).Key("top_k").Int(40).Key("top_p").Double(0.95);
+    w.EndObject().Key("prompt").String("").EndObject();
+    w.Key("total_slots").Int(o.max_num_seqs);
+    w.Key("model_path").String("/models/" + o.models.front() + ".gguf");
+    if (!old_build) {
+      // Added with libmtmd (b5xxx, April 2025): what the loaded mmproj lets the model read.
+      w.Key("model_alias").String(o.models.front());
+      w.Key("modalities").BeginObject().Key("vision").Bool(o.image_support);
+      w.Key("audio").Bool(false).EndObject();
+      w.Key("endpoint_slots").Bool(true).Key("endpoint_props").Bool(false);
+      w.Key("endpoint_metrics").Bool(server_->metrics_enabled());
+      w.Key("is_sleeping").Bool(false);
+    }
+    // With no template in the model, llama-server renders chats with its chatml fallback.
+    w.Key("chat_template")
+        .String(o.chat_template ? "{% for message in messages %}{{ message['content'] }}"
+                                  "{% endfor %}"
+                                : "{%- for message in messages -%}{{- '<|im_start|>' + "
+                                  "message.role + '\\n' + message.content + '<|im_end|>\\n' -}}"
+                                  "{%- endfor -%}{%- if add_generation_prompt -%}{{- "
+                                  "'<|im_start|>assistant\\n' -}}{%- endif -%}");
+    w.Key("bos_token").String("<s>").Key("eos_token").String("</s>");
+    w.Key("build_info").String(old_build ? "b4800-sim" : "b6900-sim").EndObject();
+    return Respond(200, json_type, std::move(out));
+  }
+  if (target == "/slots" && get) {
+    const uint64_t running = server_->slots().running();
+    std::string out;
+    JsonWriter w(&out);
+    w.BeginArray();
+    for (int i = 0; i < o.max_num_seqs; ++i) {
+      w.BeginObject().Key("id").Int(i).Key("id_task").Int(-1).Key("n_ctx").Int(o.max_model_len);
+      w.Key("speculative").Bool(false);
+      w.Key("is_processing").Bool(static_cast<uint64_t>(i) < running).EndObject();
+    }
+    w.EndArray();
+    return Respond(200, json_type, std::move(out));
+  }
+  if (target == "/metrics" && get) {
+    if (!server_->metrics_enabled()) {
+      return Respond(
+          501, json_type,
+          ErrorBody({501, "not_supported_error",
+                     "This server does not support metrics endpoint. Start it with `--metrics`"},
+                    api));
+    }
+    return Respond(200, "text/plain; version=0.0.4", server_->MetricsText());
+  }
+  Respond(404, json_type,
+          R"({"error":{"message":"File Not Found","type":"not_found_error","code":404}})");
+}
+
+// SGLang's FastAPI app (python/sglang/srt/entrypoints/http_server.py): /health, /get_model_info,
+// /get_server_info (and /server_info in later versions), /metrics only with --enable-metrics,
+// /v1/models, /v1/chat/completions; FastAPI's {"detail":"Not Found"} otherwise.
+void Connection::RouteSglang(std::string_view target, bool get, bool post) {
+  const SimOptions& o = server_->options();
+  if (target == "/v1/chat/completions" && post) return HandleChat();
+  if (target == "/v1/models" && get) {
+    return Respond(200, "application/json",
+                   ModelsBody(o.models, o.max_model_len, static_cast<int64_t>(std::time(nullptr)),
+                              server_->chat().api));
+  }
+  if ((target == "/health" || target == "/health_generate") && get) {
+    return Respond(200, "application/json", "");
+  }
+  if (target == "/get_model_info" && get) {
+    std::string out;
+    JsonWriter w(&out);
+    w.BeginObject().Key("model_path").String(o.models.front());
+    w.Key("tokenizer_path").String(o.models.front()).Key("is_generation").Bool(true);
+    w.Key("preferred_sampling_params").Null().Key("weight_version").String("default");
+    w.Key("has_image_understanding").Bool(o.image_support);
+    w.Key("has_audio_understanding").Bool(false).EndObject();
+    return Respond(200, "application/json", std::move(out));
+  }
+  if ((target == "/get_server_info" || target == "/server_info") && get) {
+    // server_args as a dict, plus the scheduler's internal states and the version.
+    std::string out;
+    JsonWriter w(&out);
+    w.BeginObject().Key("model_path").String(o.models.front());
+    w.Key("served_model_name").String(o.models.front());
+    w.Key("context_length").Int(o.max_model_len);
+    w.Key("max_running_requests").Int(o.max_num_seqs);
+    w.Key("max_total_num_tokens").Int(o.max_model_len * 8);
+    w.Key("enable_metrics").Bool(server_->metrics_enabled());
+    w.Key("tp_size").Int(1).Key("dp_size").Int(1);
+    w.Key("internal_states").BeginArray().BeginObject();
+    w.Key("last_gen_throughput").Double(0).Key("memory_usage").BeginObject().EndObject();
+    w.EndObject().EndArray();
+    w.Key("version").String("0.5.4-sim").EndObject();
+    return Respond(200, "application/json", std::move(out));
+  }
+  if (target == "/metrics" && get && server_->metrics_enabled()) {
+    return Respond(200, "text/plain; version=0.0.4; charset=utf-8", server_->MetricsText());
+  }
+  Respond(404, "application/json", R"({"detail":"Not Found"})");
+}
+
+// Ollama's gin routes (server/routes.go GenerateRoutes): / and /api/version, /api/tags,
+// /api/show, /api/ps, and the OpenAI layer /v1/models and /v1/chat/completions; no /metrics,
+// no /health. gin's 404 is the plain text "404 page not found".
+void Connection::RouteOllama(std::string_view target, bool get, bool post) {
+  const SimOptions& o = server_->options();
+  const auto& req = parser_->get();
+  const bool head = req.method() == http::verb::head;
+  if (target == "/v1/chat/completions" && post) return HandleChat();
+  if (target == "/api/chat" && post) return HandleNativeChat();
+  if (target == "/v1/models" && get) {
+    return Respond(200, "application/json",
+                   ModelsBody(o.models, o.max_model_len, static_cast<int64_t>(std::time(nullptr)),
+                              server_->chat().api));
+  }
+  if (target == "/" && (get || head)) {
+    return Respond(200, "text/plain; charset=utf-8", "Ollama is running");
+  }
+  if (target == "/api/version" && (get || head)) {
+    return Respond(200, "application/json; charset=utf-8", R"({"version":"0.12.6"})");
+  }
+  auto details = [](JsonWriter& w) {
+    w.Key("details").BeginObject().Key("parent_model").String("").Key("format").String("gguf");
+    w.Key("family").String("llama").Key("families").BeginArray().String("llama").EndArray();
+    w.Key("parameter_size").String("1.1B").Key("quantization_level").String("Q4_K_M");
+    w.EndObject();
+  };
+  if (target == "/api/tags" && (get || head)) {
+    std::string out;
+    JsonWriter w(&out);
+    w.BeginObject().Key("models").BeginArray();
+    for (const auto& m : o.models) {
+      w.BeginObject().Key("name").String(m).Key("model").String(m);
+      w.Key("modified_at").String("2025-10-01T00:00:00Z").Key("size").Int(667814912);
+      w.Key("digest").String("0000000000000000000000000000000000000000000000000000000000000000");
+      details(w);
+      w.EndObject();
+    }
+    w.EndArray().EndObject();
+    return Respond(200, "application/json; charset=utf-8", std::move(out));
+  }
+  if (target == "/api/ps" && get) {
+    std::string out;
+    JsonWriter w(&out);
+    w.BeginObject().Key("models").BeginArray();
+    for (const auto& m : o.models) {
+      w.BeginObject().Key("name").String(m).Key("model").String(m).Key("size").Int(667814912);
+      details(w);
+      w.Key("expires_at").String("2099-01-01T00:00:00Z").Key("size_vram").Int(0);
+      w.Key("context_length").Int(o.max_model_len).EndObject();
+    }
+    w.EndArray().EndObject();
+    return Respond(200, "application/json; charset=utf-8", std::move(out));
+  }
+  if (target == "/api/show" && post) {
+    // api/types.go ShowRequest: {"model": ...} (or the older "name").
+    auto doc = nlohmann::json::parse(req.body(), nullptr, false);
+    std::string name;
+    if (doc.is_object()) {
+      name = doc.value("model", "");
+      if (name.empty()) name = doc.value("name", "");
+    }
+    if (std::find(o.models.begin(), o.models.end(), name) == o.models.end()) {
+      return Respond(404, "application/json; charset=utf-8",
+                     nlohmann::json{{"error", fmt::format("model '{}' not found", name)}}.dump());
+    }
+    std::string out;
+    JsonWriter w(&out);
+    w.BeginObject().Key("license").String("").Key("modelfile").String("FROM " + name + "\n");
+    w.Key("parameters").String("").Key("template").String("{{ .Prompt }}");
+    details(w);
+    w.Key("model_info").BeginObject().Key("general.architecture").String("llama");
+    w.Key("general.parameter_count").Int(1100048384);
+    w.Key("llama.context_length").Int(o.max_model_len).EndObject();
+    w.Key("capabilities").BeginArray().String("completion");
+    if (o.image_support) w.String("vision");
+    w.EndArray().Key("modified_at").String("2025-10-01T00:00:00Z").EndObject();
+    return Respond(200, "application/json; charset=utf-8", std::move(out));
+  }
+  Respond(404, "text/plain", "404 page not found");
+}
+
 void Connection::HandleChat() {
   server_->chat_requests_.fetch_add(1, std::memory_order_relaxed);
   std::string body = std::move(parser_->get().body());
   parser_.reset();  // the request's bytes are no longer needed
+  Plan(std::move(body));
+}
+
+void Connection::HandleNativeChat() {
+  server_->chat_requests_.fetch_add(1, std::memory_order_relaxed);
+  NativeChat native = FromOllamaNative(parser_->get().body());
+  parser_.reset();
+  if (native.error.status != 0) {
+    return Respond(native.error.status, "application/json; charset=utf-8",
+                   OllamaNativeErrorBody(native.error));
+  }
+  native_ = true;
+  native_stream_ = native.stream;
+  Plan(std::move(native.openai_body));
+}
+
+void Connection::Plan(std::string body) {
   if (body.size() > kInlineBodyBytes) {
     // Big bodies (images) are parsed and decoded off the I/O thread, which keeps serving others.
     auto self = shared_from_this();
@@ -510,6 +855,11 @@ void Connection::HandleChat() {
 }
 
 void Connection::OnPlanned(ChatOutcome outcome) {
+  if (!outcome.ok() && native_) {
+    native_ = false;
+    return Respond(outcome.error.status, "application/json; charset=utf-8",
+                   OllamaNativeErrorBody(outcome.error));
+  }
   if (!outcome.ok()) {
     return Respond(outcome.error.status, "application/json",
                    ErrorBody(outcome.error, server_->chat().api));
@@ -522,22 +872,24 @@ void Connection::OnPlanned(ChatOutcome outcome) {
     case Fault::k429:
       plan_ = ChatPlan();
       return Respond(429, "application/json",
-                     ErrorBody({429, "RateLimitError",
-                                "Too many requests: the server is over capacity (simulated 429 "
-                                "fault); retry after the Retry-After delay."},
+                     ErrorBody(ServerError(429,
+                                           "Too many requests: the server is over capacity "
+                                           "(simulated 429 fault); retry after the Retry-After "
+                                           "delay.",
+                                           server_->chat().api),
                                server_->chat().api),
                      fmt::format("retry-after: {}\r\n", server_->options().retry_after_s));
     case Fault::k500:
       plan_ = ChatPlan();
-      return Respond(
-          500, "application/json",
-          ErrorBody({500, "InternalServerError", "Internal server error (simulated 500 fault)."},
-                    server_->chat().api));
+      return Respond(500, "application/json",
+                     ErrorBody(ServerError(500, "Internal server error (simulated 500 fault).",
+                                           server_->chat().api),
+                               server_->chat().api));
     case Fault::k503:
       plan_ = ChatPlan();
       return Respond(503, "application/json",
-                     ErrorBody({503, "ServiceUnavailableError",
-                                "The server is not ready (simulated 503 fault)."},
+                     ErrorBody(ServerError(503, "The server is not ready (simulated 503 fault).",
+                                           server_->chat().api),
                                server_->chat().api));
     case Fault::kHang:
       plan_ = ChatPlan();
@@ -593,9 +945,9 @@ void Connection::StartStream() {
   stream_events_per_write_ = token_ms_ >= 50 ? 1 : static_cast<int>(50 / std::max(token_ms_, 0.01));
   server_->CountStatus(200);
   out_ = fmt::format(
-      "HTTP/1.1 200 OK\r\nserver: uvicorn\r\ncontent-type: text/event-stream; "
+      "HTTP/1.1 200 OK\r\n{}content-type: text/event-stream; "
       "charset=utf-8\r\ntransfer-encoding: chunked\r\n{}\r\n",
-      keep_alive_ ? "" : "connection: close\r\n");
+      server_->server_header(), keep_alive_ ? "" : "connection: close\r\n");
   StreamNext(1);  // the role chunk goes out with the head
 }
 
@@ -651,7 +1003,11 @@ void Connection::FinishService() {
     return Respond(200, "application/json",
                    std::string(kGarbage[Mix64(plan.hash, sequence_) % std::size(kGarbage)]));
   }
-  if (plan.stream) {
+  if (native_) {
+    native_ = false;
+    Respond(200, native_stream_ ? "application/x-ndjson" : "application/json; charset=utf-8",
+            OllamaNativeBody(plan, native_stream_));
+  } else if (plan.stream) {
     Respond(200, "text/event-stream; charset=utf-8", StreamBody(plan, id, created));
   } else {
     Respond(200, "application/json", CompletionBody(plan, id, created));
@@ -669,15 +1025,15 @@ void Connection::Hang() {
 
 void Connection::Respond(int status, std::string_view content_type, std::string body,
                          std::string_view extra_headers) {
+  native_ = false;  // whatever the answer, the next request on this connection starts afresh
   // A reset is not an answer: it is counted in structflow_sim_faults_total only.
   if (!(fault_ == Fault::kReset && status == 200)) server_->CountStatus(status);
   out_.clear();
   out_.reserve(body.size() + 256);
-  fmt::format_to(
-      std::back_inserter(out_),
-      "HTTP/1.1 {} {}\r\nserver: uvicorn\r\ncontent-type: {}\r\ncontent-length: {}\r\n{}{}\r\n",
-      status, Reason(status), content_type, body.size(), extra_headers,
-      keep_alive_ ? "" : "connection: close\r\n");
+  fmt::format_to(std::back_inserter(out_),
+                 "HTTP/1.1 {} {}\r\n{}content-type: {}\r\ncontent-length: {}\r\n{}{}\r\n", status,
+                 Reason(status), server_->server_header(), content_type, body.size(), extra_headers,
+                 keep_alive_ ? "" : "connection: close\r\n");
   out_ += body;
   if (fault_ == Fault::kReset && status == 200) {
     fault_ = Fault::kNone;
@@ -717,9 +1073,26 @@ void Connection::Close() {
 
 }  // namespace
 
-Result<std::unique_ptr<Server>> Server::Start(const SimOptions& options) {
+Result<std::unique_ptr<Server>> Server::Start(const SimOptions& requested) {
   ChatConfig chat;
-  SF_ASSIGN_OR_RAISE(chat.api, ParseApi(options.api));
+  SF_ASSIGN_OR_RAISE(chat.api, ParseApi(requested.api));
+  // Fill in what the user left to the family.
+  SimOptions options = requested;
+  const FamilyDefaults defaults = DefaultsFor(chat.api);
+  if (options.max_num_seqs == 0) options.max_num_seqs = defaults.slots;
+  if (!options.metrics.has_value()) options.metrics = defaults.metrics;
+  if (options.json_whitespace < 0) options.json_whitespace = defaults.json_whitespace;
+  if (options.http_threads < 0) {
+    options.http_threads = defaults.http_threads;
+    if (options.http_threads < 0) {
+      const int hw = static_cast<int>(std::thread::hardware_concurrency());
+      options.http_threads = std::max(options.max_num_seqs + 2, hw - 1);
+    }
+  }
+  if (options.json_whitespace > 1) {
+    return Status::InvalidArgument("--json-whitespace is a rate: give a value from 0 to 1");
+  }
+  if (options.keep_alive_s <= 0) return Status::InvalidArgument("--keep-alive-s must be above 0");
   SF_ASSIGN_OR_RAISE(FaultPlan faults, FaultPlan::Parse(options.faults));
   if (options.models.empty())
     return Status::InvalidArgument("--model: give at least one model name");
@@ -743,6 +1116,7 @@ Result<std::unique_ptr<Server>> Server::Start(const SimOptions& options) {
   chat.tokens_per_image = options.tokens_per_image;
   chat.image_support = options.image_support;
   chat.chat_template = options.chat_template;
+  chat.json_whitespace = options.json_whitespace;
   chat.seed = options.seed;
   RaiseOpenFileLimit();
   auto server = std::make_unique<ServerImpl>(options, std::move(chat), faults);

@@ -1,7 +1,9 @@
-// The OpenAI-compatible vLLM simulator, usable in-process (tests start it on port 0) and as the
-// `structflow sim` command. It answers /v1/models, /v1/chat/completions (plain and streamed),
-// /health and /metrics like a vLLM server of the chosen version, with a latency model of
-// continuous batching and faults on request.
+// The OpenAI-compatible server simulator, usable in-process (tests start it on port 0) and as the
+// `structflow sim` command. It answers /v1/models, /v1/chat/completions (plain and streamed) and
+// the chosen family's own endpoints (vLLM /health and /metrics; llama.cpp /props, /slots,
+// /metrics with --metrics; SGLang /get_server_info, /get_model_info; Ollama /api/show, /api/tags,
+// /api/version) like a server of that family and version, with a latency model of continuous
+// batching, llama.cpp's HTTP thread pool with keep-alive binding, and faults on request.
 //
 // Ownership: Server owns its listening socket, its I/O threads and every connection.
 // Thread-safety: Start/Stop/Wait from one controlling thread; port(), base_url() and metrics()
@@ -11,6 +13,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,9 +26,12 @@ struct SimOptions {
   int port = 0;  // 0: pick a free port
   std::vector<std::string> models = {"sim-vlm"};
   // "vllm-0.12" (structured_outputs + response_format), "vllm-0.10" (guided_* +
-  // response_format) or "openai" (response_format only).
+  // response_format), "openai" (response_format only), "llama.cpp", "llama.cpp-b4800", "sglang"
+  // or "ollama" (see chat.h for what each honours).
   std::string api = "vllm-0.12";
-  int max_num_seqs = 256;
+  // Requests decoded at once (vLLM --max-num-seqs, llama.cpp -np, SGLang
+  // --max-running-requests, OLLAMA_NUM_PARALLEL); 0: the family's default (chat.h DefaultsFor).
+  int max_num_seqs = 0;
   // >= 0: fixed service time per request, no batching model beyond max_num_seqs slots.
   double latency_ms = -1;
   // Batching model (used when latency_ms < 0).
@@ -41,6 +47,16 @@ struct SimOptions {
   // false: /metrics without the queue gauges (vllm:num_requests_running/_waiting), like a server
   // that does not report its queue (llama.cpp without --metrics, a gateway in front)
   bool queue_metrics = true;
+  // /metrics served at all (llama.cpp --metrics, SGLang --enable-metrics); unset: the family's
+  // default (vLLM yes, llama.cpp and SGLang no, Ollama never).
+  std::optional<bool> metrics;
+  // Chance of free whitespace at each place a JSON grammar allows it; < 0: the family's default.
+  double json_whitespace = -1;
+  // HTTP worker threads, each bound to one connection until it has been idle keep_alive_s (as
+  // cpp-httplib does in llama-server); connections beyond them wait. -1: the family's default
+  // (llama.cpp max(slots + 2, hardware threads - 1), others unbounded); 0: unbounded.
+  int http_threads = -1;
+  double keep_alive_s = 5;
   // "429:0.1,500:0.05,503:0.02,reset:0.02,hang:0.01,garbage:0.01,length:0.02"
   std::string faults;
   uint64_t seed = 0;
@@ -61,7 +77,9 @@ struct SimMetrics {
   uint64_t responses_200 = 0;  // responses by status (faults included)
   uint64_t responses_4xx = 0;
   uint64_t responses_5xx = 0;
-  uint64_t faults = 0;  // requests given a fault from --faults
+  uint64_t faults = 0;        // requests given a fault from --faults
+  uint64_t http_busy = 0;     // connections holding an HTTP worker thread (with a pool)
+  uint64_t http_waiting = 0;  // connections waiting for one
 };
 
 // Raises this process's soft limit on open files to the hard limit, so the server can hold

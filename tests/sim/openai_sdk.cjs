@@ -6,7 +6,9 @@
 // Starts `structflow sim --port 0`, reads its `listening on ...` line, then: lists models; asks a
 // chat with an image data URL and a json_schema response_format and validates the answer;
 // streams an answer with usage; and checks the SDK's error objects for an unknown model (404)
-// and a broken image (400). Finally SIGTERM must stop the server with exit code 0.
+// and a broken image (400). Finally SIGTERM must stop the server with exit code 0. Then the
+// llama.cpp and Ollama families: a json_schema answer with free whitespace, llama.cpp's 500 for an
+// image sent to a text-only model, and Ollama's 404 for an unknown model, as the SDK sees them.
 'use strict';
 const { spawn } = require('node:child_process');
 const assert = require('node:assert/strict');
@@ -59,9 +61,9 @@ function makePng(w, h) {
   ]);
 }
 
-function startSim() {
+function startSim(extra = []) {
   return new Promise((resolve, reject) => {
-    const child = spawn(binary, ['sim', '--port', '0', '--latency-ms', '5', '--seed', '3'],
+    const child = spawn(binary, ['sim', '--port', '0', '--latency-ms', '5', '--seed', '3', ...extra],
                         { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     const timer = setTimeout(() => reject(new Error('sim did not print its listening line in 10 s')), 10000);
@@ -216,6 +218,48 @@ async function main() {
   const { code, signal } = await exited;
   results.push(['SIGTERM stops the server with exit 0', code === 0]);
   console.log(`${code === 0 ? 'ok  ' : 'FAIL'} SIGTERM stops the server with exit 0 (code ${code}, signal ${signal})`);
+
+  const llama = await startSim(['--api', 'llama.cpp', '--no-image-support', '--json-whitespace', '0.5']);
+  const llamaClient = new OpenAI({ baseURL: llama.baseURL, apiKey: 'sk-sim', maxRetries: 0, timeout: 10000 });
+  await check('llama.cpp: json_schema answer with free whitespace parses and fits', async () => {
+    for (let i = 0; i < 5; i++) {
+      const r = await llamaClient.chat.completions.create({
+        model: 'any-name-is-accepted',
+        messages: [{ role: 'user', content: `Describe picture ${i} as JSON.` }],
+        response_format: { type: 'json_schema', json_schema: { name: 'picture', schema } },
+        max_tokens: 2000,
+      });
+      assert.equal(r.choices[0].finish_reason, 'stop');
+      checkAgainstSchema(JSON.parse(r.choices[0].message.content));
+    }
+  });
+  await check('llama.cpp: an image to a text-only model is a 500 InternalServerError', async () => {
+    await assert.rejects(
+      llamaClient.chat.completions.create({
+        model: 'sim-vlm',
+        messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: imageUrl } }] }],
+      }),
+      (e) => {
+        assert.ok(e instanceof OpenAI.InternalServerError, `got ${e && e.constructor && e.constructor.name}`);
+        assert.equal(e.error.type, 'server_error');
+        assert.ok(e.error.message.includes('mmproj'));
+        return true;
+      });
+  });
+  llama.child.kill('SIGTERM');
+
+  const ollama = await startSim(['--api', 'ollama']);
+  const ollamaClient = new OpenAI({ baseURL: ollama.baseURL, apiKey: 'sk-sim', maxRetries: 0, timeout: 10000 });
+  await check('ollama: unknown model is a NotFoundError', async () => {
+    await assert.rejects(
+      ollamaClient.chat.completions.create({ model: 'nope', messages: [{ role: 'user', content: 'hi' }] }),
+      (e) => {
+        assert.ok(e instanceof OpenAI.NotFoundError, `got ${e && e.constructor && e.constructor.name}`);
+        assert.equal(e.error.type, 'not_found_error');
+        return true;
+      });
+  });
+  ollama.child.kill('SIGTERM');
 
   const passed = results.filter((r) => r[1]).length;
   const failed = results.length - passed;
