@@ -146,7 +146,8 @@ ErrorClass ClassifyHttpError(int status, std::string_view body, ServerFamily fam
   // not status, these never heal.
   if ((Has(m, "image") || Has(m, "multimodal") || Has(m, "vision")) &&
       (Has(m, "not supported") || Has(m, "mmproj") || Has(m, "missing data required") ||
-       Has(m, "does not support") || Has(m, "not a multimodal") || Has(m, "text-only"))) {
+       Has(m, "does not support") || Has(m, "not a multimodal") || Has(m, "text-only") ||
+       Has(m, "unsupported content part"))) {
     return set(ErrorMeaning::kImageUnsupported);
   }
   // Context overflow: llama.cpp's type, vLLM's and SGLang's wording, OpenAI's code.

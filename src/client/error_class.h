@@ -9,8 +9,9 @@
 //     "invalid_request_error" (400), "authentication_error" (401), "not_found_error" (404),
 //     "server_error" (500), "unavailable_error" (503), "not_supported_error" (501) and
 //     "exceed_context_size_error" (400, beside "n_prompt_tokens" and "n_ctx"); images without a
-//     projector: 500 "image input is not supported - hint: ... provide the mmproj"; a schema
-//     its json-schema-to-grammar cannot convert: 400 (common/json-schema-to-grammar.cpp:
+//     projector: 500 "image input is not supported - hint: ... provide the mmproj" (builds
+//     before the mtmd library, e.g. b4800: 500 'Unsupported content part type: "image_url"'); a
+//     schema its json-schema-to-grammar cannot convert: 400 (common/json-schema-to-grammar.cpp:
 //     "Pattern must start with '^' and end with '$'", "Unrecognized schema", ...).
 //   vLLM entrypoints/openai (serving_engine.py, protocol.py ErrorResponse):
 //     {"error":{"message","type","param","code"}} (older: {"object":"error","message",...});

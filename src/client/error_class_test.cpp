@@ -17,6 +17,9 @@ const Case kCases[] = {
     {"llama.cpp images without --mmproj", 500,
      R"x({"error":{"code":500,"message":"image input is not supported - hint: if this is unexpected, you may need to provide the mmproj","type":"server_error"}})x",
      ErrorMeaning::kImageUnsupported},
+    {"llama.cpp b4800 images", 500,
+     R"x({"error":{"code":500,"message":"Unsupported content part type: \"image_url\"","type":"server_error"}})x",
+     ErrorMeaning::kImageUnsupported},
     {"ollama images to a text model", 500,
      R"x({"error":{"message":"this model is missing data required for image input","type":"api_error","param":null,"code":null}})x",
      ErrorMeaning::kImageUnsupported},
@@ -64,19 +67,26 @@ TEST(ErrorClass, ClassifiesEachFamilysBodiesByMeaning) {
   }
 }
 
+const char* BodyOf(std::string_view what) {
+  for (const Case& c : kCases) {
+    if (what == c.what) return c.body;
+  }
+  return "";
+}
+
 TEST(ErrorClass, ReadsTheContextLengthFromTheBody) {
-  ErrorClass llama = ClassifyHttpError(400, kCases[3].body);
+  ErrorClass llama = ClassifyHttpError(400, BodyOf("llama.cpp context overflow"));
   EXPECT_EQ(llama.n_ctx, 8192);
   EXPECT_EQ(llama.n_prompt_tokens, 9412);
-  ErrorClass vllm = ClassifyHttpError(400, kCases[4].body);
+  ErrorClass vllm = ClassifyHttpError(400, BodyOf("vllm context overflow"));
   EXPECT_EQ(vllm.n_ctx, 4096);
-  ErrorClass sglang = ClassifyHttpError(400, kCases[5].body);
+  ErrorClass sglang = ClassifyHttpError(400, BodyOf("sglang context overflow"));
   EXPECT_EQ(sglang.n_ctx, 4096);
   EXPECT_EQ(sglang.n_prompt_tokens, 5000);
 }
 
 TEST(ErrorClass, TheMessageIsTheServersOwnWithoutTheEnvelope) {
-  ErrorClass e = ClassifyHttpError(500, kCases[0].body);
+  ErrorClass e = ClassifyHttpError(500, BodyOf("llama.cpp images without --mmproj"));
   EXPECT_EQ(e.server_message.rfind("image input is not supported", 0), 0u) << e.server_message;
 }
 

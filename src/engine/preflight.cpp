@@ -148,6 +148,28 @@ Result<ServerFacts> LearnServer(const client::ClientOptions& options, const std:
       facts.family = ServerFamily::kOllama;
     }
   }
+  if (facts.family == ServerFamily::kSglang) {
+    // SGLang http_server.py: GET /get_model_info (has_image_understanding) and
+    // GET /get_server_info (the server args: context_length, max_running_requests).
+    simdjson::dom::parser parser;
+    simdjson::dom::element doc;
+    auto info = QuickGet(options, "/get_model_info", true, timeout_s, stop);
+    bool vision = false;
+    if (info.ok() && !parser.parse(*info).get(doc) &&
+        !doc["has_image_understanding"].get_bool().get(vision)) {
+      facts.vision = vision;
+      facts.vision_source = "/get_model_info has_image_understanding";
+    }
+    auto server = QuickGet(options, "/get_server_info", true, timeout_s, stop);
+    int64_t n = 0;
+    if (server.ok() && !parser.parse(*server).get(doc)) {
+      if (facts.context_length == 0 && !doc["context_length"].get_int64().get(n) && n > 0) {
+        facts.context_length = n;
+        facts.context_source = "/get_server_info context_length";
+      }
+      if (!doc["max_running_requests"].get_int64().get(n)) facts.total_slots = static_cast<int>(n);
+    }
+  }
   if (facts.family == ServerFamily::kOllama && !facts.model.empty()) {
     client::ClientOptions root = options;
     root.endpoints = {ServerRoot(endpoint)};

@@ -11,10 +11,13 @@
 //   context     vLLM and SGLang: data[].max_model_len; llama.cpp: data[].meta.n_ctx (per slot;
 //               newer builds) and GET /props default_generation_settings.n_ctx; Ollama:
 //               POST /api/show model_info "<arch>.context_length" (the model's, not num_ctx).
+//               SGLang: GET /get_server_info context_length.
 //   vision      llama.cpp: GET /props modalities.vision (and "models"[].capabilities
-//               "multimodal"); Ollama: POST /api/show capabilities "vision". vLLM and SGLang
-//               publish nothing: the dialect probe sends one small image instead.
-//   slots       llama.cpp: GET /props total_slots (the -np slot count).
+//               "multimodal"); Ollama: POST /api/show capabilities "vision"; SGLang:
+//               GET /get_model_info has_image_understanding. vLLM publishes nothing: the dialect
+//               probe sends one small image instead.
+//   slots       llama.cpp: GET /props total_slots (the -np slot count); SGLang:
+//               /get_server_info max_running_requests.
 // Thread-safety: plain functions; each call makes its own requests from the calling thread.
 #pragma once
 

@@ -297,10 +297,11 @@ Result<Constraint> Constraint::FromSchemaText(std::string_view json, std::string
   impl->members[static_cast<int>(Dialect::kOpenAI)] =
       OpenAIMembers(OpenAIName(doc), served_json, impl->openai_strict);
   impl->members[static_cast<int>(Dialect::kLlamaCpp)] = "\"json_schema\":" + served_json;
-  // SGLang's json_schema member is a string holding the schema (its answer is not wrapped).
-  std::string sglang;
-  AppendJsonString(&sglang, served.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-  impl->members[static_cast<int>(Dialect::kSglang)] = "\"json_schema\":" + sglang;
+  // SGLang's chat completions take a schema through response_format only (its top-level
+  // json_schema belongs to /v1/completions and /generate); unwrapped, as its answers are bare.
+  impl->members[static_cast<int>(Dialect::kSglang)] = OpenAIMembers(
+      OpenAIName(doc), served.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+      impl->openai_strict);
   return Constraint(std::move(impl));
 }
 

@@ -13,8 +13,8 @@ enum class Dialect {
   kOpenAI,      // "response_format": {"type": "json_schema", ...}: OpenAI, vLLM, SGLang, llama.cpp
   kVllm,        // "structured_outputs": {...}: vLLM 0.12 and later
   kVllmLegacy,  // "guided_json" / "guided_choice" / "guided_regex": vLLM up to 0.10
-  // Top-level "regex" / "json_schema" (a JSON string): SGLang's own request members
-  // (srt/entrypoints/openai/protocol.py ChatCompletionRequest: json_schema, regex, ebnf).
+  // SGLang's own "regex" member for choices and regexes (srt/entrypoints/openai/protocol.py
+  // ChatCompletionRequest: regex, ebnf), "response_format" (unwrapped) for schemas.
   kSglang,
   // Top-level "json_schema" (an object): llama.cpp's server (tools/server, params_from_json_cmpl),
   // the one its builds before March 2025 honoured while ignoring response_format json_schema.
