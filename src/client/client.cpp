@@ -29,6 +29,7 @@
 #include "client/api_key.h"
 #include "client/concurrency.h"
 #include "client/endpoints.h"
+#include "client/error_class.h"
 #include "client/response_scan.h"
 #include "client/retry_policy.h"
 #include "common/bounded_queue.h"
@@ -856,12 +857,18 @@ class Client::Impl {
         f.kind = ErrorKind::kHttpStatus;
         f.http_status = status;
         f.retry_after_s = t->retry_after_s;
+        // By meaning, not status alone: llama-server's 500 for images without a projector
+        // fails the same way every time, so it is not retried.
+        ErrorClass cls = ClassifyHttpError(status, t->response, options_.family);
+        f.deterministic = !cls.retryable;
         msg = "HTTP " + std::to_string(status) + " from " + where;
-        if (!t->response.empty()) msg += ": " + Snippet(t->response);
+        if (!t->response.empty()) msg += ": " + cls.server_message;
         if (status == 401 || status == 403) {
           msg += " (check the API key: --api-key, OPENAI_API_KEY or the key file)";
+        } else if (cls.meaning == ErrorMeaning::kUnknownModel) {
+          msg += " (pass --model with a model the server lists at /v1/models)";
         } else if (status == 404) {
-          msg += " (check the endpoint URL, which should end in /v1, and the model name)";
+          msg += " (check the endpoint URL, which should end in /v1)";
         }
       }
       aimd_.OnComplete(t->aimd_seq, false, IsOverloadSignal(f), latency);

@@ -33,6 +33,7 @@
 #include <string>
 #include <vector>
 
+#include "client/server_family.h"
 #include "common/clock.h"
 #include "common/row_error.h"
 #include "common/status.h"
@@ -64,6 +65,8 @@ struct ClientOptions {
   bool verify_tls = true;          // TLS certificate and host verification
   std::string user_agent = "structflow";
   uint64_t seed = 0;  // jitter seed; 0: random
+  // The server family when known (the job's preflight learns it); reading error bodies uses it.
+  ServerFamily family = ServerFamily::kUnknown;
 };
 
 enum class Method { kPost, kGet };

@@ -13,7 +13,7 @@ bool IsRetryableHttpStatus(int status) {
 }
 
 bool IsRetryable(const AttemptFailure& failure) {
-  if (failure.permanent) return false;
+  if (failure.permanent || failure.deterministic) return false;
   switch (failure.kind) {
     case ErrorKind::kConnect:
     case ErrorKind::kTimeout:

@@ -3,10 +3,12 @@
 //
 // Retried: connection failures, timeouts, resets, HTTP 408, 409, 429 and every 5xx; a 2xx whose
 // body is not a chat completion (kInvalidResponse) a limited number of times. Never retried:
-// every other 4xx (400, 401, 403, 404, 422, ...), cancellation, and permanent transport errors
-// (bad URL, TLS certificate rejected). Delays are exponential backoff with full jitter, at least
-// the server's Retry-After, and never past the row's deadline.
-// Thread-safety: RetryPolicy is immutable after construction; share it freely.
+// every other 4xx (400, 401, 403, 404, 422, ...), cancellation, permanent transport errors
+// (bad URL, TLS certificate rejected), and answers whose body says they are deterministic
+// (AttemptFailure::deterministic, from ClassifyHttpError: e.g. llama.cpp's HTTP 500 for images).
+// Delays are exponential backoff with full jitter, at least the server's Retry-After, and never
+// past the row's deadline. Thread-safety: RetryPolicy is immutable after construction; share it
+// freely.
 #pragma once
 
 #include <cstdint>
@@ -30,8 +32,11 @@ struct RetryOptions {
 // How one attempt failed.
 struct AttemptFailure {
   ErrorKind kind = ErrorKind::kNone;
-  int http_status = 0;                  // 0 when no HTTP answer came
-  bool permanent = false;               // transport errors that cannot heal (bad URL, TLS)
+  int http_status = 0;     // 0 when no HTTP answer came
+  bool permanent = false;  // transport errors that cannot heal (bad URL, TLS)
+  // The server's answer says the same request fails the same way again (ClassifyHttpError):
+  // images to a text-only model, context overflow, an unknown model, whatever the status.
+  bool deterministic = false;
   std::optional<double> retry_after_s;  // the server's Retry-After, when it sent one
 };
 

@@ -47,6 +47,15 @@ TEST(RetryPolicy, RetriesTransportFailuresButNotPermanentOnes) {
   EXPECT_FALSE(IsRetryable(tls));
 }
 
+TEST(RetryPolicy, NeverRetriesAnAnswerThatSaysItIsDeterministic) {
+  AttemptFailure f = Http(500);  // llama.cpp's "image input is not supported"
+  f.deterministic = true;
+  EXPECT_FALSE(IsRetryable(f));
+  RetryPolicy p;
+  auto now = Clock::TimePoint{};
+  EXPECT_FALSE(p.Decide(f, 1, 0, now, now + seconds(600), 0.5).retry);
+}
+
 TEST(RetryPolicy, OverloadSignalsAre429And503AndTimeouts) {
   EXPECT_TRUE(IsOverloadSignal(Http(429)));
   EXPECT_TRUE(IsOverloadSignal(Http(503)));

@@ -2,40 +2,197 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cctype>
+
 namespace structflow::engine {
+namespace {
+
+using client::ErrorMeaning;
+using client::ServerFamily;
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+size_t EditDistance(std::string_view a, std::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diag = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diag = up;
+    }
+  }
+  return row[b.size()];
+}
+
+std::string ModelFix(const DiagnosisContext& c) {
+  std::string fix = fmt::format("the server does not serve model '{}'", c.model);
+  std::string closest = ClosestName(c.model, c.served_models);
+  if (!closest.empty()) {
+    fix += fmt::format(": did you mean --model {}?", closest);
+  } else if (!c.served_models.empty()) {
+    std::string names;
+    for (const auto& n : c.served_models) names += (names.empty() ? "" : ", ") + n;
+    fix += fmt::format(": pass --model with one it serves ({})", names);
+  } else {
+    fix += ": pass --model with one of the models listed by `structflow doctor`";
+  }
+  if (c.family == ServerFamily::kOllama) fix += fmt::format(" (or `ollama pull {}`)", c.model);
+  return fix;
+}
+
+// Per family, from each server's own documentation of its flags: llama.cpp tools/server/README.md
+// (--mmproj, -c/--ctx-size, -np, --jinja, --chat-template-file), vLLM's engine arguments
+// (--max-model-len, --limit-mm-per-prompt, --chat-template), SGLang's server arguments
+// (--context-length, --chat-template), Ollama's Modelfile/API options (num_ctx).
+std::string ImageFix(ServerFamily family) {
+  const char* tail = "; or drop --image for a text-only job";
+  switch (family) {
+    case ServerFamily::kLlamaCpp:
+      return fmt::format(
+          "the model takes no images: start llama-server with the model's vision projector "
+          "(--mmproj FILE.gguf, or -hf with a vision model that ships one){}",
+          tail);
+    case ServerFamily::kOllama:
+      return fmt::format(
+          "the model takes no images: use a vision model (its `ollama show` lists the "
+          "'vision' capability, e.g. llava, gemma3, qwen2.5vl){}",
+          tail);
+    case ServerFamily::kSglang:
+      return fmt::format(
+          "the model takes no images: serve a vision model with SGLang (a vision-language model "
+          "with its chat template){}",
+          tail);
+    default:
+      return fmt::format(
+          "the model takes no images: serve a vision model (vLLM: a vision-language model, with "
+          "--limit-mm-per-prompt '{{\"image\":N}}' when a row has several){}",
+          tail);
+  }
+}
+
+std::string ContextFix(const client::ErrorClass& e, ServerFamily family) {
+  std::string limit = e.n_ctx > 0 ? fmt::format(" ({} tokens)", e.n_ctx) : "";
+  std::string server;
+  switch (family) {
+    case ServerFamily::kLlamaCpp:
+      server =
+          "raise llama-server's -c/--ctx-size (each of the -np slots gets ctx-size / np tokens)";
+      break;
+    case ServerFamily::kSglang:
+      server = "serve the model with a larger --context-length";
+      break;
+    case ServerFamily::kOllama:
+      server = "raise the model's num_ctx (OLLAMA_CONTEXT_LENGTH)";
+      break;
+    default:
+      server = "serve the model with a larger --max-model-len";
+      break;
+  }
+  return fmt::format(
+      "prompts are too long for the model's context{}: shorten the prompt, lower --max-tokens, "
+      "shrink images with --image-max-side, or {}",
+      limit, server);
+}
+
+std::string TemplateFix(ServerFamily family) {
+  switch (family) {
+    case ServerFamily::kLlamaCpp:
+      return "the model has no chat template: start llama-server with --jinja and "
+             "--chat-template-file FILE (or a built-in --chat-template NAME), or serve an "
+             "instruct/chat variant of the model";
+    case ServerFamily::kSglang:
+      return "the model has no chat template: start SGLang with --chat-template FILE, or serve an "
+             "instruct/chat variant of the model";
+    default:
+      return "the model has no chat template: start vLLM with --chat-template FILE (a Jinja "
+             "template for the model's prompt format), or serve an instruct/chat variant of the "
+             "model";
+  }
+}
+
+}  // namespace
+
+std::string ClosestName(std::string_view wanted, const std::vector<std::string>& names) {
+  const std::string w = Lower(wanted);
+  std::string best;
+  size_t best_d = std::string::npos;
+  for (const auto& n : names) {
+    const std::string l = Lower(n);
+    size_t d = EditDistance(w, l);
+    if (!w.empty() && (l.find(w) != std::string::npos || w.find(l) != std::string::npos))
+      d = std::min(d, size_t{1});
+    if (d < best_d) {
+      best_d = d;
+      best = n;
+    }
+  }
+  if (best.empty() || best_d * 2 > std::max(w.size(), best.size())) return "";
+  return best;
+}
+
+client::ErrorClass ClassifyRowError(const RowError& error) {
+  if (error.kind != ErrorKind::kHttpStatus) return client::ErrorClass{};
+  // The client's message is "HTTP N from URL: <server message>"; its server part is what the
+  // classifier reads (a non-JSON body is read as text).
+  std::string_view m = error.message;
+  size_t colon = m.find(": ");
+  if (m.rfind("HTTP ", 0) == 0 && colon != std::string_view::npos) m.remove_prefix(colon + 2);
+  return client::ClassifyHttpError(error.http_status, m);
+}
+
+std::string AdviseFix(const client::ErrorClass& e, const DiagnosisContext& c) {
+  switch (e.meaning) {
+    case ErrorMeaning::kImageUnsupported:
+      return ImageFix(c.family);
+    case ErrorMeaning::kContextOverflow:
+      return ContextFix(e, c.family);
+    case ErrorMeaning::kUnknownModel:
+      return ModelFix(c);
+    case ErrorMeaning::kNoChatTemplate:
+      return TemplateFix(c.family);
+    case ErrorMeaning::kAuth:
+      return "the server refused the API key: pass --api-key or set OPENAI_API_KEY";
+    case ErrorMeaning::kNotFound:
+      return "the URL is wrong: check --endpoint ends in /v1 (e.g. http://127.0.0.1:8000/v1)";
+    case ErrorMeaning::kBadSchema:
+      return fmt::format(
+          "the server cannot turn the constraint into a grammar ({}): simplify the schema (see "
+          "the keywords the server supports), or pass another --dialect",
+          e.server_message);
+    case ErrorMeaning::kBadRequest:
+    case ErrorMeaning::kTransient:
+      break;
+  }
+  return "every request is refused: run `structflow run ... --dry-run` to see the request and "
+         "`structflow doctor` to check the server";
+}
 
 std::string AdviseFix(const RowError& e, const DiagnosisContext& context) {
   switch (e.kind) {
     case ErrorKind::kConnect:
       return "no endpoint answers: start the server, or point --endpoint at it (check the host, "
              "port and /v1)";
-    case ErrorKind::kHttpStatus:
-      if (e.message.find("chat template") != std::string::npos) {
-        return "the model has no chat template: start vLLM with --chat-template FILE (a Jinja "
-               "template for the model's prompt format), or serve an instruct/chat variant of the "
-               "model";
-      }
-      if (e.http_status == 404) {
-        return fmt::format(
-            "the server does not serve model '{}' (or the URL is wrong): pass --model with one of "
-            "the models listed by `structflow doctor`, and check --endpoint ends in /v1",
-            context.model);
-      }
-      if (e.http_status == 401 || e.http_status == 403)
-        return "the server refused the API key: pass --api-key or set OPENAI_API_KEY";
-      if (e.http_status == 400 && context.has_images &&
+    case ErrorKind::kHttpStatus: {
+      client::ErrorClass cls = ClassifyRowError(e);
+      // A 400 naming images while the job sends them: the images are the trouble even when the
+      // wording is one the classifier does not know.
+      if (cls.meaning == ErrorMeaning::kBadRequest && context.has_images &&
           (e.message.find("image") != std::string::npos ||
            e.message.find("multimodal") != std::string::npos)) {
         return "the server rejects the images: serve a vision model (vLLM: a VLM with "
                "--limit-mm-per-prompt '{\"image\":N}'), shrink them with --image-max-side, or "
                "drop --image for a text-only job";
       }
-      if (e.http_status == 400 && e.message.find("context length") != std::string::npos) {
-        return "prompts are too long for the model: lower --max-tokens, shrink images with "
-               "--image-max-side, or serve the model with a larger --max-model-len";
-      }
-      return "every request is refused: run `structflow run ... --dry-run` to see the request and "
-             "`structflow doctor` to check the server";
+      return AdviseFix(cls, context);
+    }
     case ErrorKind::kInvalidOutput:
       return "the server ignores the structured-output constraint: run `structflow doctor` to see "
              "which dialect it honours and pass it with --dialect, or check the schema";

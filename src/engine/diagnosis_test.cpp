@@ -5,27 +5,68 @@
 namespace structflow::engine {
 namespace {
 
-TEST(Diagnosis, UnknownModelNamesTheModelAndTheFlag) {
-  std::string fix =
-      AdviseFix(RowError{ErrorKind::kHttpStatus, "model not found", 404, 1}, {"nope", false});
-  EXPECT_NE(fix.find("'nope'"), std::string::npos) << fix;
-  EXPECT_NE(fix.find("--model"), std::string::npos) << fix;
+using client::ServerFamily;
+
+bool Says(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
 }
 
-TEST(Diagnosis, ImagesRefusedOnlyWhenTheJobHasImages) {
-  RowError e{ErrorKind::kHttpStatus, "image input is not supported", 400, 1};
-  EXPECT_NE(AdviseFix(e, {"m", true}).find("vision model"), std::string::npos);
-  EXPECT_EQ(AdviseFix(e, {"m", false}).find("vision model"), std::string::npos);
+RowError Http(int status, std::string server_message) {
+  return RowError{ErrorKind::kHttpStatus,
+                  "HTTP " + std::to_string(status) +
+                      " from http://127.0.0.1:1/v1/chat/completions: " + server_message,
+                  status, 1};
+}
+
+TEST(Diagnosis, UnknownModelSuggestsTheClosestServedName) {
+  DiagnosisContext c{"qwen2.5-7b", false, ServerFamily::kVllm, {"Qwen/Qwen2.5-7B-Instruct", "x"}};
+  std::string fix = AdviseFix(Http(404, "The model `qwen2.5-7b` does not exist."), c);
+  EXPECT_TRUE(Says(fix, "'qwen2.5-7b'")) << fix;
+  EXPECT_TRUE(Says(fix, "--model Qwen/Qwen2.5-7B-Instruct")) << fix;
+}
+
+TEST(Diagnosis, ClosestNameIsEmptyWhenNothingIsClose) {
+  EXPECT_EQ(ClosestName("llama", {"mistral-7b", "phi"}), "");
+  EXPECT_EQ(ClosestName("gemma3", {"gemma3:4b", "llava"}), "gemma3:4b");
+  EXPECT_EQ(ClosestName("lama-3", {"llama-3", "qwen"}), "llama-3");
+}
+
+TEST(Diagnosis, ImagesToATextOnlyModelGetTheFamilysFix) {
+  RowError llama =
+      Http(500, "image input is not supported - hint: you may need to provide the mmproj");
+  EXPECT_TRUE(Says(AdviseFix(llama, {"m", true, ServerFamily::kLlamaCpp, {}}), "--mmproj"));
+  RowError ollama = Http(500, "this model is missing data required for image input");
+  EXPECT_TRUE(Says(AdviseFix(ollama, {"m", true, ServerFamily::kOllama, {}}), "vision model"));
+  EXPECT_TRUE(
+      Says(AdviseFix(llama, {"m", true, ServerFamily::kVllm, {}}), "--limit-mm-per-prompt"));
+}
+
+TEST(Diagnosis, ContextOverflowNamesTheLimitAndTheServerFlag) {
+  RowError e = Http(400,
+                    "request (9412 tokens) exceeds the available context size (8192 tokens), try "
+                    "increasing it");
+  std::string fix = AdviseFix(e, {"m", false, ServerFamily::kLlamaCpp, {}});
+  EXPECT_TRUE(Says(fix, "8192 tokens")) << fix;
+  EXPECT_TRUE(Says(fix, "--ctx-size")) << fix;
+  EXPECT_TRUE(Says(AdviseFix(e, {"m", false, ServerFamily::kVllm, {}}), "--max-model-len"));
 }
 
 TEST(Diagnosis, MissingChatTemplateSaysHowToGiveOne) {
-  RowError e{ErrorKind::kHttpStatus, "this model has no chat template", 400, 1};
-  EXPECT_NE(AdviseFix(e, {"m", false}).find("--chat-template"), std::string::npos);
+  RowError e = Http(400, "this model has no chat template");
+  EXPECT_TRUE(Says(AdviseFix(e, {"m", false, ServerFamily::kVllm, {}}), "--chat-template"));
+  EXPECT_TRUE(Says(AdviseFix(e, {"m", false, ServerFamily::kLlamaCpp, {}}), "--jinja"));
+}
+
+TEST(Diagnosis, AWrongPathIsNotAnUnknownModel) {
+  std::string fix = AdviseFix(
+      Http(404, "{\"detail\":\"Not Found\"} (check the endpoint URL, which should end in /v1)"),
+      {"m", false, ServerFamily::kUnknown, {}});
+  EXPECT_TRUE(Says(fix, "--endpoint")) << fix;
 }
 
 TEST(Diagnosis, IgnoredConstraintPointsToDoctorAndDialect) {
   std::string fix = AdviseFix(RowError{ErrorKind::kInvalidOutput, "not a choice", 200, 1}, {});
-  EXPECT_NE(fix.find("--dialect"), std::string::npos) << fix;
+  EXPECT_TRUE(Says(fix, "--dialect")) << fix;
 }
 
 }  // namespace

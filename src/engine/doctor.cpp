@@ -2,7 +2,6 @@
 
 #include <fmt/format.h>
 #include <simdjson.h>
-#include <zlib.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -10,12 +9,16 @@
 
 #include "client/api_key.h"
 #include "client/client.h"
-#include "common/base64.h"
 #include "common/json_writer.h"
 #include "engine/diagnosis.h"
+#include "engine/dialect_probe.h"
+#include "engine/preflight.h"
+#include "engine/probe_image.h"
+#include "engine/quick_call.h"
 #include "engine/server_info.h"
 #include "schema/chat_completion.h"
 #include "schema/constraint.h"
+#include "schema/probe.h"
 
 namespace structflow::engine {
 namespace {
@@ -23,37 +26,6 @@ namespace {
 using Clk = std::chrono::steady_clock;
 
 double Since(Clk::time_point t) { return std::chrono::duration<double>(Clk::now() - t).count(); }
-
-// A 64x64 grey square on white as PNG: big enough for every vision processor (some refuse
-// images under 28 pixels a side), small enough to cost nothing.
-std::string TestPng() {
-  const int n = 64;
-  std::string raw;
-  for (int y = 0; y < n; ++y) {
-    raw.push_back(0);  // filter: none
-    for (int x = 0; x < n; ++x) {
-      bool in = x > 16 && x < 48 && y > 16 && y < 48;
-      raw.append(3, static_cast<char>(in ? 96 : 255));
-    }
-  }
-  uLongf zlen = compressBound(raw.size());
-  std::string z(zlen, '\0');
-  compress(reinterpret_cast<Bytef*>(z.data()), &zlen, reinterpret_cast<const Bytef*>(raw.data()),
-           raw.size());
-  z.resize(zlen);
-  auto be32 = [](uint32_t v) {
-    return std::string{static_cast<char>(v >> 24), static_cast<char>(v >> 16),
-                       static_cast<char>(v >> 8), static_cast<char>(v)};
-  };
-  auto chunk = [&](const char* type, const std::string& data) {
-    std::string body = std::string(type, 4) + data;
-    uint32_t crc = crc32(0, reinterpret_cast<const Bytef*>(body.data()), body.size());
-    return be32(data.size()) + body + be32(crc);
-  };
-  std::string ihdr = be32(n) + be32(n) + std::string{8, 2, 0, 0, 0};
-  return std::string("\x89PNG\r\n\x1a\n", 8) + chunk("IHDR", ihdr) + chunk("IDAT", z) +
-         chunk("IEND", "");
-}
 
 std::string ChatBody(const std::string& model, const std::string& text, int images,
                      const std::string& members, int max_tokens) {
@@ -64,7 +36,7 @@ std::string ChatBody(const std::string& model, const std::string& text, int imag
   if (images == 0) {
     w.String(text);
   } else {
-    static const std::string url = "data:image/png;base64," + Base64Encode(TestPng());
+    const std::string& url = ProbeImageDataUrl();
     w.BeginArray().BeginObject().Key("type").String("text").Key("text").String(text).EndObject();
     for (int i = 0; i < images; ++i) {
       w.BeginObject()
@@ -90,10 +62,10 @@ std::string ErrorMessage(const client::Completion& c) {
   simdjson::dom::element doc;
   std::string_view msg;
   if (!parser.parse(c.body).get(doc)) {
-    if (!doc["message"].get_string().get(msg)) return std::string(msg);
-    if (!doc["error"]["message"].get_string().get(msg)) return std::string(msg);
+    if (!doc["message"].get_string().get(msg)) return client::ShortenForMessage(msg);
+    if (!doc["error"]["message"].get_string().get(msg)) return client::ShortenForMessage(msg);
   }
-  if (!c.body.empty() && c.body.size() < 300) return c.body;
+  if (!c.body.empty()) return client::ShortenForMessage(c.body);
   return client::DescribeError(c.error);
 }
 
@@ -136,29 +108,35 @@ DoctorReport RunDoctor(const DoctorOptions& options, void (*print)(const CheckLi
   }
   copts.api_key = *key;
 
-  // 1. The server answers.
+  // 1. The server answers, and what it says about itself (5 s per request: a hung server
+  // ends doctor in seconds).
   auto t0 = Clk::now();
-  auto models_body = client::Get(copts, "/models");
-  if (!models_body.ok()) {
+  auto learnt = LearnServer(copts, options.model, 5.0, nullptr);
+  if (!learnt.ok()) {
     add("server", Verdict::kFail,
-        fmt::format("{} does not answer: {}. Start the server (e.g. `vllm serve MODEL`), or pass "
-                    "--endpoint "
-                    "http://HOST:PORT/v1",
-                    endpoint, models_body.status().message()));
+        fmt::format("{}. Start the server (e.g. `vllm serve MODEL`, `llama-server -m FILE`), or "
+                    "pass --endpoint http://HOST:PORT/v1",
+                    learnt.status().message()));
     return report;
   }
+  const ServerFacts& facts = *learnt;
   add("server", Verdict::kOk,
-      fmt::format("{} answers (GET /models in {:.0f} ms)", endpoint, 1000 * Since(t0)));
+      fmt::format("{} answers (GET /models in {:.0f} ms); the server is {}", endpoint,
+                  1000 * Since(t0),
+                  facts.family == client::ServerFamily::kUnknown
+                      ? std::string("of a family structflow does not tell apart")
+                      : std::string(client::ServerFamilyName(facts.family))));
+  copts.family = facts.family;
+  // Doctor's own requests: short enough that a server hanging after /models ends it soon.
+  copts.max_attempts = 1;
+  copts.request_timeout_s = 30;
+  copts.stall_timeout_s = 30;
+  copts.row_deadline_s = 31;
 
   // 2. The models it serves.
-  auto listed = ListModels(copts);
-  if (!listed.ok()) {
-    add("models", Verdict::kFail, listed.status().message());
-    return report;
-  }
-  std::string names = ModelNames(*listed);
+  std::string names = ModelNames(facts.models);
   std::vector<std::string> models;
-  for (const auto& m : *listed) models.push_back(m.id);
+  for (const auto& m : facts.models) models.push_back(m.id);
   std::string model = options.model;
   if (models.empty()) {
     add("models", Verdict::kFail,
@@ -170,15 +148,18 @@ DoctorReport RunDoctor(const DoctorOptions& options, void (*print)(const CheckLi
     return report;
   }
   if (model.empty()) model = models[0];
+  DiagnosisContext ctx = DiagnosisContextFor(facts, model, false);
   size_t idx = std::find(models.begin(), models.end(), model) - models.begin();
   if (idx == models.size()) {
+    client::ErrorClass unknown;
+    unknown.meaning = client::ErrorMeaning::kUnknownModel;
     add("models", Verdict::kFail,
-        fmt::format("'{}' is not served; it serves {}: pass --model with one of them", model,
-                    names));
+        fmt::format("'{}' is not served; it serves {}. Fix: {}", model, names,
+                    AdviseFix(unknown, ctx)));
     return report;
   }
   add("models", Verdict::kOk, fmt::format("serves {}; using {}", names, model));
-  report.max_model_len = (*listed)[idx].max_model_len;
+  report.max_model_len = facts.context_length;
 
   // 3. A plain chat works.
   t0 = Clk::now();
@@ -190,7 +171,7 @@ DoctorReport RunDoctor(const DoctorOptions& options, void (*print)(const CheckLi
     // The same diagnosis as `run`'s fail-fast stop, so both name the same fix.
     RowError e = chat.ok() ? chat->error : RowError{ErrorKind::kConnect, msg, 0, 0};
     e.message = msg;
-    std::string fix = AdviseFix(e, DiagnosisContext{model, false});
+    std::string fix = AdviseFix(e, ctx);
     add("chat", Verdict::kFail, fmt::format("a plain chat failed: {}. Fix: {}", msg, fix));
     return report;
   }
@@ -225,25 +206,27 @@ DoctorReport RunDoctor(const DoctorOptions& options, void (*print)(const CheckLi
     add("images", Verdict::kOk, "an image is accepted; " + limit_text);
   } else {
     std::string msg = img.ok() ? ErrorMessage(*img) : img.status().message();
+    client::ErrorClass refused;
+    refused.meaning = client::ErrorMeaning::kImageUnsupported;
     add("images", Verdict::kWarn,
-        fmt::format("images are refused ({}): text-only jobs work; for --image serve a vision "
-                    "model (vLLM: a VLM, "
-                    "with --limit-mm-per-prompt '{{\"image\":1}}')",
-                    msg));
+        fmt::format("images are refused ({}): text-only jobs work. For --image: {}", msg,
+                    AdviseFix(refused, ctx)));
   }
 
   // 5. Structured-output dialects, checked by whether the answer really fits.
-  auto constraint = schema::Constraint::FromChoices({"kiwi-7", "plum-3"});
+  // The same probe as `run --dialect auto` (an answer cut at max_tokens while still fitting is
+  // asked again with more tokens, not called ignored), over the dialects of the family.
   std::vector<std::string> ignored;
-  for (auto d : {schema::Dialect::kVllm, schema::Dialect::kOpenAI, schema::Dialect::kVllmLegacy}) {
-    std::string body = ChatBody(model, "Pick a fruit code.", 0, constraint->RequestMembers(d), 24);
-    auto c = client::Call(copts, client::Request{0, "/chat/completions", std::move(body)});
-    bool fits = false;
-    if (c.ok() && c->ok()) {
-      auto a = schema::ParseChatCompletion(c->body);
-      table::Column col(constraint->OutputType());
-      fits = a.ok() && constraint->ParseInto(a->content, d, &col).error.ok();
-    }
+  auto send = [&](const std::string& body) -> Result<std::string> {
+    SF_ASSIGN_OR_RAISE(
+        auto c, QuickCall(copts, client::Request{0, "/chat/completions", body}, 30, nullptr));
+    if (c.ok()) return std::move(c.body);
+    return Status::Unavailable(client::DescribeError(c.error));
+  };
+  for (auto d : DialectsToTry(facts.family)) {
+    std::string outcome;
+    auto v = schema::ProbeOneDialect(send, model, d, schema::ProbeOptions{}, &outcome);
+    bool fits = v.ok() && *v == schema::ProbeVerdict::kHonoured;
     (fits ? report.dialects_honoured : ignored).push_back(std::string(schema::DialectName(d)));
   }
   auto join = [](const std::vector<std::string>& v) {
@@ -265,9 +248,14 @@ DoctorReport RunDoctor(const DoctorOptions& options, void (*print)(const CheckLi
 
   // 6. Context length.
   if (report.max_model_len > 0) {
+    const char* flag =
+        facts.family == client::ServerFamily::kLlamaCpp ? "llama-server: -c/--ctx-size, per slot"
+        : facts.family == client::ServerFamily::kSglang ? "SGLang: --context-length"
+        : facts.family == client::ServerFamily::kOllama ? "Ollama: the model's, num_ctx may be less"
+                                                        : "vLLM: --max-model-len";
     add("context", Verdict::kOk,
-        fmt::format("{} tokens per request (prompt + --max-tokens; vLLM: --max-model-len)",
-                    report.max_model_len));
+        fmt::format("{} tokens per request (prompt + --max-tokens; from {}; {})",
+                    report.max_model_len, facts.context_source, flag));
   } else {
     add("context", Verdict::kWarn,
         "the server does not say its context length; keep prompts and --max-tokens modest");

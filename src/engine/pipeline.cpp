@@ -37,7 +37,9 @@
 #include "common/logging.h"
 #include "engine/checkpoint.h"
 #include "engine/diagnosis.h"
+#include "engine/dialect_probe.h"
 #include "engine/job.h"
+#include "engine/preflight.h"
 #include "engine/progress.h"
 #include "engine/server_info.h"
 #include "engine/transform.h"
@@ -45,6 +47,7 @@
 #include "image/prepared_cache.h"
 #include "io/source.h"
 #include "prompt/request_builder.h"
+#include "schema/answer_prefix.h"
 #include "schema/chat_completion.h"
 #include "schema/constraint.h"
 #include "schema/probe.h"
@@ -243,6 +246,8 @@ class Job {
   std::atomic<client::Client*> client_for_signals_{nullptr};
   std::unique_ptr<Checkpoint> checkpoint_;
   std::unordered_map<int64_t, uint64_t> done_;
+  ServerFacts facts_;      // what the server said about itself (preflight)
+  StopSource probe_stop_;  // cancels the preflight and probe requests at once (Ctrl-C)
 
   mutable std::mutex prepared_mu_;
   std::shared_ptr<const Prepared> prepared_;
@@ -354,6 +359,9 @@ Status Job::Setup() {
   if (!cfg_.dry_run) {
     SF_ASSIGN_OR_RAISE(client_, client::Client::Make(copts));
     client_for_signals_.store(client_.get());
+    SF_ASSIGN_OR_RAISE(
+        facts_,
+        RunPreflight(copts, {cfg_.model, !cfg_.images.empty(), cfg_.max_tokens}, &probe_stop_));
     SF_RETURN_NOT_OK(ResolveModel());
   } else if (cfg_.model.empty()) {
     cfg_.model = "MODEL";
@@ -382,7 +390,7 @@ Status Job::Setup() {
 
 Status Job::ResolveModel() {
   if (!cfg_.model.empty()) return Status::OK();
-  SF_ASSIGN_OR_RAISE(auto models, ListModels(client_options_));
+  const std::vector<ModelInfo>& models = facts_.models;
   if (models.size() == 1) {
     cfg_.model = models[0].id;
     return Status::OK();
@@ -432,13 +440,8 @@ Result<Prepared> Job::MakePrepared(schema::Dialect dialect) {
 }
 
 Result<schema::Dialect> Job::Probe() {
-  auto send = [this](const std::string& body) -> Result<std::string> {
-    SF_ASSIGN_OR_RAISE(
-        auto c, client::Call(client_options_, client::Request{0, "/chat/completions", body}));
-    if (!c.error.ok()) return Status::Unavailable(client::DescribeError(c.error));
-    return std::move(c.body);
-  };
-  return schema::ProbeDialect(send, cfg_.model, *constraint_);
+  return ProbeServerDialect(client_options_, cfg_.model, *constraint_,
+                            {facts_.family, !cfg_.images.empty(), 15}, &probe_stop_);
 }
 
 Status Job::ChooseDialect() {
@@ -452,12 +455,14 @@ Status Job::ChooseDialect() {
       SF_ASSIGN_OR_RAISE(d, schema::ParseDialect(**remembered));
     } else {
       auto probed = Probe();
-      if (!probed.ok()) {
+      if (!probed.ok() && ProbeErrorEndsJob(probed.status())) {
+        return probed.status();  // a refusal no dialect changes, a stop, or a hung server
+      } else if (!probed.ok()) {
+        d = DialectsToTry(facts_.family)[0];
         SF_LOG_WARN(
-            "could not learn the structured-output dialect ({}); using vllm. Pass --dialect to "
-            "choose.",
-            probed.status().message());
-        d = schema::Dialect::kVllm;
+            "could not learn the structured-output dialect ({}); using {}. Pass --dialect "
+            "to choose.",
+            probed.status().message(), schema::DialectName(d));
       } else {
         d = *probed;
       }
@@ -575,16 +580,13 @@ void Job::FailFast(const RowError& e) {
       "  error: {}{}: {}\n  fix:   {}",
       first_results_.size(), ErrorKindName(e.kind),
       e.http_status ? fmt::format(" (HTTP {})", e.http_status) : "", e.message,
-      AdviseFix(e, DiagnosisContext{cfg_.model, !cfg_.images.empty()}));
-  if (e.kind == ErrorKind::kHttpStatus && e.http_status == 404) {
-    auto models = ListModels(client_options_);
-    if (models.ok()) fail_fast_message_ += "\n  the server serves: " + ModelNames(*models);
-  }
+      AdviseFix(e, DiagnosisContextFor(facts_, cfg_.model, !cfg_.images.empty())));
   RequestStop(/*abandon=*/true);
 }
 
 void Job::RequestStop(bool abandon) {
   stop_.store(true);
+  probe_stop_.Stop();
   if (client::Client* c = client_for_signals_.load(); c && !abandon) c->StopSending();
   if (abandon) {
     abandon_.store(true);
@@ -654,7 +656,10 @@ void Job::ParserLoop() {
         r.dialect = std::string(schema::DialectName(p->dialect));
         bool retry = false;
         bool long_tokens = f.truncated_retry;
-        if (answer->finish_reason == "length") {
+        // Cut at max_tokens: re-asked with more tokens only while it could still become an
+        // answer that fits; one that fits no allowed value means the constraint was ignored.
+        if (answer->finish_reason == "length" &&
+            (!constraint_ || schema::IsViablePrefix(*constraint_, p->dialect, r.raw))) {
           r.error =
               RowError{ErrorKind::kTruncated,
                        fmt::format("the answer was cut at max_tokens ({}); raise --max-tokens",

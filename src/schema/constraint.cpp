@@ -9,6 +9,7 @@
 #include <unordered_set>
 
 #include "common/json_writer.h"
+#include "schema/pattern_anchor.h"
 #include "schema/schema_compiler.h"
 #include "schema/validator_internal.h"
 
@@ -32,7 +33,7 @@ struct Constraint::Impl {
   std::string pattern;
   std::unique_ptr<RE2> re2;
   // RequestMembers, indexed by Dialect.
-  std::string members[4];
+  std::string members[6];
 
   ParseResult Parse(std::string_view content, Dialect dialect, table::Column* out) const;
   ParseResult ParseJson(std::string_view content, Dialect dialect, table::Column* out) const;
@@ -115,10 +116,21 @@ std::string WrapAnswer(nlohmann::ordered_json inner) {
   return wrapper.dump();
 }
 
+// `s` with the characters that mean something in a regex escaped.
+std::string RegexEscape(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    if (std::string_view("\\.^$|?*+()[]{}").find(c) != std::string_view::npos) out.push_back('\\');
+    out.push_back(c);
+  }
+  return out;
+}
+
 void BuildTextMembers(Constraint::Impl* impl) {
   nlohmann::ordered_json answer;
   answer["type"] = "string";
   std::string list;
+  std::string sglang_regex;
   if (impl->kind == Constraint::Kind::kChoice) {
     answer["enum"] = impl->choices;
     JsonWriter w(&list);
@@ -128,16 +140,26 @@ void BuildTextMembers(Constraint::Impl* impl) {
     impl->members[static_cast<int>(Dialect::kVllm)] =
         "\"structured_outputs\":{\"choice\":" + list + "}";
     impl->members[static_cast<int>(Dialect::kVllmLegacy)] = "\"guided_choice\":" + list;
+    // SGLang has no choice member: an alternation of the literal choices, as a full match.
+    std::string alternation = "(?:";
+    for (size_t i = 0; i < impl->choices.size(); ++i)
+      alternation += (i ? "|" : "") + RegexEscape(impl->choices[i]);
+    AppendJsonString(&sglang_regex, alternation + ")");
   } else {
-    answer["pattern"] = impl->pattern;
+    // The JSON dialects go through the servers' json-schema-to-grammar converters, which need
+    // the anchors; structflow checks a full match, so "^(?:R)$" means the same.
+    answer["pattern"] = AnchoredFullMatch(impl->pattern);
     AppendJsonString(&list, impl->pattern);
     impl->members[static_cast<int>(Dialect::kVllm)] =
         "\"structured_outputs\":{\"regex\":" + list + "}";
     impl->members[static_cast<int>(Dialect::kVllmLegacy)] = "\"guided_regex\":" + list;
+    sglang_regex = list;  // SGLang's regex member is a full match already
   }
   impl->openai_wrapped = true;
-  impl->members[static_cast<int>(Dialect::kOpenAI)] =
-      OpenAIMembers("output", WrapAnswer(std::move(answer)), true);
+  std::string wrapped = WrapAnswer(std::move(answer));
+  impl->members[static_cast<int>(Dialect::kOpenAI)] = OpenAIMembers("output", wrapped, true);
+  impl->members[static_cast<int>(Dialect::kLlamaCpp)] = "\"json_schema\":" + wrapped;
+  impl->members[static_cast<int>(Dialect::kSglang)] = "\"regex\":" + sglang_regex;
 }
 
 }  // namespace
@@ -156,7 +178,7 @@ Constraint::ParseResult Constraint::Impl::ParseJson(std::string_view content, Di
                 true);
   }
   const Json* value = &doc;
-  if (dialect == Dialect::kOpenAI && openai_wrapped) {
+  if (IsJsonWrapped(dialect) && openai_wrapped) {
     auto it = doc.is_object() ? doc.find("answer") : doc.end();
     if (it == doc.end() || doc.size() != 1) {
       return Fail("$: expected {\"answer\": ...} as requested through response_format, got " +
@@ -176,7 +198,7 @@ Constraint::ParseResult Constraint::Impl::ParseText(std::string_view content, Di
                                                     table::Column* out) const {
   std::string_view answer = content;
   std::string unwrapped;
-  if (dialect == Dialect::kOpenAI) {
+  if (IsJsonWrapped(dialect)) {
     Json doc = Json::parse(content, nullptr, /*allow_exceptions=*/false);
     auto it = doc.is_object() ? doc.find("answer") : doc.end();
     if (doc.is_discarded() || it == doc.end() || !it->is_string() || doc.size() != 1) {
@@ -265,8 +287,21 @@ Result<Constraint> Constraint::FromSchemaText(std::string_view json, std::string
       "\"structured_outputs\":{\"json\":" + server_json + "}";
   impl->members[static_cast<int>(Dialect::kVllmLegacy)] = "\"guided_json\":" + server_json;
   impl->openai_wrapped = !compiled.top_is_object;
-  impl->members[static_cast<int>(Dialect::kOpenAI)] = OpenAIMembers(
-      OpenAIName(doc), impl->openai_wrapped ? WrapAnswer(doc) : server_json, impl->openai_strict);
+  // What the JSON dialects send: the patterns anchored for the servers' grammar converters
+  // (a JSON Schema pattern is a search; see pattern_anchor.h).
+  nlohmann::ordered_json served = doc;
+  AnchorSchemaPatterns(&served);
+  std::string served_json =
+      impl->openai_wrapped ? WrapAnswer(served)
+                           : served.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  impl->members[static_cast<int>(Dialect::kOpenAI)] =
+      OpenAIMembers(OpenAIName(doc), served_json, impl->openai_strict);
+  impl->members[static_cast<int>(Dialect::kLlamaCpp)] = "\"json_schema\":" + served_json;
+  // SGLang's chat completions take a schema through response_format only (its top-level
+  // json_schema belongs to /v1/completions and /generate); unwrapped, as its answers are bare.
+  impl->members[static_cast<int>(Dialect::kSglang)] = OpenAIMembers(
+      OpenAIName(doc), served.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+      impl->openai_strict);
   return Constraint(std::move(impl));
 }
 

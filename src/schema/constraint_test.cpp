@@ -8,6 +8,7 @@
 #include <thread>
 #include <vector>
 
+#include "schema/pattern_anchor.h"
 #include "table/record_batch.h"
 
 namespace structflow::schema {
@@ -282,7 +283,18 @@ TEST(ConstraintRequestMembers, EveryDialectIsValidJsonWithTheRightShape) {
     EXPECT_EQ(legacy["guided_json"], schema) << name;
     auto openai = nlohmann::json::parse("{" + c.RequestMembers(Dialect::kOpenAI) + "}");
     EXPECT_EQ(openai["response_format"]["type"], "json_schema") << name;
-    EXPECT_EQ(openai["response_format"]["json_schema"]["schema"], schema) << name;
+    // The JSON dialects send the patterns anchored for the servers' grammar converters.
+    nlohmann::ordered_json served = nlohmann::ordered_json::parse(c.schema_json());
+    AnchorSchemaPatterns(&served);
+    EXPECT_EQ(openai["response_format"]["json_schema"]["schema"],
+              nlohmann::json::parse(served.dump()))
+        << name;
+    auto llama = nlohmann::json::parse("{" + c.RequestMembers(Dialect::kLlamaCpp) + "}");
+    EXPECT_EQ(llama["json_schema"], nlohmann::json::parse(served.dump())) << name;
+    auto sglang = nlohmann::json::parse("{" + c.RequestMembers(Dialect::kSglang) + "}");
+    EXPECT_EQ(sglang["response_format"]["json_schema"]["schema"],
+              nlohmann::json::parse(served.dump()))
+        << name;
     EXPECT_EQ(openai["response_format"]["json_schema"]["strict"], c.openai_strict()) << name;
   }
   EXPECT_EQ(
@@ -327,8 +339,26 @@ TEST(ConstraintRequestMembers, ChoiceAndRegexInEveryDialect) {
             R"("structured_outputs":{"regex":"\\d{4}-\\d{2}"})");
   EXPECT_EQ(regex.RequestMembers(Dialect::kVllmLegacy), R"("guided_regex":"\\d{4}-\\d{2}")");
   auto ro = nlohmann::json::parse("{" + regex.RequestMembers(Dialect::kOpenAI) + "}");
+  // llama.cpp's json-schema-to-grammar needs the anchors and knows no \d.
   EXPECT_EQ(ro["response_format"]["json_schema"]["schema"]["properties"]["answer"]["pattern"],
-            R"(\d{4}-\d{2})");
+            R"(^(?:[0-9]{4}-[0-9]{2})$)");
+  EXPECT_EQ(regex.RequestMembers(Dialect::kSglang), R"("regex":"\\d{4}-\\d{2}")");
+  auto llama = nlohmann::json::parse("{" + regex.RequestMembers(Dialect::kLlamaCpp) + "}");
+  EXPECT_EQ(llama["json_schema"]["properties"]["answer"]["pattern"], R"(^(?:[0-9]{4}-[0-9]{2})$)");
+  // SGLang has no choice member: a full-match alternation of the escaped choices.
+  auto dotted = *Constraint::FromChoices({"a.b", "c|d"});
+  EXPECT_EQ(dotted.RequestMembers(Dialect::kSglang), R"x("regex":"(?:a\\.b|c\\|d)")x");
+}
+
+TEST(ConstraintParse, TheJsonDialectsUnwrapTheAnswerWithFreeWhitespace) {
+  auto choice = *Constraint::FromChoices({"yes", "no"});
+  for (Dialect d : {Dialect::kOpenAI, Dialect::kLlamaCpp}) {
+    table::Column col(choice.OutputType());
+    EXPECT_TRUE(choice.ParseInto("\n  {\n  \"answer\" :  \"no\"\n}\n ", d, &col).error.ok());
+    EXPECT_EQ(col.GetBytes(0), "no");
+  }
+  table::Column col(choice.OutputType());
+  EXPECT_TRUE(choice.ParseInto("yes", Dialect::kSglang, &col).error.ok());
 }
 
 TEST(ConstraintRequestMembers, NonObjectSchemaIsWrappedForOpenAIWithDefsHoisted) {

@@ -9,8 +9,11 @@ Result<Dialect> ParseDialect(std::string_view name) {
   if (name == "openai") return Dialect::kOpenAI;
   if (name == "vllm") return Dialect::kVllm;
   if (name == "vllm-legacy") return Dialect::kVllmLegacy;
-  return Status::InvalidArgument("unknown structured-output dialect '" + std::string(name) +
-                                 "': use one of auto, openai, vllm, vllm-legacy");
+  if (name == "sglang") return Dialect::kSglang;
+  if (name == "llama.cpp" || name == "llamacpp") return Dialect::kLlamaCpp;
+  return Status::InvalidArgument(
+      "unknown structured-output dialect '" + std::string(name) +
+      "': use one of auto, openai, vllm, vllm-legacy, sglang, llama.cpp");
 }
 
 std::string_view DialectName(Dialect dialect) {
@@ -23,8 +26,16 @@ std::string_view DialectName(Dialect dialect) {
       return "vllm";
     case Dialect::kVllmLegacy:
       return "vllm-legacy";
+    case Dialect::kSglang:
+      return "sglang";
+    case Dialect::kLlamaCpp:
+      return "llama.cpp";
   }
   return "unknown";
+}
+
+bool IsJsonWrapped(Dialect dialect) {
+  return dialect == Dialect::kOpenAI || dialect == Dialect::kLlamaCpp;
 }
 
 }  // namespace structflow::schema

@@ -107,6 +107,75 @@ TEST(ProbeDialect, RejectedRequestsMoveOnAndAJobConstraintRejectionFails) {
   EXPECT_EQ(calls, 3);
 }
 
+std::string CutCompletion(const std::string& content) {
+  nlohmann::json body = {{"choices",
+                          {{{"message", {{"role", "assistant"}, {"content", content}}},
+                            {"finish_reason", "length"}}}}};
+  return body.dump();
+}
+
+TEST(ProbeDialect, AnAnswerCutInWhitespaceIsAskedAgainWithMoreTokens) {
+  // llama.cpp's JSON grammar lets a small model spend its first tokens on whitespace: at 16
+  // tokens the answer is cut while still fitting; with more tokens it completes.
+  std::vector<int> max_tokens;
+  auto server = [&](const std::string& body) -> Result<std::string> {
+    auto req = nlohmann::json::parse(body);
+    max_tokens.push_back(req["max_tokens"]);
+    if (!req.contains("response_format")) return Completion("Sure: hello");
+    if (req["max_tokens"] == 16) return CutCompletion("\n\n\n   \n  {\n   ");
+    return Completion("\n\n\n   \n  {\n   \"answer\" : \"zqxv\"\n}");
+  };
+  auto c = *Constraint::FromChoices({"yes", "no"});
+  ProbeOptions o;
+  o.order = {Dialect::kOpenAI};
+  auto found = ProbeDialect(server, "m", c, o);
+  ASSERT_TRUE(found.ok()) << found.status().ToString();
+  EXPECT_EQ(*found, Dialect::kOpenAI);
+  EXPECT_EQ(max_tokens, (std::vector<int>{16, 64, 1}));  // the last: the job's own constraint
+}
+
+TEST(ProbeDialect, ACutAnswerThatFitsNoValueIsIgnoredNotRetried) {
+  int calls = 0;
+  auto server = [&](const std::string&) -> Result<std::string> {
+    ++calls;
+    return CutCompletion("Sure! The word I would pick is");
+  };
+  auto c = *Constraint::FromChoices({"yes", "no"});
+  ProbeOptions o;
+  o.order = {Dialect::kOpenAI, Dialect::kVllm};
+  auto found = ProbeDialect(server, "m", c, o);
+  ASSERT_FALSE(found.ok());
+  EXPECT_EQ(calls, 2);  // one request per dialect
+  EXPECT_EQ(JudgeProbeAnswer("zq", "length", Dialect::kVllm), ProbeVerdict::kInconclusive);
+  EXPECT_EQ(JudgeProbeAnswer("Reply", "length", Dialect::kVllm), ProbeVerdict::kIgnored);
+}
+
+TEST(ProbeDialect, IdenticalFailuresAreSaidOnce) {
+  auto c = *Constraint::FromChoices({"yes", "no"});
+  auto missing = [](const std::string&) -> Result<std::string> {
+    return Status::Unavailable("HTTP 404: The model `m` does not exist.");
+  };
+  auto found = ProbeDialect(missing, "m", c);
+  ASSERT_FALSE(found.ok());
+  const std::string& m = found.status().message();
+  EXPECT_NE(m.find("every dialect: "), std::string::npos) << m;
+  EXPECT_EQ(m.find("does not exist"), m.rfind("does not exist")) << m;
+}
+
+TEST(ProbeDialect, ImageJobsProbeWithTheImage) {
+  std::string seen;
+  auto server = [&](const std::string& body) -> Result<std::string> {
+    seen = body;
+    return Completion("zqxv");
+  };
+  ProbeOptions o;
+  o.order = {Dialect::kVllm};
+  o.image_data_url = "data:image/png;base64,AAAA";
+  ASSERT_TRUE(ProbeDialect(server, "m", *Constraint::FromChoices({"a", "b"}), o).ok());
+  auto first = nlohmann::json::parse(ProbeRequestBody("m", Dialect::kVllm, 16, o.image_data_url));
+  EXPECT_EQ(first["messages"][0]["content"][1]["image_url"]["url"], o.image_data_url);
+}
+
 TEST(ProbeDialect, ProbeBodiesAreValidJson) {
   for (Dialect d : {Dialect::kVllm, Dialect::kOpenAI, Dialect::kVllmLegacy}) {
     auto body = nlohmann::json::parse(ProbeRequestBody("a \"model\"", d));

@@ -1,0 +1,53 @@
+// Short, stoppable requests for the checks before a job (preflight, dialect probe) and for
+// `doctor`: each is bounded in time (a hung server costs seconds, not the default 300 s request
+// timeout) and a StopSource cancels every one in flight at once (Ctrl-C during a probe).
+// Thread-safety: StopSource may be stopped from any thread (the signal thread); QuickCall and
+// QuickGet are called from one thread each.
+#pragma once
+
+#include <atomic>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "client/client.h"
+#include "common/status.h"
+
+namespace structflow::engine {
+
+class StopSource {
+ public:
+  // Cancels every call in flight and makes later ones fail at once.
+  void Stop();
+  bool stopped() const { return stopped_.load(); }
+
+  // For QuickCall: a client is cancelled by Stop while registered. False when already stopped.
+  bool Register(client::Client* c);
+  void Unregister(client::Client* c);
+
+ private:
+  std::atomic<bool> stopped_{false};
+  std::mutex mu_;
+  std::vector<client::Client*> active_;
+};
+
+// `options` with timeouts cut to `timeout_s` (connect, stall, whole request and row deadline)
+// and at most `attempts` attempts.
+client::ClientOptions QuickOptions(const client::ClientOptions& options, double timeout_s,
+                                   int attempts = 1);
+
+// One request through a client of its own, under `QuickOptions(options, timeout_s)`. An error
+// Status only when stopped or the client cannot start; HTTP and transport failures come back in
+// the Completion.
+Result<client::Completion> QuickCall(const client::ClientOptions& options, client::Request request,
+                                     double timeout_s, StopSource* stop);
+
+// GET `path` from the first endpoint (the server's root when `at_root`: "http://h:p/v1" ->
+// "http://h:p"). The body on a 2xx; otherwise a Status naming the URL and the failure.
+Result<std::string> QuickGet(const client::ClientOptions& options, const std::string& path,
+                             bool at_root, double timeout_s, StopSource* stop);
+
+// "http://h:p/v1/" -> "http://h:p".
+std::string ServerRoot(const std::string& endpoint);
+
+}  // namespace structflow::engine
