@@ -47,10 +47,11 @@ TEST(RetryPolicy, RetriesTransportFailuresButNotPermanentOnes) {
   EXPECT_FALSE(IsRetryable(tls));
 }
 
-TEST(RetryPolicy, OverloadSignalsAre429And503AndTimeouts) {
+TEST(RetryPolicy, OverloadSignalsAre429And503NotHangsOrCuts) {
   EXPECT_TRUE(IsOverloadSignal(Http(429)));
   EXPECT_TRUE(IsOverloadSignal(Http(503)));
-  EXPECT_TRUE(IsOverloadSignal(Kind(ErrorKind::kTimeout)));
+  EXPECT_FALSE(IsOverloadSignal(Kind(ErrorKind::kTimeout)));
+  EXPECT_FALSE(IsOverloadSignal(Kind(ErrorKind::kInvalidResponse)));
   EXPECT_FALSE(IsOverloadSignal(Http(500)));
   EXPECT_FALSE(IsOverloadSignal(Kind(ErrorKind::kReset)));
 }
