@@ -352,9 +352,17 @@ class Client::Impl {
         static_cast<size_t>(endpoint) >= options_.endpoints.size()) {
       return;
     }
+    {
+      std::lock_guard lock(load_mu_);
+      endpoint_slots_[endpoint] = EndpointSlots{std::max(0, slots), std::max(0, max_connections)};
+    }
+    FlushServerLoad();
+  }
+
+  void FlushServerLoad() {
+    if (options_.concurrency > 0) return;
     std::unique_lock lock(load_mu_);
-    endpoint_slots_[endpoint] = EndpointSlots{std::max(0, slots), std::max(0, max_connections)};
-    const uint64_t generation = ++slots_requested_;
+    const uint64_t generation = ++slots_requested_;  // ApplySlots is idempotent
     load_pending_ = true;
     lock.unlock();
     Wake();
@@ -553,15 +561,7 @@ class Client::Impl {
         slots_generation = slots_requested_;
       }
     }
-    if (slots_generation > 0) {
-      ApplySlots(slots);
-      PublishLimit();
-      {
-        std::lock_guard lock(load_mu_);
-        slots_applied_ = slots_generation;
-      }
-      slots_cv_.notify_all();
-    }
+    if (slots_generation > 0) ApplySlots(slots);
     if (report_pending) {
       if (report) {
         aimd_.OnServerLoad(report->running, report->waiting,
@@ -571,6 +571,13 @@ class Client::Impl {
       }
     }
     PublishLimit();
+    if (slots_generation > 0) {
+      {
+        std::lock_guard lock(load_mu_);
+        slots_applied_ = slots_generation;
+      }
+      slots_cv_.notify_all();
+    }
   }
 
   void ApplySlots(const std::vector<EndpointSlots>& slots) {
@@ -1216,6 +1223,7 @@ void Client::ServerLoadLost() { impl_->ObserveServerLoad(std::nullopt); }
 void Client::SetEndpointSlots(int endpoint, int slots, int max_connections) {
   impl_->SetEndpointSlots(endpoint, slots, max_connections);
 }
+void Client::FlushServerLoad() { impl_->FlushServerLoad(); }
 ClientStats Client::stats() const { return impl_->stats(); }
 int Client::in_flight() const { return impl_->in_flight(); }
 int Client::concurrency_limit() const { return impl_->concurrency_limit(); }

@@ -161,6 +161,9 @@ class Client {
   // once the I/O thread follows it, so a request submitted afterwards goes out under it.
   // Ignored with a fixed concurrency.
   void SetEndpointSlots(int endpoint, int slots, int max_connections);
+  // Returns once the I/O thread has applied every ObserveServerLoad, ServerLoadLost and
+  // SetEndpointSlots made before the call (so a request submitted afterwards goes out under it).
+  void FlushServerLoad();
 
   ClientStats stats() const;
   int in_flight() const;

@@ -108,6 +108,11 @@ void AimdController::EndWindow() {
 }
 
 void AimdController::OnServerLoad(int running, int waiting, int in_flight) {
+  if (!server_load_ && in_flight == 0 && slots_ == 0 && seen_batch_ == 0) {
+    // The queue will be reported before anything is sent and the size is unknown: start small
+    // and double per report, rather than queue `initial` requests on what may be a 4-slot server.
+    limit_ = std::min<double>(limit_, kQueueStart);
+  }
   server_load_ = true;
   slow_start_ = false;
   probing_ = false;

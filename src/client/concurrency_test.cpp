@@ -259,6 +259,23 @@ INSTANTIATE_TEST_SUITE_P(
       return name;
     });
 
+TEST(AimdController, AQueueReportedBeforeTheFirstRequestStartsSmallAndDoubles) {
+  AimdController c(AimdOptions{.initial = 64, .max = 1024});
+  c.OnServerLoad(0, 0, 0);
+  EXPECT_EQ(c.limit(), AimdController::kQueueStart);
+  int in_flight = c.limit();
+  for (int report = 0; report < 6; ++report) {
+    c.OnServerLoad(in_flight, 0, in_flight);
+    in_flight = c.limit();
+  }
+  EXPECT_EQ(c.limit(), AimdController::kQueueStart << 6);
+  // A published size wins: no small start.
+  AimdController sized(AimdOptions{.initial = 64, .max = 1024});
+  sized.SetSlots(100);
+  sized.OnServerLoad(0, 0, 0);
+  EXPECT_EQ(sized.limit(), 112);
+}
+
 TEST(AimdController, PublishedSlotsCapTheLatencyMode) {
   // Without queue reports, flat latency grows the limit; a published size stops it there.
   AimdController c(AimdOptions{.initial = 64, .max = 1024});

@@ -194,7 +194,7 @@ bool MetricsRound(const std::vector<std::unique_ptr<ServerLoadPoller::Connection
 }  // namespace
 
 ServerLoadPoller::ServerLoadPoller(ServerLoadPollerOptions options, Client* client, Clock* clock)
-    : options_(std::move(options)), client_(client), clock_(clock) {}
+    : options_(std::move(options)), client_(client), clock_(clock), tracker_(options_.hold_s) {}
 
 Result<std::unique_ptr<ServerLoadPoller>> ServerLoadPoller::Start(ServerLoadPollerOptions options,
                                                                   Client* client, Clock* clock) {
@@ -208,6 +208,11 @@ Result<std::unique_ptr<ServerLoadPoller>> ServerLoadPoller::Start(ServerLoadPoll
     p->connections_.push_back(std::make_unique<Connection>(p->options_, e, &p->abort_));
   }
   if (p->options_.discover_slots) p->DiscoverSlots();
+  // The first queue report too before the first request: with the size unknown, the limit then
+  // starts small and doubles per report (AimdController::OnServerLoad).
+  p->began_ = p->last_round_ = clock->Now();
+  p->first_round_more_ = p->Round();
+  client->FlushServerLoad();
   p->thread_ = std::thread([raw = p.get()] { raw->Run(); });
   return p;
 }
@@ -260,41 +265,47 @@ bool ServerLoadPoller::PollRound(ServerLoad* total, std::string* why, bool* no_q
   return MetricsRound(connections_, total, why, no_queue);
 }
 
+bool ServerLoadPoller::Round() {
+  ServerLoad total;
+  std::string why;
+  bool no_queue = false;
+  const bool ok = PollRound(&total, &why, &no_queue);
+  if (abort_.load(std::memory_order_relaxed)) return false;
+  const Clock::TimePoint now = clock_->Now();
+  LoadModeTracker::Step step =
+      ok ? tracker_.OnLoad(now, total) : tracker_.OnFailure(now, why, no_queue);
+  if (step.report) {
+    client_->ObserveServerLoad(static_cast<int>(std::min<int64_t>(total.running, INT_MAX)),
+                               static_cast<int>(std::min<int64_t>(total.waiting, INT_MAX)));
+  }
+  if (step.lost) client_->ServerLoadLost();
+  if (!step.log.empty()) SF_LOG_INFO("{}", step.log);
+  if (!ok) SF_LOG_DEBUG("server load poll: {}", why);
+  return tracker_.keep_polling();
+}
+
 void ServerLoadPoller::Run() {
-  LoadModeTracker tracker(options_.hold_s);
-  const Clock::TimePoint began = clock_->Now();
-  while (true) {
-    const Clock::TimePoint t0 = clock_->Now();
-    ServerLoad total;
-    std::string why;
-    bool no_queue = false;
-    const bool ok = PollRound(&total, &why, &no_queue);
-    {
-      std::lock_guard lock(mu_);
-      if (stop_) return;
-    }
+  bool more = first_round_more_;
+  while (more) {
     const Clock::TimePoint now = clock_->Now();
-    LoadModeTracker::Step step =
-        ok ? tracker.OnLoad(now, total) : tracker.OnFailure(now, why, no_queue);
-    if (step.report) {
-      client_->ObserveServerLoad(static_cast<int>(std::min<int64_t>(total.running, INT_MAX)),
-                                 static_cast<int>(std::min<int64_t>(total.waiting, INT_MAX)));
-    }
-    if (step.lost) client_->ServerLoadLost();
-    if (!step.log.empty()) SF_LOG_INFO("{}", step.log);
-    if (!ok) SF_LOG_DEBUG("server load poll: {}", why);
-    if (!tracker.keep_polling()) return;
     double every = options_.every_s;
-    if (tracker.mode() == LoadModeTracker::Mode::kLatency) {
+    if (tracker_.mode() == LoadModeTracker::Mode::kLatency) {
       every = options_.retry_every_s;
-    } else if (SecondsBetween(began, now) < options_.ramp_s) {
+    } else if (SecondsBetween(began_, now) < options_.ramp_s) {
       every = options_.ramp_every_s;
     }
-    // The interval runs from the round's start: a slow answer is not followed by a full wait.
-    const double left = every - SecondsBetween(t0, now);
-    std::unique_lock lock(mu_);
-    if (left > 0) cv_.wait_for(lock, std::chrono::duration<double>(left), [&] { return stop_; });
-    if (stop_) return;
+    // The interval runs from the last round's start: a slow answer is not followed by a full
+    // wait.
+    const double left = every - SecondsBetween(last_round_, now);
+    {
+      std::unique_lock lock(mu_);
+      if (left > 0) {
+        cv_.wait_for(lock, std::chrono::duration<double>(left), [&] { return stop_; });
+      }
+      if (stop_) return;
+    }
+    last_round_ = clock_->Now();
+    more = Round();
   }
 }
 

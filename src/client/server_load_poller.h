@@ -38,7 +38,7 @@ struct ServerLoadPollerOptions {
   bool verify_tls = true;
   std::string user_agent = "structflow";
   double timeout_s = 1;        // one request, connect included
-  double ramp_every_s = 0.2;   // poll interval for the first `ramp_s` (the limit doubles per report
+  double ramp_every_s = 0.1;   // poll interval for the first `ramp_s` (the limit doubles per report
   double ramp_s = 5;           // while the batch has room: a big server is full in about a second)
   double every_s = 0.5;        // poll interval after that
   double hold_s = 3;           // failing polls keep the last mode this long
@@ -81,9 +81,10 @@ class LoadModeTracker {
 
 class ServerLoadPoller {
  public:
-  // Asks every endpoint for its slot count (one request each, `timeout_s`) and hands what it
-  // finds to `client` (Client::SetEndpointSlots) before returning, so the first request already
-  // goes out under it; then starts the polling thread. `client` must outlive the poller.
+  // Asks every endpoint for its slot count (one request each, `timeout_s`) and its queue, and
+  // hands both to `client` (Client::SetEndpointSlots, ObserveServerLoad, FlushServerLoad) before
+  // returning, so the first request already goes out under them; then starts the polling
+  // thread. `client` must outlive the poller.
   static Result<std::unique_ptr<ServerLoadPoller>> Start(ServerLoadPollerOptions options,
                                                          Client* client,
                                                          Clock* clock = SystemClock());
@@ -99,6 +100,8 @@ class ServerLoadPoller {
  private:
   ServerLoadPoller(ServerLoadPollerOptions options, Client* client, Clock* clock);
   void DiscoverSlots();
+  // One poll round, fed to the tracker and the client; false once polling should end.
+  bool Round();
   void Run();
   // One round over every endpoint; false with `why` and `no_queue` when one fails.
   bool PollRound(ServerLoad* total, std::string* why, bool* no_queue);
@@ -107,6 +110,10 @@ class ServerLoadPoller {
   Client* client_;
   Clock* clock_;
   std::vector<std::unique_ptr<Connection>> connections_;  // one per endpoint; the thread's
+  LoadModeTracker tracker_;                               // the thread's (Start's before it)
+  Clock::TimePoint began_{};
+  Clock::TimePoint last_round_{};
+  bool first_round_more_ = true;
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;
