@@ -66,8 +66,8 @@ class AimdController {
   // reserve (Reserve) is enough to refill a slot the moment it frees up: the client sends the
   // next request as soon as one finishes, so the queue only bridges that turnaround.
   // A first report that comes before anything was sent, with the size unknown, starts the limit
-  // at kQueueStart: doubling per report (five a second at first) reaches 256 within 2 s and a
-  // small server is not handed `initial` requests at once.
+  // at kQueueStart: doubling per report (twenty a second at first) reaches 256 within a second,
+  // and a small server is not handed `initial` requests at once.
   void OnServerLoad(int running, int waiting, int in_flight);
   static constexpr int kQueueStart = 4;
   // The servers run `slots` requests at once in all (0: unknown). The limit moves to slots +

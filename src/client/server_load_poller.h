@@ -38,7 +38,7 @@ struct ServerLoadPollerOptions {
   bool verify_tls = true;
   std::string user_agent = "structflow";
   double timeout_s = 1;        // one request, connect included
-  double ramp_every_s = 0.1;   // poll interval for the first `ramp_s` (the limit doubles per report
+  double ramp_every_s = 0.05;  // poll interval for the first `ramp_s` (the limit doubles per report
   double ramp_s = 5;           // while the batch has room: a big server is full in about a second)
   double every_s = 0.5;        // poll interval after that
   double hold_s = 3;           // failing polls keep the last mode this long
