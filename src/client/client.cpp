@@ -158,6 +158,11 @@ std::string Seconds(double s) {
 
 class Client::Impl {
  public:
+  struct EndpointSlots {  // what SetEndpointSlots said about one endpoint
+    int slots = 0;
+    int max_connections = 0;
+  };
+
   Impl(ClientOptions options, Clock* clock)
       : options_(std::move(options)),
         clock_(clock),
@@ -172,7 +177,9 @@ class Client::Impl {
                                    std::max(60.0, options_.endpoint_cooldown_s)},
                    clock),
         rng_(options_.seed != 0 ? options_.seed : std::random_device{}()),
-        submit_q_(options_.queue_capacity) {}
+        submit_q_(options_.queue_capacity) {
+    endpoint_slots_.resize(options_.endpoints.size());
+  }
 
   ~Impl() {
     Cancel();
@@ -335,9 +342,33 @@ class Client::Impl {
     {
       std::lock_guard lock(load_mu_);
       load_report_ = report;
+      report_pending_ = true;
       load_pending_ = true;
     }
     Wake();
+  }
+
+  void SetEndpointSlots(int endpoint, int slots, int max_connections) {
+    if (options_.concurrency > 0 || endpoint < 0 ||
+        static_cast<size_t>(endpoint) >= options_.endpoints.size()) {
+      return;
+    }
+    {
+      std::lock_guard lock(load_mu_);
+      endpoint_slots_[endpoint] = EndpointSlots{std::max(0, slots), std::max(0, max_connections)};
+    }
+    FlushServerLoad();
+  }
+
+  void FlushServerLoad() {
+    if (options_.concurrency > 0) return;
+    std::unique_lock lock(load_mu_);
+    const uint64_t generation = ++slots_requested_;  // ApplySlots is idempotent
+    load_pending_ = true;
+    lock.unlock();
+    Wake();
+    lock.lock();
+    slots_cv_.wait(lock, [&] { return slots_applied_ >= generation || io_exited_; });
   }
 
   ClientStats stats() const {
@@ -356,7 +387,10 @@ class Client::Impl {
   int concurrency_limit() const { return limit_.load(); }
 
  private:
-  int Limit() const { return options_.concurrency > 0 ? options_.concurrency : aimd_.limit(); }
+  int Limit() const {
+    if (options_.concurrency > 0) return options_.concurrency;
+    return connection_cap_ > 0 ? std::min(aimd_.limit(), connection_cap_) : aimd_.limit();
+  }
 
   void Wake() {
     if (!wake_pending_.exchange(true, std::memory_order_acq_rel)) {
@@ -499,27 +533,71 @@ class Client::Impl {
     RecordCpu();
     PublishCompletions();
     {
+      std::lock_guard lock(load_mu_);
+      io_exited_ = true;
+    }
+    slots_cv_.notify_all();
+    {
       std::lock_guard lock(cmu_);
       io_done_ = true;
     }
     ccv_.notify_all();
   }
 
+  // The latest server-load report or loss, and slot counts, from other threads.
   void ApplyServerLoad() {
     std::optional<ServerLoadReport> report;
+    bool report_pending = false;
+    std::vector<EndpointSlots> slots;
+    uint64_t slots_generation = 0;
     {
       std::lock_guard lock(load_mu_);
       if (!load_pending_) return;
       load_pending_ = false;
+      report_pending = report_pending_;
+      report_pending_ = false;
       report = load_report_;
+      if (slots_applied_ < slots_requested_) {
+        slots = endpoint_slots_;
+        slots_generation = slots_requested_;
+      }
     }
-    if (report) {
-      aimd_.OnServerLoad(report->running, report->waiting,
-                         in_flight_.load(std::memory_order_relaxed));
-    } else {
-      aimd_.OnServerLoadLost();
+    if (slots_generation > 0) ApplySlots(slots);
+    if (report_pending) {
+      if (report) {
+        aimd_.OnServerLoad(report->running, report->waiting,
+                           in_flight_.load(std::memory_order_relaxed));
+      } else {
+        aimd_.OnServerLoadLost();
+      }
     }
     PublishLimit();
+    if (slots_generation > 0) {
+      {
+        std::lock_guard lock(load_mu_);
+        slots_applied_ = slots_generation;
+      }
+      slots_cv_.notify_all();
+    }
+  }
+
+  void ApplySlots(const std::vector<EndpointSlots>& slots) {
+    int64_t total = 0;
+    bool all_known = true;
+    int max_connections = 0;
+    for (size_t i = 0; i < slots.size(); ++i) {
+      endpoints_.SetMaxOutstanding(static_cast<int>(i), slots[i].max_connections);
+      max_connections = std::max(max_connections, slots[i].max_connections);
+      if (slots[i].slots == 0) all_known = false;
+      total += slots[i].slots;
+    }
+    aimd_.SetSlots(all_known ? static_cast<int>(std::min<int64_t>(total, INT32_MAX)) : 0);
+    connection_cap_ = endpoints_.total_max_outstanding();
+    // A backstop under our own cap (which Pick keeps while every endpoint is healthy): libcurl
+    // queues a transfer rather than open a connection past it. One value for every host, so
+    // only when every endpoint has a cap.
+    curl_multi_setopt(multi_, CURLMOPT_MAX_HOST_CONNECTIONS,
+                      static_cast<long>(connection_cap_ > 0 ? max_connections : 0));
   }
 
   int PollTimeoutMs() {
@@ -1053,6 +1131,7 @@ class Client::Impl {
   std::vector<DoneMessage> done_;  // ReadDone's scratch
   std::vector<Completion> ready_;  // finished this loop turn, published by PublishCompletions
   std::vector<Request> pulled_;    // PullNew's scratch
+  int connection_cap_ = 0;         // sum of the endpoints' connection caps; 0: none
 
   // Shared.
   BoundedQueue<Request> submit_q_;
@@ -1064,7 +1143,13 @@ class Client::Impl {
   std::atomic<bool> stop_sending_{false};
   std::mutex load_mu_;  // the latest server load report, for the I/O thread
   std::optional<ServerLoadReport> load_report_;
-  bool load_pending_ = false;
+  bool report_pending_ = false;                // load_report_ is new (nullopt: the report was lost)
+  bool load_pending_ = false;                  // something for ApplyServerLoad
+  std::vector<EndpointSlots> endpoint_slots_;  // by endpoint, from SetEndpointSlots
+  uint64_t slots_requested_ = 0;
+  uint64_t slots_applied_ = 0;  // by the I/O thread
+  bool io_exited_ = false;
+  std::condition_variable slots_cv_;  // SetEndpointSlots waits for slots_applied_
   std::atomic<int> in_flight_{0};
   std::atomic<int> limit_{0};
   std::atomic<double> io_cpu_s_{0};
@@ -1142,6 +1227,10 @@ void Client::ObserveServerLoad(int running, int waiting) {
 }
 
 void Client::ServerLoadLost() { impl_->ObserveServerLoad(std::nullopt); }
+void Client::SetEndpointSlots(int endpoint, int slots, int max_connections) {
+  impl_->SetEndpointSlots(endpoint, slots, max_connections);
+}
+void Client::FlushServerLoad() { impl_->FlushServerLoad(); }
 ClientStats Client::stats() const { return impl_->stats(); }
 int Client::in_flight() const { return impl_->in_flight(); }
 int Client::concurrency_limit() const { return impl_->concurrency_limit(); }

@@ -12,6 +12,21 @@ AimdController::AimdController(AimdOptions options) : options_(options) {
   limit_ = std::clamp<double>(options_.initial, options_.min, options_.max);
 }
 
+int AimdController::ceiling() const {
+  if (slots_ <= 0) return options_.max;
+  return std::clamp(slots_ + Reserve(slots_), options_.min, options_.max);
+}
+
+void AimdController::SetSlots(int slots) {
+  slots_ = std::max(0, slots);
+  if (slots_ > 0) {
+    // The size is known: no need to find it by doubling.
+    limit_ = ceiling();
+    slow_start_ = false;
+    probing_ = false;
+  }
+}
+
 int AimdController::limit() const {
   double l = probing_ ? std::max<double>(options_.min, limit_ / 2) : limit_;
   return static_cast<int>(l);
@@ -84,7 +99,7 @@ void AimdController::EndWindow() {
       slow_start_ = false;
     }
   }
-  limit_ = std::clamp<double>(limit_, options_.min, options_.max);
+  limit_ = std::clamp<double>(limit_, options_.min, ceiling());
   if (!server_load_ && windows_since_baseline_ >= options_.probe_every &&
       limit_ >= 2 * options_.min) {
     probing_ = true;
@@ -93,18 +108,40 @@ void AimdController::EndWindow() {
 }
 
 void AimdController::OnServerLoad(int running, int waiting, int in_flight) {
+  if (!server_load_ && in_flight == 0 && slots_ == 0 && seen_batch_ == 0) {
+    // The queue will be reported before anything is sent and the size is unknown: start small
+    // and double per report, rather than queue `initial` requests on what may be a 4-slot server.
+    limit_ = std::min<double>(limit_, kQueueStart);
+  }
   server_load_ = true;
   slow_start_ = false;
   probing_ = false;
-  const int reserve = std::max(4, running / 8);
+  // The batch grew past what we saw with a queue: find its size again.
+  if (waiting <= 0 && running > seen_batch_ && slots_ == 0) seen_batch_ = 0;
+  const int batch = slots_ > 0 ? slots_ : seen_batch_;  // 0: not known yet
+  const int reserve = Reserve(std::max(running, batch));
   if (waiting <= 0) {
-    if (in_flight >= 0.9 * limit_) limit_ *= 2;
+    if (in_flight >= 0.9 * limit_) {
+      // Ours that the server does not count are on their way (a request sent, an answer not yet
+      // read) and fill the batch in a moment: only what is in flight below the batch's size is
+      // room. Counting running alone, a report taken between one answer and the next request
+      // doubled the limit of a 4-slot server.
+      if (batch == 0) {
+        // The size is unknown: find it in a few reports, once the server has seen what we sent.
+        if (running >= 0.9 * in_flight) limit_ *= 2;
+      } else if (in_flight < batch) {
+        limit_ = std::max(limit_, static_cast<double>(batch + reserve));
+      } else {
+        limit_ = std::max(limit_, static_cast<double>(running + reserve));
+      }
+    }
   } else if (waiting > 2 * reserve) {
     // From what is in flight, not from the limit: requests above a lowered limit leave only as
     // they finish, and the next report still counts them.
     limit_ = std::min<double>(limit_, in_flight - (waiting - reserve));
+    seen_batch_ = running;
   }
-  limit_ = std::clamp<double>(limit_, options_.min, options_.max);
+  limit_ = std::clamp<double>(limit_, options_.min, ceiling());
 }
 
 void AimdController::OnServerLoadLost() { server_load_ = false; }

@@ -17,6 +17,11 @@
 // When the server reports its own queue (vLLM's /metrics: requests running in the batch and
 // requests waiting for a slot), that replaces the latency signal, which cannot tell a fuller batch
 // (every decoding step slows as the batch grows) from a queue: see OnServerLoad.
+// When the server publishes how many requests it runs at once (SetSlots: llama.cpp's
+// total_slots, SGLang's max_running_requests), the limit starts there plus a small reserve and
+// never goes above it, in either mode: more would only wait in the server's queue (a 4-slot
+// server gets 5, not 64). Only 429 and 503 are overload: a request that hangs until it times
+// out, or an answer cut short, says nothing about load and leaves the limit alone.
 // Thread-safety: not thread-safe; the client's I/O thread owns it.
 #pragma once
 
@@ -47,16 +52,29 @@ class AimdController {
   int limit() const;
   // Call when an attempt is sent; `in_flight` counts it. Returns its sequence number.
   uint64_t OnSend(int in_flight);
-  // Call when an attempt ends. `overload` is 429/503/timeout; `ok` a usable answer whose latency
-  // (seconds) feeds the latency signal. Other failures (say, a 400) only count in the window.
+  // Call when an attempt ends. `overload` is 429/503 (IsOverloadSignal); `ok` a usable answer whose
+  // latency (seconds) feeds the latency signal. Other failures (say, a 400) only count in the
+  // window.
   void OnComplete(uint64_t seq, bool ok, bool overload, double latency_s);
   // The server's account of its queue: `running` requests hold batch slots, `waiting` are queued
   // for one (all clients' requests); `in_flight` is ours. From this call on the limit follows it
-  // and no longer the latency (overload signals still shrink it): while nothing waits and the
-  // limit is used, the limit doubles (a big server is full within a few reports); while more
-  // than twice a small reserve wait (an eighth of the running requests, at least 4: enough to
-  // refill slots the moment they free up), it comes down to what is in flight less the excess.
+  // and no longer the latency (overload signals still shrink it): while nothing waits, the limit
+  // is used and the batch has room (fewer running than its known or last seen size), the limit
+  // doubles (a big server is full within a few reports); with the batch full and nothing
+  // waiting it adds the reserve; while more than twice the reserve wait, it comes down to what
+  // is in flight less the excess, and the running count is remembered as the batch's size. The
+  // reserve (Reserve) is enough to refill a slot the moment it frees up: the client sends the
+  // next request as soon as one finishes, so the queue only bridges that turnaround.
+  // A first report that comes before anything was sent, with the size unknown, starts the limit
+  // at kQueueStart: doubling per report (twenty a second at first) reaches 256 within a second,
+  // and a small server is not handed `initial` requests at once.
   void OnServerLoad(int running, int waiting, int in_flight);
+  static constexpr int kQueueStart = 4;
+  // The servers run `slots` requests at once in all (0: unknown). The limit moves to slots +
+  // Reserve(slots) now and stays at or below it.
+  void SetSlots(int slots);
+  // Requests kept waiting for a batch of `running`: an eighth, at least 1.
+  static int Reserve(int running) { return running / 8 > 1 ? running / 8 : 1; }
   // The server stopped reporting: back to the latency signal.
   void OnServerLoadLost();
 
@@ -65,6 +83,8 @@ class AimdController {
   bool slow_start() const { return slow_start_; }
   bool probing() const { return probing_; }
   bool follows_server_load() const { return server_load_; }
+  int slots() const { return slots_; }
+  int ceiling() const;  // the highest the limit may go
   uint64_t windows() const { return windows_; }
 
  private:
@@ -85,6 +105,8 @@ class AimdController {
   int windows_since_baseline_ = 0;
   bool probing_ = false;
   bool server_load_ = false;  // OnServerLoad drives growth and shrinking
+  int slots_ = 0;             // from SetSlots; 0: unknown
+  int seen_batch_ = 0;        // running requests when the server last held a queue
   uint64_t windows_ = 0;
 };
 

@@ -3,7 +3,11 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cctype>
 #include <deque>
+#include <string>
+
+#include "client/retry_policy.h"
 
 namespace structflow::client {
 namespace {
@@ -174,6 +178,125 @@ TEST(AimdController, ServerLoadReplacesTheLatencySignalUntilLost) {
   int before = c.limit();
   Drive(&c, QueueingServer{1024, 0.1}, 10);
   EXPECT_GT(c.limit(), before);
+}
+
+}  // namespace
+}  // namespace structflow::client
+
+namespace structflow::client {
+namespace {
+
+// A fluid model of a server with `slots` slots and a queue, polled every half service time: per
+// poll the client refills what is in flight up to its limit, the server reports its queue, and
+// half of the running requests finish. `hang_share` of the finished ones end as timeouts instead
+// (a hang, which is no overload signal).
+struct ConvergenceCase {
+  const char* name;
+  int server_slots;
+  int published_slots;  // SetSlots before the first request (0: the server does not say)
+  int initial;
+  int max_limit_after;      // the highest limit once converged (requests sent before drain)
+  int min_in_flight_after;  // the least in flight, so the batch stays full
+  int polls_to_converge;
+  double hang_share;
+};
+
+class Convergence : public ::testing::TestWithParam<ConvergenceCase> {};
+
+TEST_P(Convergence, FillsTheSlotsWithASmallQueueWithinAFewPolls) {
+  const ConvergenceCase& k = GetParam();
+  AimdController c(AimdOptions{.initial = k.initial, .max = 1024});
+  if (k.published_slots > 0) c.SetSlots(k.published_slots);
+  int in_flight = 0;
+  std::deque<uint64_t> seqs;
+  int finished = 0;
+  int peak_limit = 0, low_after = 1 << 30;
+  for (int poll = 0; poll < 200; ++poll) {
+    while (in_flight < c.limit()) {
+      seqs.push_back(c.OnSend(in_flight + 1));
+      ++in_flight;
+    }
+    if (poll >= k.polls_to_converge) {
+      peak_limit = std::max(peak_limit, c.limit());
+      low_after = std::min(low_after, in_flight);
+    }
+    const int running = std::min(in_flight, k.server_slots);
+    c.OnServerLoad(running, in_flight - running, in_flight);
+    const int done = std::max(1, running / 2);
+    for (int i = 0; i < done; ++i) {
+      ++finished;
+      const bool hung = k.hang_share > 0 && finished % static_cast<int>(1 / k.hang_share) == 0;
+      AttemptFailure timeout{.kind = ErrorKind::kTimeout};
+      c.OnComplete(seqs.front(), !hung, hung && IsOverloadSignal(timeout), 0.2);
+      seqs.pop_front();
+      --in_flight;
+    }
+  }
+  EXPECT_LE(peak_limit, k.max_limit_after) << k.name;
+  EXPECT_GE(low_after, k.min_in_flight_after) << k.name;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    AimdController, Convergence,
+    ::testing::Values(
+        // llama.cpp -np 4 publishes its slots: 5 in flight from the first request on, not 64.
+        ConvergenceCase{"llama.cpp 4 slots", 4, 4, 64, 5, 4, 0, 0},
+        ConvergenceCase{"llama.cpp 1 slot", 1, 1, 64, 2, 1, 0, 0},
+        // A 4-slot server that does not publish them: one report trims 64 to 4 + the reserve.
+        ConvergenceCase{"4 slots, unpublished", 4, 0, 64, 6, 4, 1, 0},
+        // vLLM's 256: doubling from 64, then running + about an eighth waiting.
+        ConvergenceCase{"vLLM 256 slots", 256, 0, 64, 256 + 64, 256, 5, 0},
+        ConvergenceCase{"1000 slots", 1000, 0, 64, 1000 + 250, 1000, 7, 0},
+        ConvergenceCase{"SGLang 48 published", 48, 48, 64, 54, 48, 0, 0},
+        // Hangs among the answers (issue 17: the limit fell to 1) leave the limit where it is.
+        ConvergenceCase{"256 slots, 5% hangs", 256, 0, 64, 256 + 64, 256, 5, 0.05},
+        ConvergenceCase{"4 slots, 20% hangs", 4, 4, 64, 5, 4, 0, 0.2}),
+    [](const ::testing::TestParamInfo<ConvergenceCase>& info) {
+      std::string name;
+      for (const char* p = info.param.name; *p != '\0'; ++p) {
+        name += std::isalnum(static_cast<unsigned char>(*p)) ? *p : '_';
+      }
+      return name;
+    });
+
+TEST(AimdController, AQueueReportedBeforeTheFirstRequestStartsSmallAndDoubles) {
+  AimdController c(AimdOptions{.initial = 64, .max = 1024});
+  c.OnServerLoad(0, 0, 0);
+  EXPECT_EQ(c.limit(), AimdController::kQueueStart);
+  int in_flight = c.limit();
+  for (int report = 0; report < 6; ++report) {
+    c.OnServerLoad(in_flight, 0, in_flight);
+    in_flight = c.limit();
+  }
+  EXPECT_EQ(c.limit(), AimdController::kQueueStart << 6);
+  // A published size wins: no small start.
+  AimdController sized(AimdOptions{.initial = 64, .max = 1024});
+  sized.SetSlots(100);
+  sized.OnServerLoad(0, 0, 0);
+  EXPECT_EQ(sized.limit(), 112);
+}
+
+TEST(AimdController, PublishedSlotsCapTheLatencyMode) {
+  // Without queue reports, flat latency grows the limit; a published size stops it there.
+  AimdController c(AimdOptions{.initial = 64, .max = 1024});
+  c.SetSlots(8);
+  EXPECT_EQ(c.limit(), 9);
+  Drive(&c, QueueingServer{1024, 0.1}, 30);
+  EXPECT_EQ(c.limit(), 9);
+}
+
+TEST(AimdController, TimeoutsAndCutAnswersDoNotShrinkTheLatencyMode) {
+  AimdController c(AimdOptions{.initial = 32, .max = 1024});
+  Drive(&c, QueueingServer{1024, 0.1}, 3);
+  const int before = c.limit();
+  AttemptFailure timeout{.kind = ErrorKind::kTimeout};
+  AttemptFailure cut{.kind = ErrorKind::kReset};
+  for (int i = 0; i < 4 * before; ++i) {
+    uint64_t seq = c.OnSend(1);
+    const AttemptFailure& f = i % 2 == 0 ? timeout : cut;
+    c.OnComplete(seq, false, IsOverloadSignal(f), 30);
+  }
+  EXPECT_GE(c.limit(), before);
 }
 
 }  // namespace

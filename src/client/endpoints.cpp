@@ -1,6 +1,7 @@
 #include "client/endpoints.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <limits>
 
 namespace structflow::client {
@@ -22,9 +23,13 @@ int EndpointSet::Pick(int avoid) {
       best_avoided = i;
       continue;
     }
-    if (best < 0 || e.outstanding < endpoints_[best].outstanding) best = i;
+    // Endpoints with room under their connection cap first, then the least outstanding.
+    if (best < 0 || (!Full(i) && Full(best)) ||
+        (Full(i) == Full(best) && e.outstanding < endpoints_[best].outstanding)) {
+      best = i;
+    }
   }
-  if (best < 0) best = best_avoided;
+  if (best < 0 || (Full(best) && best_avoided >= 0 && !Full(best_avoided))) best = best_avoided;
   if (best < 0) {
     // All out: probe one whose cool-down is over, one request at a time.
     auto now = clock_->Now();
@@ -55,6 +60,19 @@ int EndpointSet::Pick(int avoid) {
   next_ = (static_cast<size_t>(best) + 1) % endpoints_.size();
   ++endpoints_[best].outstanding;
   return best;
+}
+
+void EndpointSet::SetMaxOutstanding(int endpoint, int max_outstanding) {
+  endpoints_[endpoint].max_outstanding = std::max(0, max_outstanding);
+}
+
+int EndpointSet::total_max_outstanding() const {
+  int64_t total = 0;
+  for (const Endpoint& e : endpoints_) {
+    if (e.max_outstanding == 0) return 0;
+    total += e.max_outstanding;
+  }
+  return static_cast<int>(std::min<int64_t>(total, std::numeric_limits<int>::max()));
 }
 
 void EndpointSet::Release(int endpoint, bool success, bool connect_failure) {

@@ -6,7 +6,10 @@
 // `eject_after` consecutive connection failures an endpoint is taken out for a cool-down
 // (doubling on each failed probe, up to `max_cooldown`); once the cool-down is over, one request
 // at a time probes it, and a success brings it back. When every endpoint is out and none is due
-// for a probe, Pick returns -1: the attempt fails as a connection error.
+// for a probe, Pick returns -1: the attempt fails as a connection error. An endpoint may have a
+// cap on outstanding requests (the connections its server can serve, SetMaxOutstanding): Pick
+// prefers endpoints under their cap; the client keeps its limit within the caps' sum, so the
+// cap holds whenever every endpoint is healthy.
 // Thread-safety: not thread-safe; the client's I/O thread owns it.
 #pragma once
 
@@ -34,6 +37,11 @@ class EndpointSet {
   // DNS, connect timeout); `success`: any HTTP answer at all (even a 500 shows it is up).
   void Release(int endpoint, bool success, bool connect_failure);
 
+  // At most `max_outstanding` requests at once on `endpoint` (0: no cap).
+  void SetMaxOutstanding(int endpoint, int max_outstanding);
+  // The sum of the caps, or 0 when some endpoint has none.
+  int total_max_outstanding() const;
+
   size_t size() const { return endpoints_.size(); }
   int outstanding(int endpoint) const { return endpoints_[endpoint].outstanding; }
   bool healthy(int endpoint) const { return endpoints_[endpoint].state == State::kHealthy; }
@@ -46,10 +54,16 @@ class EndpointSet {
   struct Endpoint {
     State state = State::kHealthy;
     int outstanding = 0;
+    int max_outstanding = 0;  // 0: no cap
     int consecutive_failures = 0;
     double cooldown_s = 0;
     Clock::TimePoint out_until{};
   };
+
+  bool Full(int i) const {
+    const Endpoint& e = endpoints_[i];
+    return e.max_outstanding > 0 && e.outstanding >= e.max_outstanding;
+  }
 
   EndpointOptions options_;
   Clock* clock_;

@@ -22,6 +22,25 @@ TEST(EndpointSet, PicksTheLeastOutstanding) {
   EXPECT_EQ(set.outstanding(2), 1);
 }
 
+TEST(EndpointSet, PrefersEndpointsUnderTheirConnectionCap) {
+  // A 2-slot llama.cpp server (cap 3) beside a big one (no cap): the small one takes at most 3.
+  ManualClock clock;
+  EndpointSet set(2, EndpointOptions{}, &clock);
+  set.SetMaxOutstanding(0, 3);
+  EXPECT_EQ(set.total_max_outstanding(), 0);  // the other has no cap
+  for (int i = 0; i < 20; ++i) set.Pick();
+  EXPECT_EQ(set.outstanding(0), 3);
+  EXPECT_EQ(set.outstanding(1), 17);
+  set.SetMaxOutstanding(1, 5);
+  EXPECT_EQ(set.total_max_outstanding(), 8);
+  // A failed attempt's endpoint is avoided, unless the other is full and it has room.
+  EndpointSet two(2, EndpointOptions{}, &clock);
+  two.SetMaxOutstanding(0, 1);
+  two.SetMaxOutstanding(1, 1);
+  EXPECT_EQ(two.Pick(), 0);
+  EXPECT_EQ(two.Pick(/*avoid=*/1), 1);
+}
+
 TEST(EndpointSet, AvoidsTheEndpointThatJustFailed) {
   ManualClock clock;
   EndpointSet set(2, EndpointOptions{}, &clock);

@@ -28,7 +28,6 @@ bool IsRetryable(const AttemptFailure& failure) {
 }
 
 bool IsOverloadSignal(const AttemptFailure& failure) {
-  if (failure.kind == ErrorKind::kTimeout) return true;
   return failure.kind == ErrorKind::kHttpStatus &&
          (failure.http_status == 429 || failure.http_status == 503);
 }

@@ -44,8 +44,11 @@ struct AttemptFailure {
 bool IsRetryableHttpStatus(int status);
 // True when a failure of this kind and status may be retried at all (attempt limits aside).
 bool IsRetryable(const AttemptFailure& failure);
-// True for the signals that mean "the server is overloaded": 429, 503 and timeouts. The adaptive
-// concurrency controller backs off on them.
+// True for the signals that mean "the server is overloaded": 429 and 503. The adaptive
+// concurrency controller backs off on them. Not a timeout: a request that hangs (a stuck
+// generation, a lost connection) says nothing about the load, and backing off on hangs once
+// took the limit down to 1 for 100 s (issue 17); a queue that grows shows in the server's
+// /metrics or in the latency long before requests time out.
 bool IsOverloadSignal(const AttemptFailure& failure);
 
 // Parses a Retry-After header value: delay-seconds ("120", fractions accepted) or an HTTP date

@@ -56,10 +56,11 @@ TEST(RetryPolicy, NeverRetriesAnAnswerThatSaysItIsDeterministic) {
   EXPECT_FALSE(p.Decide(f, 1, 0, now, now + seconds(600), 0.5).retry);
 }
 
-TEST(RetryPolicy, OverloadSignalsAre429And503AndTimeouts) {
+TEST(RetryPolicy, OverloadSignalsAre429And503NotHangsOrCuts) {
   EXPECT_TRUE(IsOverloadSignal(Http(429)));
   EXPECT_TRUE(IsOverloadSignal(Http(503)));
-  EXPECT_TRUE(IsOverloadSignal(Kind(ErrorKind::kTimeout)));
+  EXPECT_FALSE(IsOverloadSignal(Kind(ErrorKind::kTimeout)));
+  EXPECT_FALSE(IsOverloadSignal(Kind(ErrorKind::kInvalidResponse)));
   EXPECT_FALSE(IsOverloadSignal(Http(500)));
   EXPECT_FALSE(IsOverloadSignal(Kind(ErrorKind::kReset)));
 }

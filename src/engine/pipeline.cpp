@@ -31,6 +31,7 @@
 
 #include "client/api_key.h"
 #include "client/client.h"
+#include "client/server_load_poller.h"
 #include "common/bounded_queue.h"
 #include "common/clock.h"
 #include "common/json_writer.h"
@@ -207,7 +208,6 @@ class Job {
   void ParserLoop();
   void WriterLoop();
   void ProgressLoop();
-  void ServerLoadLoop();
   // Counts a finished row and hands its record to the writer: at once, or by appending it to
   // `batch` for the caller to push (and then Settle) with the rest of its batch.
   void Finish(WorkItem item, RowRecord record, std::vector<RowRecord>* batch = nullptr);
@@ -782,46 +782,19 @@ void Job::ProgressLoop() {
   if (tty) std::fprintf(stderr, "\r\033[K");
 }
 
-void Job::ServerLoadLoop() {
-  // Adaptive concurrency follows the server's queue when the server reports it (vLLM, SGLang,
-  // llama.cpp --metrics): one short GET per endpoint, five times a second for the first seconds
-  // (the limit doubles per report while the batch has room: a big server is full within about a
-  // second) and twice a second after. A server without it is asked once; the client then goes by
-  // latency alone.
-  constexpr auto kRampEvery = std::chrono::milliseconds(200);
-  constexpr auto kEvery = std::chrono::milliseconds(500);
-  constexpr double kRampSeconds = 5;
-  const Clock::TimePoint began = SystemClock()->Now();
-  bool reported = false;
-  int failures = 0;
-  std::unique_lock lock(progress_mu_);
-  while (!progress_done_) {
-    lock.unlock();
-    auto load = FetchServerLoad(client_options_, 2.0);
-    lock.lock();
-    if (progress_done_) break;
-    if (load.ok()) {
-      if (!reported) {
-        SF_LOG_INFO(
-            "adaptive concurrency follows the server's queue from its /metrics ({} running, {} "
-            "waiting)",
-            load->running, load->waiting);
-      }
-      reported = true;
-      failures = 0;
-      client_->ObserveServerLoad(static_cast<int>(std::min<int64_t>(load->running, INT32_MAX)),
-                                 static_cast<int>(std::min<int64_t>(load->waiting, INT32_MAX)));
-    } else if (!reported || ++failures >= 3) {
-      SF_LOG_DEBUG("adaptive concurrency follows latency: {}", load.status().message());
-      if (reported) client_->ServerLoadLost();
-      break;
-    }
-    bool ramp = SecondsBetween(began, SystemClock()->Now()) < kRampSeconds;
-    progress_cv_.wait_for(lock, ramp ? kRampEvery : kEvery);
-  }
-}
-
 Status Job::RequestPass() {
+  // Adaptive concurrency follows the server's size and queue (client/server_load_poller.h); it
+  // learns the size before the first request goes out.
+  std::unique_ptr<client::ServerLoadPoller> server_load;
+  if (cfg_.concurrency <= 0) {
+    client::ServerLoadPollerOptions po;
+    po.endpoints = client_options_.endpoints;
+    po.api_key = client_options_.api_key;
+    po.verify_tls = client_options_.verify_tls;
+    po.user_agent = client_options_.user_agent;
+    auto poller = client::ServerLoadPoller::Start(std::move(po), client_.get());
+    if (poller.ok()) server_load = std::move(*poller);
+  }
   const int workers =
       cfg_.workers > 0 ? cfg_.workers : std::max(2u, std::thread::hardware_concurrency());
   std::vector<std::thread> worker_threads;
@@ -830,8 +803,6 @@ Status Job::RequestPass() {
   for (int i = 0; i < 2; ++i) parser_threads.emplace_back([this] { ParserLoop(); });
   std::thread writer([this] { WriterLoop(); });
   std::thread progress([this] { ProgressLoop(); });
-  std::thread server_load;
-  if (cfg_.concurrency <= 0) server_load = std::thread([this] { ServerLoadLoop(); });
 
   Status read_status;
   int64_t row_id = 0;
@@ -905,7 +876,7 @@ Status Job::RequestPass() {
   }
   progress_cv_.notify_all();
   progress.join();
-  if (server_load.joinable()) server_load.join();
+  if (server_load) server_load->Stop();
   SF_RETURN_NOT_OK(read_status);
   return writer_status_;
 }

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "client/client.h"
+#include "client/server_load.h"
 #include "common/status.h"
 
 namespace structflow::engine {
@@ -24,21 +25,12 @@ Result<std::vector<ModelInfo>> ListModels(const client::ClientOptions& options);
 // "a, b, c"
 std::string ModelNames(const std::vector<ModelInfo>& models);
 
-// A server's queue from its Prometheus /metrics: requests running (holding batch slots) and
-// waiting for a slot. Read from vLLM (vllm:num_requests_running, vllm:num_requests_waiting; also
-// `structflow sim`), SGLang (sglang:num_running_reqs, sglang:num_queue_reqs) and llama.cpp's
-// server started with --metrics (llamacpp:requests_processing, llamacpp:requests_deferred);
-// values of several label sets (models, engines) are summed.
-struct ServerLoad {
-  int64_t running = 0;
-  int64_t waiting = 0;
-};
-
-// Nothing when the text holds neither a running nor a waiting metric of these servers.
-std::optional<ServerLoad> ParseServerLoad(std::string_view metrics_text);
+// A server's queue (client/server_load.h: ParseServerLoad reads it from /metrics).
+using client::ServerLoad;
 
 // The queue of every endpoint (GET /metrics at the server's root, beside /v1), summed. An error
-// when one does not answer or reports no queue. One attempt each, with `timeout_s`.
+// when one does not answer or reports no queue. One attempt each, with `timeout_s`
+// (client::FetchServerLoadOnce).
 Result<ServerLoad> FetchServerLoad(const client::ClientOptions& options, double timeout_s);
 
 }  // namespace structflow::engine

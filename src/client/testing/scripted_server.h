@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstring>
@@ -26,6 +27,7 @@ struct SeenRequest {
   std::string head;  // request line and headers
   std::string body;
   std::chrono::steady_clock::time_point at;  // when it was read whole
+  int connection = 0;                        // which accepted connection (0, 1, ...) carried it
 };
 
 class ScriptedServer {
@@ -54,6 +56,11 @@ class ScriptedServer {
   std::string base_url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/v1"; }
 
   int connections() const { return connections_.load(); }
+  // The most connections open at once so far.
+  int peak_open_connections() const {
+    std::lock_guard lock(mu_);
+    return peak_open_;
+  }
 
   std::vector<SeenRequest> seen() const {
     std::lock_guard lock(mu_);
@@ -86,13 +93,14 @@ class ScriptedServer {
         ::close(fd);
         break;
       }
-      connections_.fetch_add(1);
+      const int id = connections_.fetch_add(1);
+      peak_open_ = std::max(peak_open_, ++open_);
       conn_fds_.push_back(fd);
-      conn_threads_.emplace_back([this, fd] { Serve(fd); });
+      conn_threads_.emplace_back([this, fd, id] { Serve(fd, id); });
     }
   }
 
-  void Serve(int fd) {
+  void Serve(int fd, int id) {
     std::string buf;
     char chunk[4096];
     while (true) {
@@ -117,6 +125,7 @@ class ScriptedServer {
       }
       req.body = buf.substr(head_end + 4, content_length);
       req.at = std::chrono::steady_clock::now();
+      req.connection = id;
       buf.erase(0, head_end + 4 + content_length);
       {
         std::lock_guard lock(mu_);
@@ -138,6 +147,7 @@ class ScriptedServer {
     for (int& f : conn_fds_) {
       if (f == fd) f = -1;
     }
+    --open_;
     ::close(fd);
   }
 
@@ -149,6 +159,8 @@ class ScriptedServer {
   mutable std::mutex mu_;
   std::vector<SeenRequest> seen_;
   std::vector<int> conn_fds_;
+  int open_ = 0;       // connections open now
+  int peak_open_ = 0;  // the most open at once
   std::vector<std::thread> conn_threads_;
   std::thread accept_thread_;
 };

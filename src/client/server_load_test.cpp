@@ -1,8 +1,8 @@
-#include "engine/server_info.h"
+#include "client/server_load.h"
 
 #include <gtest/gtest.h>
 
-namespace structflow::engine {
+namespace structflow::client {
 namespace {
 
 TEST(ParseServerLoad, ReadsVllmAndSumsLabelSets) {
@@ -40,5 +40,36 @@ TEST(ParseServerLoad, NothingWithoutAQueueMetricOrWithGarbage) {
   EXPECT_FALSE(ParseServerLoad("vllm:num_requests_running{model_name=\"m\"} NaNx\n").has_value());
 }
 
+TEST(ParseLlamaCppProps, ReadsTotalSlotsAndSaysConnectionsAreBound) {
+  auto slots = ParseLlamaCppProps(
+      R"({"default_generation_settings":{"n_ctx":1024},"total_slots":4,"model_path":"m.gguf",)"
+      R"("modalities":{"vision":false},"build_info":"b6000-abc"})");
+  ASSERT_TRUE(slots.has_value());
+  EXPECT_EQ(slots->slots, 4);
+  EXPECT_TRUE(slots->binds_connections);
+  EXPECT_FALSE(ParseLlamaCppProps(R"({"total_slots":0})").has_value());
+  EXPECT_FALSE(ParseLlamaCppProps(R"({"total_slots":"4"})").has_value());
+  EXPECT_FALSE(ParseLlamaCppProps(R"({"detail":"Not Found"})").has_value());
+  EXPECT_FALSE(ParseLlamaCppProps("<html>404</html>").has_value());
+}
+
+TEST(ParseSglangServerInfo, SumsRanksElseTakesTheArgument) {
+  auto ranks = ParseSglangServerInfo(
+      R"({"model_path":"m","max_running_requests":null,"internal_states":[)"
+      R"({"max_running_requests":48,"last_gen_throughput":1.5},{"max_running_requests":48}],)"
+      R"("version":"0.5.0"})");
+  ASSERT_TRUE(ranks.has_value());
+  EXPECT_EQ(ranks->slots, 96);
+  EXPECT_FALSE(ranks->binds_connections);
+  auto arg = ParseSglangServerInfo(
+      R"({"max_running_requests":32,"internal_states":[{"last_gen_throughput":1}]})");
+  ASSERT_TRUE(arg.has_value());
+  EXPECT_EQ(arg->slots, 32);
+  // SGLang sizes the batch itself: nothing published.
+  EXPECT_FALSE(
+      ParseSglangServerInfo(R"({"max_running_requests":null,"internal_states":[{}]})").has_value());
+  EXPECT_FALSE(ParseSglangServerInfo(R"({"total_slots":4})").has_value());
+}
+
 }  // namespace
-}  // namespace structflow::engine
+}  // namespace structflow::client
