@@ -360,7 +360,9 @@ void Scores(const ReportData& d, std::string* out) {
               "rows ({:.1f}% of the key's rows)\">{}</td>",
               rgb, 0.08 + 0.85 * share, share > 0.55 ? "#fff" : "inherit", EscapeHtml(Label(k)),
               EscapeHtml(Label(pr)), n, 100 * share,
-              Figure(Path(p, {"confusion", k, pr}), Fmt::kInt, static_cast<double>(n)));
+              // eval --json lists only the cells that occur.
+              n ? Figure(Path(p, {"confusion", k, pr}), Fmt::kInt, static_cast<double>(n))
+                : std::string("0"));
         }
         *out += "</tr>";
       }
