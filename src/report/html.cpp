@@ -152,7 +152,8 @@ std::string SvgThroughput(const std::vector<engine::RowTiming>& timings) {
   for (const auto& r : timings) t.push_back(r.finished_at_s);
   std::sort(t.begin(), t.end());
   const double start = t.front(), span = std::max(t.back() - start, 1e-3);
-  const int bins = std::clamp(static_cast<int>(span), 10, 60);
+  // About ten rows a bin at least, so a short run is not drawn as noise; at most 60 bins.
+  const int bins = std::clamp(static_cast<int>(t.size() / 10), 2, 60);
   const double width_s = span / bins;
   std::vector<double> rate(static_cast<size_t>(bins), 0);
   for (double x : t) {
@@ -177,14 +178,14 @@ std::string SvgThroughput(const std::vector<engine::RowTiming>& timings) {
   for (int b = 0; b < bins; ++b) {
     double x = left + (w - left) * b / bins;
     svg += fmt::format(
-        "<rect x=\"{:.1f}\" y=\"16\" width=\"{:.1f}\" height=\"{}\" class=\"hover\"><title>{:.1f}-"
-        "{:.1f} s: {:.1f} rows/s</title></rect>",
+        "<rect x=\"{:.1f}\" y=\"16\" width=\"{:.1f}\" height=\"{}\" class=\"hover\"><title>{:.3g}-"
+        "{:.3g} s: {:.1f} rows/s</title></rect>",
         x, (w - left) / bins, h - 16, b * width_s, (b + 1) * width_s, rate[static_cast<size_t>(b)]);
   }
   svg += fmt::format("<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" class=\"axisline\"/>", left, h,
                      w, h);
   svg += fmt::format("<text x=\"{}\" y=\"{}\" class=\"axis\">0 s</text>", left, h + 16);
-  svg += fmt::format("<text x=\"{}\" y=\"{}\" class=\"axis\" text-anchor=\"end\">{:.1f} s</text>",
+  svg += fmt::format("<text x=\"{}\" y=\"{}\" class=\"axis\" text-anchor=\"end\">{:.3g} s</text>",
                      w, h + 16, span);
   return svg + "</svg>";
 }
