@@ -238,6 +238,12 @@ std::string Script() {
     document.body.setAttribute('data-images-total',imgs.length);
     var s=document.getElementById('img-status');if(s)s.textContent=ok+' of '+imgs.length+' thumbnails decoded';
   });
+  // How long the page took to parse and load in this browser (read by bench/report/run.sh).
+  addEventListener('load',function(){
+    var n=performance.getEntriesByType('navigation')[0];
+    if(n)document.body.setAttribute('data-dom-content-loaded-ms',Math.round(n.domContentLoadedEventEnd));
+    document.body.setAttribute('data-load-ms',Math.round(performance.now()));
+  });
 })();
 )";
 }
