@@ -8,7 +8,7 @@
 set -euo pipefail
 BUILD=${1:-build/release}
 WORK=${2:-/tmp/structflow-report-bench}
-IMAGES=${3:-5000}
+IMAGES=${3:-6000}  # about 10,000 questions
 SF=$(cd "$BUILD" && pwd)/src/cli/structflow
 mkdir -p "$WORK"
 CHROME=(chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --no-first-run

@@ -1,11 +1,7 @@
 // `structflow report`: one self-contained HTML page about one run, or two runs of the same rows
 // (see report/report.h).
-#include <fmt/format.h>
-
 #include <CLI/CLI.hpp>
 #include <cstdio>
-#include <filesystem>
-#include <fstream>
 #include <memory>
 
 #include "cli/command_line.h"
@@ -13,29 +9,6 @@
 #include "report/report.h"
 
 namespace structflow::cli {
-namespace {
-
-// Writes `text` to `path` through a temporary file and a rename: the page appears whole or not
-// at all.
-Status WriteFileAtomically(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    f.write(text.data(), static_cast<std::streamsize>(text.size()));
-    f.flush();
-    if (!f) {
-      return Status::IOError(fmt::format(
-          "cannot write {}: check the folder exists and is writable, or pass -o PATH", tmp));
-    }
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) return Status::IOError(fmt::format("cannot write {}: {}", path, ec.message()));
-  return Status::OK();
-}
-
-}  // namespace
-
 void AddReportCommand(CLI::App& app, int* exit_code) {
   struct Opts {
     report::ReportOptions report;
@@ -84,15 +57,9 @@ void AddReportCommand(CLI::App& app, int* exit_code) {
   sub->callback([o, exit_code] {
     o->report.command = CommandLine();
     report::ReportSummary summary;
-    auto html = report::BuildReport(o->report, &summary);
-    if (!html.ok()) {
-      std::fprintf(stderr, "structflow report: %s\n", html.status().message().c_str());
-      *exit_code = 1;
-      return;
-    }
-    Status st = WriteFileAtomically(o->out, *html);
-    if (!st.ok()) {
-      std::fprintf(stderr, "structflow report: %s\n", st.message().c_str());
+    auto bytes = report::WriteReport(o->report, o->out, &summary);
+    if (!bytes.ok()) {
+      std::fprintf(stderr, "structflow report: %s\n", bytes.status().message().c_str());
       *exit_code = 1;
       return;
     }
@@ -103,7 +70,7 @@ void AddReportCommand(CLI::App& app, int* exit_code) {
                    static_cast<long long>(summary.gallery_shown),
                    static_cast<long long>(summary.gallery_candidates));
     }
-    std::printf("wrote %s (%.1f MB)\n", o->out.c_str(), static_cast<double>(html->size()) / 1e6);
+    std::printf("wrote %s (%.1f MB)\n", o->out.c_str(), static_cast<double>(*bytes) / 1e6);
     *exit_code = 0;
   });
 }

@@ -4,7 +4,6 @@
 
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 
 #include "demo/dataset.h"
 #include "engine/eval.h"
@@ -44,20 +43,6 @@ engine::JobConfig DemoJob(const std::string& input, const std::string& out,
   job.progress = "log";
   job.progress_interval_s = 2;
   return job;
-}
-
-Status WriteText(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    f.write(text.data(), static_cast<std::streamsize>(text.size()));
-    if (!f) return Status::IOError(fmt::format("cannot write {}", tmp));
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec)
-    return Status::IOError(fmt::format("cannot rename {} to {}: {}", tmp, path, ec.message()));
-  return Status::OK();
 }
 
 }  // namespace
@@ -177,11 +162,10 @@ int RunDemo(const DemoOptions& options) {
       "structflow report {} {} --key key --by texts.source --labels 'with image,without image' "
       "-o {}",
       with, without, page);
-  auto html = report::BuildReport(ro, nullptr);
-  Status written = html.ok() ? WriteText(page, *html) : html.status();
+  auto written = report::WriteReport(ro, page, nullptr);
   if (!written.ok()) {
     std::fprintf(stderr, "structflow demo: writing the report %s: %s\n", page.c_str(),
-                 written.message().c_str());
+                 written.status().message().c_str());
     return engine::kExitFailed;
   }
   std::printf("   open it in a browser: %s\n", page.c_str());

@@ -269,8 +269,11 @@ Result<std::optional<std::string>> Checkpoint::GetMeta(const std::string& key) {
   return out;
 }
 
-Result<std::optional<std::string>> Checkpoint::ReadMeta(const std::string& path,
-                                                        const std::string& key) {
+namespace {
+
+// The report reads a checkpoint without taking the job's lock: a finished job's file, or a
+// running job's committed rows (WAL readers never block the writer).
+Result<sqlite3*> OpenReadOnly(const std::string& path) {
   sqlite3* db = nullptr;
   if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
     Status st = Status::IOError(fmt::format("cannot open checkpoint {}: {}", path,
@@ -279,6 +282,14 @@ Result<std::optional<std::string>> Checkpoint::ReadMeta(const std::string& path,
     return st;
   }
   sqlite3_busy_timeout(db, 5000);
+  return db;
+}
+
+}  // namespace
+
+Result<std::optional<std::string>> Checkpoint::ReadMeta(const std::string& path,
+                                                        const std::string& key) {
+  SF_ASSIGN_OR_RAISE(sqlite3 * db, OpenReadOnly(path));
   sqlite3_stmt* st = nullptr;
   std::optional<std::string> out;
   if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = ?1", -1, &st, nullptr) ==
@@ -294,14 +305,7 @@ Result<std::optional<std::string>> Checkpoint::ReadMeta(const std::string& path,
 }
 
 Result<std::vector<RowTiming>> Checkpoint::ReadTimings(const std::string& path) {
-  sqlite3* db = nullptr;
-  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
-    Status st = Status::IOError(fmt::format("cannot open checkpoint {}: {}", path,
-                                            db ? sqlite3_errmsg(db) : "out of memory"));
-    sqlite3_close(db);
-    return st;
-  }
-  sqlite3_busy_timeout(db, 5000);
+  SF_ASSIGN_OR_RAISE(sqlite3 * db, OpenReadOnly(path));
   std::vector<RowTiming> out;
   sqlite3_stmt* st = nullptr;
   if (sqlite3_prepare_v2(db,

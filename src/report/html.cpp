@@ -576,16 +576,6 @@ bool Passing(const engine::RowOutcome& r) {
   return false;
 }
 
-std::string ShellQuote(const std::string& s) {
-  if (!s.empty() && s.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                        "0123456789_-./=:,") == std::string::npos) {
-    return s;
-  }
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
 void Errors(const ReportData& d, std::string* out) {
   const bool two = d.runs.size() == 2;
   *out += "<section id=\"errors\"><h2>Errors</h2>";
@@ -632,7 +622,7 @@ void Errors(const ReportData& d, std::string* out) {
       *out += fmt::format(
           "<pre>structflow run ... --out {} --retry-failed</pre><p class=\"muted\">({} does not "
           "record the command; use the same arguments as before.)</p>",
-          EscapeHtml(ShellQuote(run.file)), EscapeHtml(cp));
+          EscapeHtml(run.file), EscapeHtml(cp));
     }
   }
   *out += "</section>";

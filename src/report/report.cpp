@@ -17,6 +17,7 @@
 #include "image/image.h"
 #include "image/image_value.h"
 #include "image/prepared_cache.h"
+#include "io/files.h"
 #include "io/source.h"
 #include "report/html.h"
 #include "table/column_path.h"
@@ -411,6 +412,15 @@ Result<std::string> BuildReport(const ReportOptions& options, ReportSummary* sum
     summary->notes = data.notes;
   }
   return html;
+}
+
+Result<int64_t> WriteReport(const ReportOptions& options, const std::string& path,
+                            ReportSummary* summary) {
+  SF_ASSIGN_OR_RAISE(std::string html, BuildReport(options, summary));
+  SF_ASSIGN_OR_RAISE(auto file, io::AtomicFile::Create(path));
+  SF_RETURN_NOT_OK(file->Append(html));
+  SF_RETURN_NOT_OK(file->Commit());
+  return static_cast<int64_t>(html.size());
 }
 
 }  // namespace structflow::report

@@ -47,4 +47,9 @@ struct ReportSummary {
 // different rows, unreadable file).
 Result<std::string> BuildReport(const ReportOptions& options, ReportSummary* summary);
 
+// BuildReport, then writes the page to `path` atomically (a temporary file renamed when whole).
+// Returns the page's size in bytes.
+Result<int64_t> WriteReport(const ReportOptions& options, const std::string& path,
+                            ReportSummary* summary);
+
 }  // namespace structflow::report
