@@ -16,6 +16,7 @@ APT_PACKAGES=(
   python3 python3-pil python3-httpx python3-aiohttp
   time bc curl  # bench/run_peers.sh: /usr/bin/time, ratios, the simulator's /metrics
   nodejs npm
+  chromium  # tests/e2e/report_browser.sh opens `structflow report` pages headless
 )
 
 SUDO=""

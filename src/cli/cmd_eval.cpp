@@ -19,14 +19,15 @@ void AddEvalCommand(CLI::App& app, int* exit_code) {
   auto o = std::make_shared<Opts>();
   auto* sub = app.add_subcommand(
       "eval",
-      "Score results against an answer key: accuracy with a 95% confidence interval, per-class "
-      "counts\n"
-      "and a confusion table. Given two results files of the same rows (say, with and without the\n"
-      "image), also the four-way table: both right, right only in the first, right only in the "
-      "second,\n"
-      "both wrong. Rows whose `error` is set are counted apart, never scored as wrong.\n\n"
+      "Score results against an answer key: accuracy with a 95% confidence interval, per-class\n"
+      "precision and recall, a confusion table and, with --by, a breakdown by a column. Given two\n"
+      "results files of the same rows (say, with and without the image), also the four-way table\n"
+      "(both right, right only in the first, right only in the second, both wrong) and McNemar's\n"
+      "exact test of the paired difference. A row is scored when it has a key and no error; rows\n"
+      "whose `error` is set are counted apart, never scored as wrong. Keys and predictions are\n"
+      "normalised before comparing (`Answer: C` matches `c`; case, whitespace).\n\n"
       "Example:\n"
-      "  structflow eval with_image.parquet without_image.parquet --pred output --key key\n");
+      "  structflow eval with_image.parquet without_image.parquet --key key --by texts.source\n");
   sub->add_option("files", o->files, "One results file, or two of the same rows to compare")
       ->required()
       ->expected(1, 2);
@@ -34,6 +35,11 @@ void AddEvalCommand(CLI::App& app, int* exit_code) {
   sub->add_option("--key", o->eval.key,
                   "Column path of the answer key (e.g. made with run --extract)")
       ->capture_default_str();
+  sub->add_option("--by", o->eval.by,
+                  "Column path to break the accuracy down by (e.g. the question's source)");
+  sub->add_flag("!--no-normalize", o->eval.normalize,
+                "Compare key and prediction exactly as stored (no case, whitespace or 'Answer:' "
+                "normalisation)");
   sub->add_option("--labels", o->labels, "Names for the two files in the report")
       ->expected(2)
       ->delimiter(',');
@@ -48,7 +54,10 @@ void AddEvalCommand(CLI::App& app, int* exit_code) {
         *exit_code = 1;
         return;
       }
-      scores.push_back(engine::ScoreOutcomes(f, *r));
+      scores.push_back(engine::ScoreOutcomes(f, *r, o->eval));
+      for (const auto& w : scores.back().warnings) {
+        std::fprintf(stderr, "structflow eval: warning: %s\n", w.c_str());
+      }
       rows.push_back(std::move(*r));
     }
     if (rows.size() == 1) {

@@ -7,7 +7,9 @@
 #include <algorithm>
 #include <cstdio>
 #include <memory>
+#include <string_view>
 
+#include "cli/command_line.h"
 #include "cli/commands.h"
 #include "common/status.h"
 #include "engine/job.h"
@@ -228,6 +230,11 @@ void AddRunCommand(CLI::App& app, int* exit_code) {
   auto* job = "Job";
   sub->add_option("--checkpoint", cfg->checkpoint, "Checkpoint database (default: OUT.checkpoint)")
       ->group(job);
+  sub->add_flag(
+         "--retry-failed", cfg->retry_failed,
+         "Send again every row the checkpoint holds as failed, whatever the reason (rows that "
+         "failed for a passing reason are re-sent even without it)")
+      ->group(job);
   sub->add_flag("--dry-run", cfg->dry_run, "Print the first request and the settings; send nothing")
       ->group(job);
   sub->add_option("--workers", cfg->workers, "CPU worker threads (0: one per core)")->group(job);
@@ -248,6 +255,14 @@ void AddRunCommand(CLI::App& app, int* exit_code) {
       }
     }
     if (*seed >= 0) cfg->seed = *seed;
+    // Recorded in the checkpoint so `structflow report` can show the command that re-sends the
+    // failed rows; --retry-failed is what the report adds.
+    cfg->command = CommandLine();
+    for (const char* flag : {" --retry-failed"}) {
+      for (size_t at; (at = cfg->command.find(flag)) != std::string::npos;) {
+        cfg->command.erase(at, std::string_view(flag).size());
+      }
+    }
     *exit_code = engine::RunJob(*cfg);
   });
 }

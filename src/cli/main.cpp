@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "cli/command_line.h"
 #include "cli/commands.h"
 #include "common/logging.h"
 
@@ -72,10 +73,12 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", log_level, "debug, info, warn, error or off")
       ->capture_default_str();
 
+  structflow::cli::SetCommandLine(argc, argv);
   int exit_code = 0;
   structflow::cli::AddRunCommand(app, &exit_code);
   structflow::cli::AddDoctorCommand(app, &exit_code);
   structflow::cli::AddEvalCommand(app, &exit_code);
+  structflow::cli::AddReportCommand(app, &exit_code);
   structflow::cli::AddInspectCommand(app, &exit_code);
   structflow::cli::AddConvertCommand(app, &exit_code);
   structflow::cli::AddSimCommand(app, &exit_code);

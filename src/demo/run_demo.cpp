@@ -9,6 +9,7 @@
 #include "engine/eval.h"
 #include "engine/job.h"
 #include "io/source.h"
+#include "report/report.h"
 #include "sim/server.h"
 
 namespace structflow::demo {
@@ -31,7 +32,10 @@ engine::JobConfig DemoJob(const std::string& input, const std::string& out,
   job.out = out;
   job.endpoints = {endpoint};
   job.explode = {"images", "texts"};
-  if (with_image) job.images = {"images"};
+  if (with_image) {
+    job.images = {"images"};
+    job.keep_binary = true;  // the report's gallery shows the images
+  }
   job.prompt = "{texts.user}";
   job.choices = {"A", "B", "C", "D"};
   job.extract = {"key=texts.assistant:Answer: ([A-D])"};
@@ -122,11 +126,12 @@ int RunDemo(const DemoOptions& options) {
   }
   (*server)->Stop();
 
-  std::printf("5. Scoring (structflow eval %s %s --pred output --key key):\n\n", with.c_str(),
+  std::printf("5. Scoring (structflow eval %s %s --key key --by texts.source):\n\n", with.c_str(),
               without.c_str());
   engine::EvalOptions eo;
   eo.pred = "output";
   eo.key = "key";
+  eo.by = "texts.source";
   auto a = engine::ReadOutcomes(with, eo);
   auto b = engine::ReadOutcomes(without, eo);
   if (!a.ok() || !b.ok()) {
@@ -139,16 +144,38 @@ int RunDemo(const DemoOptions& options) {
     std::fprintf(stderr, "structflow demo: %s\n", c.status().message().c_str());
     return engine::kExitFailed;
   }
-  std::string report =
-      engine::FormatComparison(engine::ScoreOutcomes(with, *a), engine::ScoreOutcomes(without, *b),
-                               *c, "with image", "without image");
-  std::fputs(report.c_str(), stdout);
+  std::string scores = engine::FormatComparison(engine::ScoreOutcomes(with, *a, eo),
+                                                engine::ScoreOutcomes(without, *b, eo), *c,
+                                                "with image", "without image");
+  std::fputs(scores.c_str(), stdout);
+
+  const std::string page = dir + "/report.html";
+  std::printf(
+      "\n6. Writing the report (structflow report %s %s --key key --by texts.source "
+      "--labels 'with image,without image' -o %s)\n",
+      with.c_str(), without.c_str(), page.c_str());
+  report::ReportOptions ro;
+  ro.results = {with, without};
+  ro.labels = {"with image", "without image"};
+  ro.eval = eo;
+  ro.command = fmt::format(
+      "structflow report {} {} --key key --by texts.source --labels 'with image,without image' "
+      "-o {}",
+      with, without, page);
+  auto written = report::WriteReport(ro, page, nullptr);
+  if (!written.ok()) {
+    std::fprintf(stderr, "structflow demo: writing the report %s: %s\n", page.c_str(),
+                 written.status().message().c_str());
+    return engine::kExitFailed;
+  }
+  std::printf("   open it in a browser: %s\n", page.c_str());
   std::printf(
       "\n(The four-way table: 'right only with image' is where the image helped, 'right only "
       "without\n"
       "image' where it hurt. With the simulator both are chance; with a real model they are the "
       "point.)\n\n"
-      "Outputs: %s\n         %s\n         %s (and .stats.json beside each result)\n\n"
+      "Outputs: %s\n         %s\n         %s (and .stats.json beside each result)\n"
+      "Report:  %s\n\n"
       "The same job against a real vLLM server serving a vision model:\n"
       "  vllm serve Qwen/Qwen2.5-VL-3B-Instruct --limit-mm-per-prompt '{\"image\":1}' "
       "--max-model-len 8192\n"
@@ -157,7 +184,7 @@ int RunDemo(const DemoOptions& options) {
       "    --prompt '{texts.user}' --choice A,B,C,D --extract 'key=texts.assistant:Answer: "
       "([A-D])'\n"
       "  structflow eval answers.parquet --pred output --key key\n",
-      input.c_str(), with.c_str(), without.c_str(), input.c_str());
+      input.c_str(), with.c_str(), without.c_str(), page.c_str(), input.c_str());
   return engine::kExitOk;
 }
 

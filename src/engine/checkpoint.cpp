@@ -95,7 +95,19 @@ Result<std::unique_ptr<Checkpoint>> Checkpoint::Open(const std::string& path,
       "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
       "CREATE TABLE IF NOT EXISTS rows (row_id INTEGER PRIMARY KEY, fingerprint INTEGER NOT NULL,"
       " raw BLOB, dialect TEXT, error_kind TEXT, error_message TEXT, http_status INTEGER,"
-      " attempts INTEGER, prompt_tokens INTEGER, completion_tokens INTEGER)"));
+      " attempts INTEGER, prompt_tokens INTEGER, completion_tokens INTEGER, finished_at REAL,"
+      " latency_s REAL)"));
+  // Checkpoints from before the timing columns: add them (old rows keep NULL there).
+  for (const char* column : {"finished_at", "latency_s"}) {
+    sqlite3_stmt* st = nullptr;
+    std::string sql = fmt::format("SELECT {} FROM rows LIMIT 0", column);
+    bool has = sqlite3_prepare_v2(cp->db_, sql.c_str(), -1, &st, nullptr) == SQLITE_OK;
+    sqlite3_finalize(st);
+    if (!has) {
+      SF_RETURN_NOT_OK(
+          cp->Exec(fmt::format("ALTER TABLE rows ADD COLUMN {} REAL", column).c_str()));
+    }
+  }
   SF_ASSIGN_OR_RAISE(auto existing, cp->GetMeta("job_key"));
   if (existing && *existing != job_key) {
     return Status::InvalidArgument(fmt::format(
@@ -105,22 +117,26 @@ Result<std::unique_ptr<Checkpoint>> Checkpoint::Open(const std::string& path,
   }
   if (!existing) SF_RETURN_NOT_OK(cp->SetMeta("job_key", job_key));
   if (sqlite3_prepare_v2(
-          cp->db_, "INSERT OR REPLACE INTO rows VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+          cp->db_,
+          "INSERT OR REPLACE INTO rows (row_id, fingerprint, raw, dialect, error_kind,"
+          " error_message, http_status, attempts, prompt_tokens, completion_tokens, finished_at,"
+          " latency_s) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
           -1, &cp->put_, nullptr) != SQLITE_OK) {
     return SqliteError(cp->db_, "prepare", path);
   }
   return cp;
 }
 
-Result<std::unordered_map<int64_t, uint64_t>> Checkpoint::LoadFingerprints() {
+Result<std::unordered_map<int64_t, uint64_t>> Checkpoint::LoadFingerprints(bool resend_failed) {
   std::unordered_map<int64_t, uint64_t> out;
   sqlite3_stmt* st = nullptr;
-  if (sqlite3_prepare_v2(db_,
-                         "SELECT row_id, fingerprint FROM rows WHERE error_kind IS NULL OR NOT ("
-                         " error_kind IN ('connect', 'timeout', 'reset', 'cancelled') OR "
-                         "(error_kind = 'http_status' AND"
-                         " (http_status IN (408, 409, 429) OR http_status >= 500)))",
-                         -1, &st, nullptr) != SQLITE_OK) {
+  const char* sql = resend_failed
+                        ? "SELECT row_id, fingerprint FROM rows WHERE error_kind IS NULL"
+                        : "SELECT row_id, fingerprint FROM rows WHERE error_kind IS NULL OR NOT ("
+                          " error_kind IN ('connect', 'timeout', 'reset', 'cancelled') OR "
+                          "(error_kind = 'http_status' AND"
+                          " (http_status IN (408, 409, 429) OR http_status >= 500)))";
+  if (sqlite3_prepare_v2(db_, sql, -1, &st, nullptr) != SQLITE_OK) {
     return SqliteError(db_, "read", path_);
   }
   int rc;
@@ -159,6 +175,13 @@ Status Checkpoint::Put(const RowRecord& r) {
   sqlite3_bind_int(put_, 8, r.error.attempts);
   sqlite3_bind_int64(put_, 9, r.prompt_tokens);
   sqlite3_bind_int64(put_, 10, r.completion_tokens);
+  if (r.finished_at_s > 0) {
+    sqlite3_bind_double(put_, 11, r.finished_at_s);
+    sqlite3_bind_double(put_, 12, r.latency_s);
+  } else {
+    sqlite3_bind_null(put_, 11);
+    sqlite3_bind_null(put_, 12);
+  }
   if (sqlite3_step(put_) != SQLITE_DONE) return SqliteError(db_, "write", path_);
   ++pending_;
   return Status::OK();
@@ -178,7 +201,8 @@ Result<std::unique_ptr<Checkpoint::Cursor>> Checkpoint::Scan(int64_t first_row_i
   if (sqlite3_prepare_v2(
           db_,
           "SELECT row_id, fingerprint, raw, dialect, error_kind, error_message, http_status,"
-          " attempts, prompt_tokens, completion_tokens FROM rows WHERE row_id >= ?1 ORDER BY "
+          " attempts, prompt_tokens, completion_tokens, finished_at, latency_s FROM rows WHERE"
+          " row_id >= ?1 ORDER BY "
           "row_id",
           -1, &c->stmt_, nullptr) != SQLITE_OK) {
     return SqliteError(db_, "scan", path_);
@@ -211,6 +235,8 @@ Result<std::optional<RowRecord>> Checkpoint::Cursor::Next() {
   r.error.attempts = sqlite3_column_int(stmt_, 7);
   r.prompt_tokens = sqlite3_column_int64(stmt_, 8);
   r.completion_tokens = sqlite3_column_int64(stmt_, 9);
+  r.finished_at_s = sqlite3_column_double(stmt_, 10);
+  r.latency_s = sqlite3_column_double(stmt_, 11);
   return std::optional<RowRecord>(std::move(r));
 }
 
@@ -240,6 +266,68 @@ Result<std::optional<std::string>> Checkpoint::GetMeta(const std::string& key) {
     out = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
   }
   sqlite3_finalize(st);
+  return out;
+}
+
+namespace {
+
+// The report reads a checkpoint without taking the job's lock: a finished job's file, or a
+// running job's committed rows (WAL readers never block the writer).
+Result<sqlite3*> OpenReadOnly(const std::string& path) {
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+    Status st = Status::IOError(fmt::format("cannot open checkpoint {}: {}", path,
+                                            db ? sqlite3_errmsg(db) : "out of memory"));
+    sqlite3_close(db);
+    return st;
+  }
+  sqlite3_busy_timeout(db, 5000);
+  return db;
+}
+
+}  // namespace
+
+Result<std::optional<std::string>> Checkpoint::ReadMeta(const std::string& path,
+                                                        const std::string& key) {
+  SF_ASSIGN_OR_RAISE(sqlite3 * db, OpenReadOnly(path));
+  sqlite3_stmt* st = nullptr;
+  std::optional<std::string> out;
+  if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = ?1", -1, &st, nullptr) ==
+      SQLITE_OK) {
+    sqlite3_bind_text(st, 1, key.c_str(), -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+      out = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
+    }
+  }
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return out;
+}
+
+Result<std::vector<RowTiming>> Checkpoint::ReadTimings(const std::string& path) {
+  SF_ASSIGN_OR_RAISE(sqlite3 * db, OpenReadOnly(path));
+  std::vector<RowTiming> out;
+  sqlite3_stmt* st = nullptr;
+  if (sqlite3_prepare_v2(db,
+                         "SELECT row_id, finished_at, latency_s FROM rows WHERE finished_at IS NOT"
+                         " NULL ORDER BY row_id",
+                         -1, &st, nullptr) != SQLITE_OK) {
+    // No such column: a checkpoint from before timings were recorded. No such table: not ours.
+    std::string msg = sqlite3_errmsg(db);
+    sqlite3_close(db);
+    if (msg.find("no such column") != std::string::npos) return out;
+    return Status::InvalidArgument(
+        fmt::format("{} is not a structflow checkpoint ({})", path, msg));
+  }
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    out.push_back(
+        {sqlite3_column_int64(st, 0), sqlite3_column_double(st, 1), sqlite3_column_double(st, 2)});
+  }
+  sqlite3_finalize(st);
+  Status status = rc == SQLITE_DONE ? Status::OK() : SqliteError(db, "read", path);
+  sqlite3_close(db);
+  if (!status.ok()) return status;
   return out;
 }
 

@@ -18,6 +18,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "common/row_error.h"
 #include "common/status.h"
@@ -35,6 +36,18 @@ struct RowRecord {
   RowError error;       // kind kNone on success
   int64_t prompt_tokens = 0;
   int64_t completion_tokens = 0;
+  // When the answer came back (seconds since the Unix epoch; 0: not known, e.g. a row that
+  // failed before any request) and how long its request took (from the first attempt's start to
+  // the end of the last). For the report's latency histogram and throughput over time.
+  double finished_at_s = 0;
+  double latency_s = 0;
+};
+
+// One row's timing, as ReadTimings returns it.
+struct RowTiming {
+  int64_t row_id = 0;
+  double finished_at_s = 0;
+  double latency_s = 0;
 };
 
 class Checkpoint {
@@ -53,7 +66,9 @@ class Checkpoint {
   // Fingerprints of the stored rows a resume may reuse (row id -> fingerprint): successes and
   // rows that failed for a lasting reason. Rows that failed for a passing reason (connect,
   // timeout, reset, HTTP 408/409/429/5xx) are left out, so a re-run sends them again.
-  Result<std::unordered_map<int64_t, uint64_t>> LoadFingerprints();
+  // With `resend_failed`, rows that failed for any reason are left out too (`run
+  // --retry-failed`): only successes are reused.
+  Result<std::unordered_map<int64_t, uint64_t>> LoadFingerprints(bool resend_failed = false);
 
   // Buffers a record; it is durable once Commit() returns.
   Status Put(const RowRecord& record);
@@ -72,11 +87,19 @@ class Checkpoint {
   };
   Result<std::unique_ptr<Cursor>> Scan(int64_t first_row_id);
 
-  // Job-level key/value facts (the chosen dialect, the input row count).
+  // Job-level key/value facts (the chosen dialect, the input row count, the command).
   Status SetMeta(const std::string& key, const std::string& value);
   Result<std::optional<std::string>> GetMeta(const std::string& key);
 
   const std::string& path() const { return path_; }
+
+  // The timings of the rows in the checkpoint at `path`, opened read-only, in row order; rows
+  // without a finish time are left out. A checkpoint written before timings were recorded gives
+  // an empty list.
+  static Result<std::vector<RowTiming>> ReadTimings(const std::string& path);
+  // A job-level fact of the checkpoint at `path`, opened read-only (nullopt when not set).
+  static Result<std::optional<std::string>> ReadMeta(const std::string& path,
+                                                     const std::string& key);
 
  private:
   Checkpoint() = default;

@@ -1,6 +1,7 @@
 #include "engine/checkpoint.h"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <filesystem>
 
@@ -97,6 +98,72 @@ TEST(Checkpoint, AMissingFolderSaysToCreateIt) {
 TEST(Checkpoint, FingerprintChangesWithAnyByte) {
   EXPECT_NE(Fingerprint("prompt A"), Fingerprint("prompt B"));
   EXPECT_EQ(Fingerprint("same"), Fingerprint("same"));
+}
+
+TEST(Checkpoint, KeepsEachRowsFinishTimeAndLatencyForTheReport) {
+  std::string path = TempPath("timings.db");
+  {
+    auto cp = Checkpoint::Open(path, "job-t");
+    ASSERT_TRUE(cp.ok());
+    RowRecord a;
+    a.row_id = 2;
+    a.finished_at_s = 1700000001.25;
+    a.latency_s = 0.5;
+    RowRecord b;  // failed before any request: no timing
+    b.row_id = 1;
+    b.error = RowError{ErrorKind::kImageError, "row 1: not an image", 0, 0};
+    ASSERT_TRUE((*cp)->Put(a).ok());
+    ASSERT_TRUE((*cp)->Put(b).ok());
+    ASSERT_TRUE((*cp)->Commit().ok());
+    auto cursor = (*cp)->Scan(2);
+    ASSERT_TRUE(cursor.ok());
+    auto r = (*cursor)->Next();
+    ASSERT_TRUE(r.ok() && r->has_value());
+    EXPECT_DOUBLE_EQ((*r)->latency_s, 0.5);
+  }
+  auto t = Checkpoint::ReadTimings(path);
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  ASSERT_EQ(t->size(), 1u);
+  EXPECT_EQ((*t)[0].row_id, 2);
+  EXPECT_DOUBLE_EQ((*t)[0].finished_at_s, 1700000001.25);
+  EXPECT_DOUBLE_EQ((*t)[0].latency_s, 0.5);
+}
+
+TEST(Checkpoint, OpensACheckpointFromBeforeTimingsAndAddsTheColumns) {
+  std::string path = TempPath("old.db");
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db,
+                           "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+                           "INSERT INTO meta VALUES ('job_key', 'job-old');"
+                           "CREATE TABLE rows (row_id INTEGER PRIMARY KEY, fingerprint INTEGER NOT "
+                           "NULL, raw BLOB, dialect TEXT, error_kind TEXT, error_message TEXT,"
+                           " http_status INTEGER, attempts INTEGER, prompt_tokens INTEGER,"
+                           " completion_tokens INTEGER);"
+                           "INSERT INTO rows VALUES (0, 7, 'A', 'vllm', NULL, NULL, 200, 1, 3, 1);",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(db);
+  }
+  auto before = Checkpoint::ReadTimings(path);
+  ASSERT_TRUE(before.ok()) << before.status().ToString();
+  EXPECT_TRUE(before->empty());
+  auto cp = Checkpoint::Open(path, "job-old");
+  ASSERT_TRUE(cp.ok()) << cp.status().ToString();
+  RowRecord r;
+  r.row_id = 1;
+  r.finished_at_s = 10;
+  r.latency_s = 2;
+  ASSERT_TRUE((*cp)->Put(r).ok());
+  ASSERT_TRUE((*cp)->Commit().ok());
+  auto fps = (*cp)->LoadFingerprints();
+  ASSERT_TRUE(fps.ok());
+  EXPECT_EQ(fps->size(), 2u);  // the old row is still reusable
+  auto t = Checkpoint::ReadTimings(path);
+  ASSERT_TRUE(t.ok());
+  ASSERT_EQ(t->size(), 1u);
+  EXPECT_EQ((*t)[0].row_id, 1);
 }
 
 }  // namespace

@@ -64,6 +64,10 @@ struct JobConfig {
   // Job.
   std::string checkpoint;  // empty: OUT.checkpoint
   bool dry_run = false;
+  // Send again the rows the checkpoint holds as failed, whatever the reason.
+  bool retry_failed = false;
+  // The command line that started the job (recorded in the checkpoint for `structflow report`).
+  std::string command;
   int workers = 0;  // 0: one per core
   bool fail_fast = true;
   std::string progress = "auto";   // auto, tty, log, off

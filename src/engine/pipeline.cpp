@@ -639,6 +639,10 @@ void Job::ParserLoop() {
     r.fingerprint = f.item.fingerprint;
     f.http_attempts += c->attempts;
     r.error = c->error;
+    r.latency_s = c->latency_s;
+    r.finished_at_s = std::chrono::duration<double>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
     if (r.error.kind == ErrorKind::kCancelled) {
       ++settled;
       continue;  // not recorded: a resume sends it
@@ -1124,13 +1128,14 @@ int Job::Run() {
     return kExitFailed;
   }
   checkpoint_ = std::move(*cp);
-  auto fps = checkpoint_->LoadFingerprints();
+  auto fps = checkpoint_->LoadFingerprints(cfg_.retry_failed);
   if (!fps.ok()) {
     std::fprintf(stderr, "structflow run: %s\n", fps.status().message().c_str());
     return kExitFailed;
   }
   done_ = std::move(*fps);
-  st = ChooseDialect();
+  st = cfg_.command.empty() ? Status::OK() : checkpoint_->SetMeta("command", cfg_.command);
+  if (st.ok()) st = ChooseDialect();
   if (st.ok() && constraint_)
     st = checkpoint_->SetMeta("dialect", std::string(schema::DialectName(prepared()->dialect)));
   if (!st.ok()) {
