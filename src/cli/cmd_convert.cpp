@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "common/text.h"
 #include "io/files.h"
 #include "io/source.h"
 #include "table/record_batch.h"
@@ -76,7 +77,7 @@ void AddConvertCommand(CLI::App& app, int* exit_code) {
       ->capture_default_str();
   sub->callback([args, exit_code] {
     auto fail = [&](const Status& st) {
-      std::fprintf(stderr, "structflow convert: %s\n", st.message().c_str());
+      std::fprintf(stderr, "structflow convert: %s\n", ForTerminal(st.message()).c_str());
       *exit_code = 1;
     };
     auto usage = [&](const std::string& msg) {

@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "cli/commands.h"
+#include "common/text.h"
 #include "engine/eval.h"
 
 namespace structflow::cli {
@@ -50,7 +51,7 @@ void AddEvalCommand(CLI::App& app, int* exit_code) {
     for (const auto& f : o->files) {
       auto r = engine::ReadOutcomes(f, o->eval);
       if (!r.ok()) {
-        std::fprintf(stderr, "structflow eval: %s\n", r.status().message().c_str());
+        std::fprintf(stderr, "structflow eval: %s\n", ForTerminal(r.status().message()).c_str());
         *exit_code = 1;
         return;
       }
@@ -69,7 +70,7 @@ void AddEvalCommand(CLI::App& app, int* exit_code) {
     }
     auto c = engine::Compare(rows[0], rows[1]);
     if (!c.ok()) {
-      std::fprintf(stderr, "structflow eval: %s\n", c.status().message().c_str());
+      std::fprintf(stderr, "structflow eval: %s\n", ForTerminal(c.status().message()).c_str());
       *exit_code = 1;
       return;
     }

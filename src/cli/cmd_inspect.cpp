@@ -11,6 +11,7 @@
 #include "cli/commands.h"
 #include "common/base64.h"
 #include "common/json_writer.h"
+#include "common/text.h"
 #include "io/files.h"
 #include "io/source.h"
 #include "table/record_batch.h"
@@ -136,7 +137,7 @@ void AddInspectCommand(CLI::App& app, int* exit_code) {
                 "free)");
   sub->callback([args, exit_code] {
     auto fail = [&](const Status& st) {
-      std::fprintf(stderr, "structflow inspect: %s\n", st.message().c_str());
+      std::fprintf(stderr, "structflow inspect: %s\n", ForTerminal(st.message()).c_str());
       *exit_code = 1;
     };
     if (args->rows < 0) {

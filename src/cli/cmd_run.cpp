@@ -12,6 +12,7 @@
 #include "cli/command_line.h"
 #include "cli/commands.h"
 #include "common/status.h"
+#include "common/text.h"
 #include "engine/job.h"
 
 namespace structflow::cli {
@@ -169,6 +170,21 @@ void AddRunCommand(CLI::App& app, int* exit_code) {
   sub->add_flag("--fetch-images", cfg->fetch_images,
                 "Download http(s) image URLs here instead of passing them to the server")
       ->group(prompt);
+  sub->add_option("--fetch-timeout", cfg->fetch_timeout_s,
+                  "With --fetch-images: give up on an image URL after S seconds (a row error)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str()
+      ->group(prompt);
+  sub->add_option("--image-max-bytes", cfg->image_max_bytes,
+                  "Refuse image files, fetched URLs and data: URLs larger than N bytes (a row "
+                  "error), before reading them")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str()
+      ->group(prompt);
+  sub->add_option("--image-root", cfg->image_root,
+                  "Read image paths and file:// URLs only inside this folder (others are row "
+                  "errors); use it when the dataset is not yours")
+      ->group(prompt);
 
   auto* output = "Structured output";
   auto* schema =
@@ -249,7 +265,7 @@ void AddRunCommand(CLI::App& app, int* exit_code) {
     if (!config->empty()) {
       Status st = ApplyConfigFile(sub, *config);
       if (!st.ok()) {
-        std::fprintf(stderr, "structflow run: %s\n", st.message().c_str());
+        std::fprintf(stderr, "structflow run: %s\n", ForTerminal(st.message()).c_str());
         *exit_code = 2;
         return;
       }

@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "cli/commands.h"
+#include "common/text.h"
 #include "sim/chat.h"
 #include "sim/server.h"
 
@@ -149,7 +150,7 @@ void AddSimCommand(CLI::App& app, int* exit_code) {
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
     auto server = sim::Server::Start(*o);
     if (!server.ok()) {
-      std::fprintf(stderr, "structflow sim: %s\n", server.status().message().c_str());
+      std::fprintf(stderr, "structflow sim: %s\n", ForTerminal(server.status().message()).c_str());
       *exit_code = 1;
       return;
     }

@@ -1,7 +1,5 @@
 #include "common/status.h"
 
-#include "common/text.h"
-
 namespace structflow {
 
 std::string_view StatusCodeName(StatusCode code) {
@@ -26,10 +24,6 @@ std::string_view StatusCodeName(StatusCode code) {
       return "internal";
   }
   return "unknown";
-}
-
-std::string Status::EscapeStatusMessage(std::string_view m) {
-  return EscapeControl(m, /*keep_newlines=*/true);
 }
 
 std::string Status::ToString() const {

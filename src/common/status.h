@@ -29,10 +29,7 @@ std::string_view StatusCodeName(StatusCode code);
 class [[nodiscard]] Status {
  public:
   Status() = default;
-  // Control characters in `message` (from input files, paths or server answers) are escaped
-  // (common/text.h; line breaks and tabs are kept): a message may reach a terminal.
-  Status(StatusCode code, std::string message)
-      : code_(code), message_(SafeMessage(std::move(message))) {}
+  Status(StatusCode code, std::string message) : code_(code), message_(std::move(message)) {}
 
   static Status OK() { return Status(); }
   static Status InvalidArgument(std::string m) {
@@ -57,16 +54,6 @@ class [[nodiscard]] Status {
   Status WithContext(std::string_view context) const;
 
  private:
-  // Plain ASCII passes as it is; anything else goes to EscapeControl (common/text.h).
-  static std::string SafeMessage(std::string m) {
-    for (char ch : m) {
-      auto c = static_cast<unsigned char>(ch);
-      if (c < 0x20 ? (c != '\n' && c != '\t') : c >= 0x7f) return EscapeStatusMessage(m);
-    }
-    return m;
-  }
-  static std::string EscapeStatusMessage(std::string_view m);
-
   StatusCode code_ = StatusCode::kOk;
   std::string message_;
 };

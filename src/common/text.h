@@ -15,6 +15,10 @@ namespace structflow {
 // laid out on several lines on purpose).
 std::string EscapeControl(std::string_view text, bool keep_newlines = false);
 
+// A message as it may be printed: EscapeControl keeping its line breaks and tabs. Every message
+// written to a terminal goes through it (the logger does; so does each printed Status).
+inline std::string ForTerminal(std::string_view message) { return EscapeControl(message, true); }
+
 // True when EscapeControl(text, keep_newlines) would change nothing (the common case: no copy).
 bool IsPrintable(std::string_view text, bool keep_newlines = false);
 

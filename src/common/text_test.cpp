@@ -2,8 +2,6 @@
 
 #include <gtest/gtest.h>
 
-#include "common/status.h"
-
 namespace structflow {
 namespace {
 
@@ -41,15 +39,6 @@ TEST(QuoteInput, CutsOnACharacterBoundary) {
   // The cut falls inside the 2-byte e-acute: the whole character goes.
   EXPECT_EQ(QuoteInput("ab\xc3\xa9z", 3), "ab...");
   EXPECT_EQ(QuoteInput("\x1b[31mred", 5), "\\x1b[31m...");
-}
-
-TEST(Status, MessagesNeverCarryControlCharacters) {
-  Status st = Status::Corrupt("line 3: \x1b[2J\x1b]0;pwned\x07 bad");
-  EXPECT_EQ(st.message(), "line 3: \\x1b[2J\\x1b]0;pwned\\x07 bad");
-  // Messages laid out on several lines keep their layout.
-  EXPECT_EQ(Status::InvalidArgument("one\n  two").message(), "one\n  two");
-  EXPECT_EQ(st.WithContext("file '\x1b[1m'").message(),
-            "file '\\x1b[1m': line 3: \\x1b[2J\\x1b]0;pwned\\x07 bad");
 }
 
 }  // namespace

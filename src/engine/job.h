@@ -53,6 +53,9 @@ struct JobConfig {
   std::string image_format = "jpeg";
   int image_quality = 85;
   bool fetch_images = false;
+  double fetch_timeout_s = 15;
+  int64_t image_max_bytes = int64_t{64} << 20;  // image::kDefaultMaxImageBytes
+  std::string image_root;                       // empty: any readable file
   // Prepared images kept by content, so rows that share an image prepare it once; 0: off.
   int64_t image_cache_mb = 64;
   // Client.

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -36,6 +37,7 @@
 #include "common/clock.h"
 #include "common/json_writer.h"
 #include "common/logging.h"
+#include "common/text.h"
 #include "engine/checkpoint.h"
 #include "engine/diagnosis.h"
 #include "engine/dialect_probe.h"
@@ -411,6 +413,10 @@ Result<Prepared> Job::MakePrepared(schema::Dialect dialect) {
   ro.temperature = cfg_.temperature;
   ro.seed = cfg_.seed;
   ro.fetch_images = cfg_.fetch_images;
+  ro.fetch.timeout_ms = std::lround(cfg_.fetch_timeout_s * 1000);
+  ro.fetch.cancel = &stop_;
+  ro.image_max_bytes = static_cast<size_t>(cfg_.image_max_bytes);
+  ro.image_root = cfg_.image_root;
   if (constraint_) ro.extra_members_json = constraint_->RequestMembers(dialect);
   image::ImagePolicy policy;
   policy.max_side = cfg_.image_max_side;
@@ -509,6 +515,8 @@ bool Job::Submit(const WorkItem& item, int output_attempts, bool long_tokens, st
   auto p = prepared();
   std::string body;
   RowError e = (long_tokens ? p->builder_long : p->builder)->Build(*item.batch, item.row, &body);
+  // An image fetch cut short by the stop: the row is dropped unrecorded, so a resume sends it.
+  if (e.kind == ErrorKind::kCancelled) return false;
   if (!e.ok()) {
     e.message = fmt::format("row {}: {}", item.row_id, e.message);
     RowRecord r;
@@ -579,7 +587,7 @@ void Job::FailFast(const RowError& e) {
       "every row.\n"
       "  error: {}{}: {}\n  fix:   {}",
       first_results_.size(), ErrorKindName(e.kind),
-      e.http_status ? fmt::format(" (HTTP {})", e.http_status) : "", e.message,
+      e.http_status ? fmt::format(" (HTTP {})", e.http_status) : "", EscapeControl(e.message),
       AdviseFix(e, DiagnosisContextFor(facts_, cfg_.model, !cfg_.images.empty())));
   RequestStop(/*abandon=*/true);
 }
@@ -799,8 +807,12 @@ Status Job::RequestPass() {
     auto poller = client::ServerLoadPoller::Start(std::move(po), client_.get());
     if (poller.ok()) server_load = std::move(*poller);
   }
-  const int workers =
-      cfg_.workers > 0 ? cfg_.workers : std::max(2u, std::thread::hardware_concurrency());
+  // Fetching image URLs, a worker mostly waits on the network: more workers keep rows going
+  // while some wait on slow or unreachable hosts (each for at most --fetch-timeout).
+  const int workers = cfg_.workers > 0
+                          ? cfg_.workers
+                          : static_cast<int>(std::max(2u, std::thread::hardware_concurrency()) *
+                                             (cfg_.fetch_images ? 4 : 1));
   std::vector<std::thread> worker_threads;
   for (int i = 0; i < workers; ++i) worker_threads.emplace_back([this] { WorkerLoop(); });
   std::vector<std::thread> parser_threads;
@@ -1109,14 +1121,14 @@ int Job::Run() {
   });
   Status st = Setup();
   if (!st.ok()) {
-    std::fprintf(stderr, "structflow run: %s\n", st.message().c_str());
+    std::fprintf(stderr, "structflow run: %s\n", ForTerminal(st.message()).c_str());
     return kExitFailed;
   }
   if (cfg_.dry_run) {
     st = ChooseDialect();
     if (st.ok()) st = PrintDryRun();
     if (!st.ok()) {
-      std::fprintf(stderr, "structflow run: %s\n", st.message().c_str());
+      std::fprintf(stderr, "structflow run: %s\n", ForTerminal(st.message()).c_str());
       return kExitFailed;
     }
     return kExitOk;
@@ -1124,13 +1136,13 @@ int Job::Run() {
   std::string cp_path = cfg_.checkpoint.empty() ? cfg_.out + ".checkpoint" : cfg_.checkpoint;
   auto cp = Checkpoint::Open(cp_path, std::filesystem::absolute(cfg_.out).string());
   if (!cp.ok()) {
-    std::fprintf(stderr, "structflow run: %s\n", cp.status().message().c_str());
+    std::fprintf(stderr, "structflow run: %s\n", ForTerminal(cp.status().message()).c_str());
     return kExitFailed;
   }
   checkpoint_ = std::move(*cp);
   auto fps = checkpoint_->LoadFingerprints(cfg_.retry_failed);
   if (!fps.ok()) {
-    std::fprintf(stderr, "structflow run: %s\n", fps.status().message().c_str());
+    std::fprintf(stderr, "structflow run: %s\n", ForTerminal(fps.status().message()).c_str());
     return kExitFailed;
   }
   done_ = std::move(*fps);
@@ -1139,7 +1151,7 @@ int Job::Run() {
   if (st.ok() && constraint_)
     st = checkpoint_->SetMeta("dialect", std::string(schema::DialectName(prepared()->dialect)));
   if (!st.ok()) {
-    std::fprintf(stderr, "structflow run: %s\n", st.message().c_str());
+    std::fprintf(stderr, "structflow run: %s\n", ForTerminal(st.message()).c_str());
     return kExitFailed;
   }
   if (!done_.empty())
@@ -1152,11 +1164,11 @@ int Job::Run() {
     std::fprintf(
         stderr,
         "structflow run: %s\nFinished rows are kept in %s; run the same command again to resume.\n",
-        st.message().c_str(), cp_path.c_str());
+        ForTerminal(st.message()).c_str(), cp_path.c_str());
     return kExitFailed;
   }
   if (failed_fast_.load()) {
-    std::fprintf(stderr, "structflow run: %s\n", fail_fast_message_.c_str());
+    std::fprintf(stderr, "structflow run: %s\n", ForTerminal(fail_fast_message_).c_str());
     (void)WriteStats(elapsed, false);
     return kExitFailed;
   }
@@ -1168,7 +1180,7 @@ int Job::Run() {
     std::fprintf(stderr,
                  "structflow run: writing %s failed: %s\nThe answers are kept in %s; fix the "
                  "problem and run the same command again.\n",
-                 cfg_.out.c_str(), st.message().c_str(), cp_path.c_str());
+                 cfg_.out.c_str(), ForTerminal(st.message()).c_str(), cp_path.c_str());
     return kExitFailed;
   }
   (void)WriteStats(elapsed, complete);

@@ -58,6 +58,9 @@ RequestBuilder::RequestBuilder(Template t, std::vector<table::ColumnPath> images
   load_.base_dir = std::move(base_dir);
   load_.fetch_urls = options_.fetch_images;
   load_.fetch = options_.fetch;
+  load_.max_bytes = options_.image_max_bytes;
+  load_.fetch.max_bytes = options_.image_max_bytes;
+  load_.root = options_.image_root;
 }
 
 Result<RequestBuilder> RequestBuilder::Make(const std::string& prompt_template,
@@ -80,6 +83,12 @@ Result<RequestBuilder> RequestBuilder::Make(const std::string& prompt_template,
     return Status::Internal("the image cache was made for another image policy");
   }
   if (!paths.empty()) SF_RETURN_NOT_OK(image::Init());
+  if (!options.image_root.empty()) {
+    SF_ASSIGN_OR_RAISE(options.image_root, image::CanonicalImageRoot(options.image_root));
+  }
+  if (options.image_max_bytes == 0) {
+    return Status::InvalidArgument("--image-max-bytes must be positive");
+  }
   if (options.max_tokens <= 0) {
     return Status::InvalidArgument(
         fmt::format("--max-tokens {} must be positive", options.max_tokens));
@@ -100,10 +109,11 @@ RowError RequestBuilder::Build(const table::RecordBatch& batch, int64_t row,
   s.parts.clear();
   size_t image_bytes = 0;
   for (const table::ColumnPath& path : image_paths_) {
-    auto fail = [&](std::string_view what) {
+    auto fail = [&](std::string_view what, StatusCode code = StatusCode::kCorrupt) {
       s.parts.clear();
-      return RowError{ErrorKind::kImageError,
-                      fmt::format("image column '{}': {}", path.text(), what)};
+      return RowError{
+          code == StatusCode::kCancelled ? ErrorKind::kCancelled : ErrorKind::kImageError,
+          fmt::format("image column '{}': {}", path.text(), what)};
     };
     auto cell = path.Locate(batch, row);
     if (!cell) return fail("no image in this row (the value is null or the list is shorter)");
@@ -127,7 +137,9 @@ RowError RequestBuilder::Build(const table::RecordBatch& batch, int64_t row,
       std::optional<image::PreparedCache::FileStamp> stamp;
       std::string file;
       if (cache && ref.kind == image::ImageRef::Kind::kPath) {
-        file = image::ResolvePath(ref.value, load_.base_dir);
+        auto resolved = image::ResolveImagePath(ref.value, load_);
+        if (!resolved.ok()) return fail(which + resolved.status().message());
+        file = std::move(resolved).value();
         stamp = image::PreparedCache::Stamp(file);
         if (stamp) {
           if (auto url = cache->FindFile(file, *stamp)) {
@@ -138,7 +150,7 @@ RowError RequestBuilder::Build(const table::RecordBatch& batch, int64_t row,
         }
       }
       auto bytes = image::LoadImageBytes(ref, load_, &s.storage[slot]);
-      if (!bytes.ok()) return fail(which + bytes.status().message());
+      if (!bytes.ok()) return fail(which + bytes.status().message(), bytes.status().code());
       if (cache) {
         auto url = stamp ? cache->DataUrlFor(*bytes, file, *stamp) : cache->DataUrlFor(*bytes);
         if (!url.ok()) return fail(which + url.status().message());

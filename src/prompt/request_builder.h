@@ -47,6 +47,10 @@ struct RequestOptions {
   // reach the images); false: pass the URL to the server.
   bool fetch_images = false;
   image::FetchOptions fetch;
+  // Local image files (and fetched or data: URL images) larger than this are row errors.
+  size_t image_max_bytes = image::kDefaultMaxImageBytes;
+  // Only image files inside this folder are read (any form: Make canonicalises it); empty: any.
+  std::string image_root;
   // Put the images before the text in the user message (some models are trained that way).
   bool images_before_text = false;
   // Prepared images by content, shared by every builder of a job (its policy must be the

@@ -200,6 +200,53 @@ TEST(RequestBuilder, PassesUrlsThroughAndResolvesRelativePaths) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(RequestBuilder, ImageRootAndSizeCapHoldForCachedAndUncachedImages) {
+  char tmpl[] = "/tmp/structflow-prompt-XXXXXX";
+  std::string dir = mkdtemp(tmpl);
+  std::string png = Save(Solid(20, 10, {0, 255, 0}), ".png");
+  std::filesystem::create_directories(dir + "/root");
+  std::ofstream(dir + "/root/g.png", std::ios::binary) << png;
+  std::ofstream(dir + "/outside.png", std::ios::binary) << png;
+  Schema schema{{{"image", DataType::String()}}};
+  RecordBatch batch = RecordBatch::Empty(schema);
+  batch.columns[0].AppendBytes("g.png");
+  batch.columns[0].AppendBytes("../outside.png");
+  batch.columns[0].AppendBytes("/dev/zero");
+  for (bool cached : {false, true}) {
+    RequestOptions o = Options();
+    o.image_root = dir + "/root/.";
+    if (cached) o.image_cache = std::make_shared<image::PreparedCache>(1 << 20, Policy768());
+    auto b = RequestBuilder::Make("Describe.", {"image"}, schema, o, Policy768(), dir + "/root");
+    ASSERT_TRUE(b.ok()) << b.status().ToString();
+    json j0 = MustBuild(*b, batch, 0);
+    EXPECT_EQ(DecodeDataUrl(j0["messages"][0]["content"][1]["image_url"]["url"]).second, png);
+    for (int64_t row : {1, 2}) {
+      std::string body;
+      RowError err = b->Build(batch, row, &body);
+      EXPECT_EQ(err.kind, ErrorKind::kImageError);
+      EXPECT_NE(err.message.find("lies outside --image-root"), std::string::npos) << err.message;
+    }
+    o.image_root.clear();
+    o.image_max_bytes = png.size() - 1;
+    // A fresh cache: the one above holds g.png, prepared under no cap (a job has one cap).
+    if (cached) o.image_cache = std::make_shared<image::PreparedCache>(1 << 20, Policy768());
+    auto capped =
+        RequestBuilder::Make("Describe.", {"image"}, schema, o, Policy768(), dir + "/root");
+    ASSERT_TRUE(capped.ok());
+    std::string body;
+    RowError err = capped->Build(batch, 0, &body);
+    EXPECT_NE(err.message.find("--image-max-bytes"), std::string::npos) << err.message;
+    err = capped->Build(batch, 2, &body);
+    EXPECT_NE(err.message.find("character device"), std::string::npos) << err.message;
+  }
+  RequestOptions o = Options();
+  o.image_root = dir + "/no-such-folder";
+  auto bad = RequestBuilder::Make("Describe.", {"image"}, schema, o, Policy768(), dir);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("--image-root"), std::string::npos);
+  std::filesystem::remove_all(dir);
+}
+
 TEST(RequestBuilder, FetchImagesDownloadsUrlsInTheWorkerAndSendsDataUrls) {
   std::string big = Save(PhotoLike(1000, 500), ".png");
   image::testing::OneShotHttpServer server(image::testing::HttpResponse(200, big));
