@@ -44,7 +44,7 @@ JSON
 # requests_sent: requests the simulator answered so far ("n/a" for a family without /metrics:
 # Ollama has none).
 requests_sent() {
-  if curl -s "${SIM_URL%/v1}/metrics" | grep -q '^structflow_sim_requests_total'; then
+  if curl -s "${SIM_URL%/v1}/metrics" | grep -q 'structflow_sim_requests_total'; then
     sim_metric structflow_sim_requests_total
   else
     echo n/a
