@@ -25,7 +25,9 @@ WORK=${WORK:-/tmp/structflow-concurrency-bench}
 mkdir -p "$WORK"
 
 api=()
-if "$sf" sim --help 2>&1 | grep -q 'llama.cpp'; then api=(--api llama.cpp); fi
+# (the help into a variable first: grep -q closing the pipe early fails it under pipefail)
+sim_help=$("$sf" sim --help 2>&1 || true)
+if [[ $sim_help == *llama.cpp* ]]; then api=(--api llama.cpp --metrics); fi
 # 4 slots, ~12 answer tokens at 10 ms each plus the prompt: ~0.15 s per request, ~26 requests/s.
 SMALL_SIM=(--max-num-seqs 4 --prefill-ms-per-1k 20 --decode-ms-per-token 10
   --decode-batch-slowdown 1 "${api[@]}")

@@ -82,6 +82,47 @@ TEST(ServerLoadPoller, AFourSlotServerGetsAShortQueueNotSixtyFour) {
   EXPECT_GE(f.highest_in_flight_after_warmup, 4);  // the slots stay full
 }
 
+TEST(ServerLoadPoller, NoConnectionWaitsForLlamaCppsKeptAliveHttpThreads) {
+  // The simulator's llama.cpp family: 4 slots, --metrics, and the smallest default pool of HTTP
+  // threads (slots + 2), each bound to a kept-alive connection until it has been idle 5 s, as
+  // cpp-httplib does in llama-server. A seventh connection would wait for one of them.
+  sim::SimOptions so;
+  so.api = "llama.cpp";
+  so.max_num_seqs = 4;
+  so.metrics = true;
+  so.http_threads = 6;
+  so.latency_ms = 20;
+  auto server = sim::Server::Start(so);
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  ClientOptions co;
+  co.endpoints = {(*server)->base_url()};
+  auto client = Client::Make(co);
+  ASSERT_TRUE(client.ok());
+  ServerLoadPollerOptions po;
+  po.endpoints = co.endpoints;
+  auto poller = ServerLoadPoller::Start(po, client->get());
+  ASSERT_TRUE(poller.ok());
+  EXPECT_EQ((*client)->concurrency_limit(), 5);  // from /props, before any request
+  std::thread feeder([&] {
+    for (int i = 0; i < 200; ++i) {
+      (*client)->Submit(Request{static_cast<uint64_t>(i), "/chat/completions", kChat});
+    }
+    (*client)->Close();
+  });
+  int ok = 0;
+  uint64_t most_waiting_for_a_thread = 0;
+  while (auto c = (*client)->NextCompletion()) {
+    ok += c->ok() ? 1 : 0;
+    most_waiting_for_a_thread =
+        std::max(most_waiting_for_a_thread, (*server)->metrics().http_waiting);
+  }
+  feeder.join();
+  (*poller)->Stop();
+  EXPECT_EQ(ok, 200);
+  EXPECT_EQ(most_waiting_for_a_thread, 0u);
+  EXPECT_LE((*client)->stats().concurrency_limit, 5);
+}
+
 // A llama.cpp-like server: /props says 4 slots, /metrics (llamacpp: gauges) counts requests in
 // its slots and deferred, chats take `service` in one of 4 slots.
 class LlamaLike {
@@ -168,12 +209,17 @@ TEST(ServerLoadPoller, StartsFromLlamaCppSlotsWithinItsHttpThreadsOnOneKeptAlive
 }
 
 TEST(ServerLoadPoller, AHungMetricsEndpointDoesNotStallStop) {
-  // /metrics never answers: Stop still returns at once (the request in progress is aborted).
+  // /metrics answers once (in Start), then never: Stop still returns at once (the request in
+  // progress on the poller's thread is aborted).
   std::mutex mu;
   std::condition_variable cv;
   bool release = false;
+  std::atomic<int> polls{0};
   ScriptedServer hung([&](const SeenRequest& r) {
     if (r.head.rfind("GET /metrics ", 0) == 0) {
+      if (polls.fetch_add(1) == 0) {
+        return HttpResponse(200, "llamacpp:requests_processing 0\nllamacpp:requests_deferred 0\n");
+      }
       std::unique_lock lock(mu);
       cv.wait(lock, [&] { return release; });
       return std::string();
@@ -189,13 +235,8 @@ TEST(ServerLoadPoller, AHungMetricsEndpointDoesNotStallStop) {
   po.timeout_s = 30;  // so only the abort can end the request in progress
   auto poller = ServerLoadPoller::Start(po, client->get());
   ASSERT_TRUE(poller.ok());
-  // Wait (without sleeping) until the poll is in the server.
-  while (true) {
-    bool in = false;
-    for (const SeenRequest& r : hung.seen()) in = in || r.head.rfind("GET /metrics ", 0) == 0;
-    if (in) break;
-    std::this_thread::yield();
-  }
+  // Wait (without sleeping) until the second poll, on the poller's thread, is in the server.
+  while (polls.load() < 2) std::this_thread::yield();
   auto t0 = std::chrono::steady_clock::now();
   (*poller)->Stop();
   // Generous: the abort is checked by curl about once a second at worst.
