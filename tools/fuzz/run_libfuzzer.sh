@@ -30,6 +30,7 @@ corpus=("$root/tools/fuzz/corpus/$target")
 case "$target" in
   parquet)
     dirs+=(src/io/parquet)
+    extra_srcs=(src/io/files.cpp)  # the sink's temp-file cleanup
     libs+=(-lzstd -lsnappy -llz4 -lbrotlidec -lbrotlienc -lz)
     corpus=("$root/src/io/parquet/testdata/corpus" "$root/src/io/parquet/testdata/regress") ;;
   jsonl | csv)
