@@ -7,7 +7,7 @@ BUILD_DIR := build/$(PRESET)
 STRUCTFLOW := $(BUILD_DIR)/src/cli/structflow
 DEPS_STAMP := build/.deps-ok
 
-.PHONY: all deps configure build run test test-soak test-all asan tsan bench format clean
+.PHONY: all deps configure build run test test-soak test-all asan tsan bench fuzz format clean
 
 all: build
 
@@ -43,6 +43,16 @@ tsan:
 
 bench: build
 	bash bench/run_all.sh $(BUILD_DIR)
+
+# libFuzzer (clang) over each reader and parser for FUZZ_SECONDS each, one after another; a crash
+# stops the run and leaves its input in build/fuzz/<target>/crash-*.
+FUZZ_SECONDS ?= 600
+FUZZ_TARGETS ?= parquet jsonl csv schema chat_completion image
+fuzz: $(DEPS_STAMP)
+	@for t in $(FUZZ_TARGETS); do \
+	  echo "== fuzz $$t ($(FUZZ_SECONDS) s)"; \
+	  bash tools/fuzz/run_libfuzzer.sh $$t $(FUZZ_SECONDS) build/fuzz || exit 1; \
+	done
 
 format:
 	git ls-files '*.cpp' '*.h' | xargs clang-format -i

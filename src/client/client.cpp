@@ -34,6 +34,7 @@
 #include "client/retry_policy.h"
 #include "common/bounded_queue.h"
 #include "common/logging.h"
+#include "common/text.h"
 
 namespace structflow::client {
 namespace {
@@ -138,15 +139,9 @@ size_t ReadHeader(char* data, size_t size, size_t n, void* user) {
   return size * n;
 }
 
-std::string Snippet(std::string_view body) {
-  constexpr size_t kMax = 300;
-  std::string s(body.substr(0, kMax));
-  for (char& c : s) {
-    if (c == '\n' || c == '\r') c = ' ';
-  }
-  if (body.size() > kMax) s += "...";
-  return s;
-}
+// The start of a server's body for a message: one line, control characters escaped (a hostile
+// or broken server's bytes may reach a terminal).
+std::string Snippet(std::string_view body) { return QuoteInput(body, 300); }
 
 std::string Seconds(double s) {
   char buf[32];

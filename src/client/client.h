@@ -57,7 +57,7 @@ struct ClientOptions {
   double stall_timeout_s = 60;
   double backoff_base_s = 0.25;  // full-jitter backoff: uniform in [0, base * 2^(n-1))
   double backoff_max_s = 30;
-  int max_invalid_response_attempts = 3;  // a 2xx that is not a completion is tried this often
+  int max_invalid_response_attempts = 0;  // a 2xx that is not a completion; 0: max_attempts
   bool http2 = false;              // HTTP/2 with multiplexing when the server offers it (TLS)
   size_t queue_capacity = 1024;    // submit queue; completions held back at this many too
   int eject_after = 3;             // consecutive connect failures that take an endpoint out

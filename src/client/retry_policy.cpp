@@ -65,7 +65,9 @@ std::optional<double> ParseRetryAfter(std::string_view value, std::time_t now_un
 
 RetryPolicy::RetryPolicy(RetryOptions options) : options_(options) {
   options_.max_attempts = std::max(1, options_.max_attempts);
-  options_.max_invalid_response_attempts = std::max(1, options_.max_invalid_response_attempts);
+  if (options_.max_invalid_response_attempts <= 0) {
+    options_.max_invalid_response_attempts = options_.max_attempts;
+  }
   options_.base_delay_s = std::max(0.0, options_.base_delay_s);
   options_.max_delay_s = std::max(options_.base_delay_s, options_.max_delay_s);
 }

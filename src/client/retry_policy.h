@@ -23,10 +23,12 @@
 namespace structflow::client {
 
 struct RetryOptions {
-  int max_attempts = 5;                   // attempts per row, the first one included
-  double base_delay_s = 0.25;             // backoff cap before the 2nd attempt; doubles after
-  double max_delay_s = 30;                // backoff cap
-  int max_invalid_response_attempts = 3;  // a broken 2xx body is tried at most this many times
+  int max_attempts = 5;        // attempts per row, the first one included
+  double base_delay_s = 0.25;  // backoff cap before the 2nd attempt; doubles after
+  double max_delay_s = 30;     // backoff cap
+  // A broken 2xx body is tried at most this many times; 0: max_attempts, like any other passing
+  // failure (`--max-attempts` is what a user sets; a lower hidden cap surprised them).
+  int max_invalid_response_attempts = 0;
 };
 
 // How one attempt failed.

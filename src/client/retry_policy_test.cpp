@@ -119,6 +119,17 @@ TEST(RetryPolicy, LimitsInvalidResponses) {
   EXPECT_FALSE(p.Decide(Kind(ErrorKind::kInvalidResponse), 2, 2, now, now + seconds(60), 0).retry);
 }
 
+TEST(RetryPolicy, InvalidResponsesGetMaxAttemptsByDefault) {
+  // A 200 with a garbage body is a passing failure like a reset: --max-attempts applies.
+  ManualClock clock;
+  RetryPolicy p(RetryOptions{.max_attempts = 6});
+  auto now = clock.Now();
+  EXPECT_TRUE(p.Decide(Kind(ErrorKind::kInvalidResponse), 5, 5, now, now + seconds(60), 0).retry);
+  auto d = p.Decide(Kind(ErrorKind::kInvalidResponse), 6, 6, now, now + seconds(60), 0);
+  EXPECT_FALSE(d.retry);
+  EXPECT_EQ(d.reason, "after 6 attempts");
+}
+
 TEST(RetryPolicy, DoesNotRetry404) {
   ManualClock clock;
   RetryPolicy p;

@@ -133,7 +133,8 @@ Result<std::unordered_map<int64_t, uint64_t>> Checkpoint::LoadFingerprints(bool 
   const char* sql = resend_failed
                         ? "SELECT row_id, fingerprint FROM rows WHERE error_kind IS NULL"
                         : "SELECT row_id, fingerprint FROM rows WHERE error_kind IS NULL OR NOT ("
-                          " error_kind IN ('connect', 'timeout', 'reset', 'cancelled') OR "
+                          " error_kind IN ('connect', 'timeout', 'reset', 'cancelled',"
+                          " 'invalid_response') OR "
                           "(error_kind = 'http_status' AND"
                           " (http_status IN (408, 409, 429) OR http_status >= 500)))";
   if (sqlite3_prepare_v2(db_, sql, -1, &st, nullptr) != SQLITE_OK) {

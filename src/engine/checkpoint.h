@@ -65,9 +65,9 @@ class Checkpoint {
 
   // Fingerprints of the stored rows a resume may reuse (row id -> fingerprint): successes and
   // rows that failed for a lasting reason. Rows that failed for a passing reason (connect,
-  // timeout, reset, HTTP 408/409/429/5xx) are left out, so a re-run sends them again.
-  // With `resend_failed`, rows that failed for any reason are left out too (`run
-  // --retry-failed`): only successes are reused.
+  // timeout, reset, a 2xx whose body is not a completion, HTTP 408/409/429/5xx) are left out, so
+  // a re-run sends them again. With `resend_failed`, rows that failed for any reason are left
+  // out too (`run --retry-failed`): only successes are reused.
   Result<std::unordered_map<int64_t, uint64_t>> LoadFingerprints(bool resend_failed = false);
 
   // Buffers a record; it is durable once Commit() returns.

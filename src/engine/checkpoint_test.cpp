@@ -1,7 +1,9 @@
 #include "engine/checkpoint.h"
 
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sqlite3.h>
+#include <sys/resource.h>
 
 #include <filesystem>
 
@@ -61,6 +63,81 @@ TEST(Checkpoint, CommittedRowsSurviveReopenAndScanInRowOrder) {
     }
   }
   EXPECT_EQ(ids, (std::vector<int64_t>{3, 5, 7, 9}));
+}
+
+TEST(Checkpoint, A2xxWithABrokenBodyIsSentAgainOnResume) {
+  // A server that answered 200 with garbage may answer properly next time: like a reset, the
+  // row is not reused, so a re-run sends it again.
+  std::string path = TempPath("invalid.db");
+  {
+    auto cp = Checkpoint::Open(path, "job-1");
+    ASSERT_TRUE(cp.ok());
+    RowRecord r;
+    r.row_id = 1;
+    r.error = RowError{ErrorKind::kInvalidResponse, "HTTP 200 is not a completion", 200, 5};
+    ASSERT_TRUE((*cp)->Put(r).ok());
+    r.row_id = 2;
+    r.error = RowError{ErrorKind::kInvalidOutput, "does not fit the schema", 200, 1};
+    ASSERT_TRUE((*cp)->Put(r).ok());
+    ASSERT_TRUE((*cp)->Commit().ok());
+  }
+  auto cp = Checkpoint::Open(path, "job-1");
+  ASSERT_TRUE(cp.ok());
+  auto fps = (*cp)->LoadFingerprints();
+  ASSERT_TRUE(fps.ok());
+  EXPECT_EQ(fps->count(1), 0u);
+  EXPECT_EQ(fps->count(2), 1u);
+}
+
+// Disk full, injected: a file size limit (RLIMIT_FSIZE) makes writes past it fail with EFBIG
+// (SIGXFSZ ignored), which SQLite reports as it would a full disk.
+class FileSizeLimit {
+ public:
+  explicit FileSizeLimit(rlim_t bytes) {
+    old_handler_ = ::signal(SIGXFSZ, SIG_IGN);
+    ::getrlimit(RLIMIT_FSIZE, &old_);
+    rlimit lim = old_;
+    lim.rlim_cur = bytes;
+    ::setrlimit(RLIMIT_FSIZE, &lim);
+  }
+  ~FileSizeLimit() {
+    ::setrlimit(RLIMIT_FSIZE, &old_);
+    ::signal(SIGXFSZ, old_handler_);
+  }
+
+ private:
+  rlimit old_{};
+  sighandler_t old_handler_;
+};
+
+TEST(Checkpoint, ADiskFullCommitFailsWithAMessageAndKeepsWhatWasCommitted) {
+  std::string path = TempPath("full.db");
+  {
+    auto cp = Checkpoint::Open(path, "job-1");
+    ASSERT_TRUE(cp.ok()) << cp.status().ToString();
+    RowRecord r;
+    r.row_id = 0;
+    r.raw = "kept";
+    ASSERT_TRUE((*cp)->Put(r).ok());
+    ASSERT_TRUE((*cp)->Commit().ok());
+    Status failed;
+    {
+      FileSizeLimit limit(256 << 10);
+      for (int64_t id = 1; id < 20000 && failed.ok(); ++id) {
+        r.row_id = id;
+        r.raw = std::string(200, 'x');
+        failed = (*cp)->Put(r);
+        if (failed.ok() && id % 100 == 0) failed = (*cp)->Commit();
+      }
+    }
+    ASSERT_FALSE(failed.ok()) << "a 256 KB file limit never stopped the checkpoint";
+    EXPECT_NE(failed.message().find(path), std::string::npos) << failed.message();
+  }
+  auto cp = Checkpoint::Open(path, "job-1");
+  ASSERT_TRUE(cp.ok()) << cp.status().ToString();
+  auto fps = (*cp)->LoadFingerprints();
+  ASSERT_TRUE(fps.ok());
+  EXPECT_EQ(fps->count(0), 1u);
 }
 
 TEST(Checkpoint, RefusesACheckpointOfAnotherJob) {

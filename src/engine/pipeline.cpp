@@ -218,7 +218,10 @@ class Job {
   // Builds the row's request and hands it to the client. A re-ask (output_attempts > 0) comes
   // from a parser thread and goes through Client::Resubmit, which never blocks: a parser
   // blocked on a full queue could stop the completions that would empty it.
-  bool Submit(const WorkItem& item, int output_attempts, bool long_tokens, std::string* err);
+  // `http_attempts`: the requests this row has used so far (a re-ask carries them on, so the
+  // row's error counts every request sent for it).
+  bool Submit(const WorkItem& item, int output_attempts, bool long_tokens, std::string* err,
+              int http_attempts = 0);
   std::shared_ptr<const Prepared> prepared() const {
     std::lock_guard lock(prepared_mu_);
     return prepared_;
@@ -511,7 +514,8 @@ Status Job::PrintDryRun() {
   return Status::OK();
 }
 
-bool Job::Submit(const WorkItem& item, int output_attempts, bool long_tokens, std::string* err) {
+bool Job::Submit(const WorkItem& item, int output_attempts, bool long_tokens, std::string* err,
+                 int http_attempts) {
   auto p = prepared();
   std::string body;
   RowError e = (long_tokens ? p->builder_long : p->builder)->Build(*item.batch, item.row, &body);
@@ -532,6 +536,7 @@ bool Job::Submit(const WorkItem& item, int output_attempts, bool long_tokens, st
     f.item = item;
     f.output_attempts = output_attempts;
     f.truncated_retry = long_tokens;
+    f.http_attempts = http_attempts;
   }
   client::Request request{static_cast<uint64_t>(item.row_id), "/chat/completions", std::move(body),
                           client::Method::kPost};
@@ -711,7 +716,7 @@ void Job::ParserLoop() {
         if (retry) {
           counters_.output_retries.fetch_add(1);
           std::string err;
-          if (Submit(f.item, f.output_attempts + 1, long_tokens, &err)) continue;
+          if (Submit(f.item, f.output_attempts + 1, long_tokens, &err, f.http_attempts)) continue;
         }
       }
     }
@@ -727,6 +732,14 @@ void Job::ParserLoop() {
 void Job::WriterLoop() {
   auto last_commit = SystemClock()->Now();
   std::vector<RowRecord> records;
+  // A checkpoint that cannot be written (disk full, I/O error) stops the job at once: answers
+  // arriving after it could not be kept, so sending more only wastes the server's work. Rows
+  // already committed stay; a resume sends the rest.
+  auto failed = [this](const Status& st) {
+    if (st.ok() || !writer_status_.ok()) return;
+    writer_status_ = st;
+    RequestStop(/*abandon=*/true);
+  };
   while (true) {
     records.clear();
     if (write_q_.TryPopBatch(&records, kWriterTake) == 0) {
@@ -738,35 +751,27 @@ void Job::WriterLoop() {
                   write_q_.PopBatchFor(&records, kWriterTake, kCommitGap - since) > 0;
       if (!more) {
         if (checkpoint_->pending() > 0) {
-          Status st = checkpoint_->Commit();
-          if (!st.ok() && writer_status_.ok()) writer_status_ = st;
+          failed(checkpoint_->Commit());
           last_commit = SystemClock()->Now();
         }
         if (write_q_.PopBatch(&records, kWriterTake) == 0) break;
       }
     }
     for (const RowRecord& r : records) {
-      Status st = checkpoint_->Put(r);
-      if (!st.ok() && writer_status_.ok()) {
-        writer_status_ = st;
-        RequestStop(true);
-      }
+      failed(checkpoint_->Put(r));
       if (checkpoint_->pending() >= 1024) {
-        st = checkpoint_->Commit();
-        if (!st.ok() && writer_status_.ok()) writer_status_ = st;
+        failed(checkpoint_->Commit());
         last_commit = SystemClock()->Now();
       }
     }
     counters_.done.fetch_add(static_cast<int64_t>(records.size()));
     auto now = SystemClock()->Now();
     if (now - last_commit > std::chrono::milliseconds(100)) {
-      Status st = checkpoint_->Commit();
-      if (!st.ok() && writer_status_.ok()) writer_status_ = st;
+      failed(checkpoint_->Commit());
       last_commit = now;
     }
   }
-  Status st = checkpoint_->Commit();
-  if (!st.ok() && writer_status_.ok()) writer_status_ = st;
+  failed(checkpoint_->Commit());
 }
 
 void Job::ProgressLoop() {
