@@ -3,7 +3,7 @@
 #include <memory>
 
 #include "cli/commands.h"
-#include "demo/run_demo.h"
+#include "cli/run_demo.h"
 
 namespace structflow::cli {
 

@@ -1,4 +1,4 @@
-// `structflow run`: the streaming job. Flags map one to one onto engine::JobConfig; a TOML
+// `structflow run`: the streaming job. Flags map one to one onto RunFlags (cli/run_job.h); a TOML
 // config file (--config job.toml) holds the same settings under the same names, and flags win.
 #include <fmt/format.h>
 #include <toml++/toml.h>
@@ -9,8 +9,8 @@
 #include <memory>
 
 #include "cli/commands.h"
+#include "cli/run_job.h"
 #include "common/status.h"
-#include "engine/job.h"
 
 namespace structflow::cli {
 namespace {
@@ -76,7 +76,7 @@ Status ApplyConfigFile(CLI::App* sub, const std::string& path) {
 }  // namespace
 
 void AddRunCommand(CLI::App& app, int* exit_code) {
-  auto cfg = std::make_shared<engine::JobConfig>();
+  auto cfg = std::make_shared<RunFlags>();
   auto seed = std::make_shared<int64_t>(-1);
   auto* sub = app.add_subcommand(
       "run",
@@ -248,7 +248,7 @@ void AddRunCommand(CLI::App& app, int* exit_code) {
       }
     }
     if (*seed >= 0) cfg->seed = *seed;
-    *exit_code = engine::RunJob(*cfg);
+    *exit_code = RunJob(*cfg);
   });
 }
 
