@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# NOT YET RUN (written at the end of the session of issue 15; run it and record the figures in
+# bench/RESULTS.md before trusting it).
 # A/B of two structflow binaries in ONE run on this machine (issue 15, the engine as a library):
 #  1. resume memory: a 1,000,000-row text job whose checkpoint already holds 999,000 rows (made
 #     once with --limit 999000, then copied back before each contender): peak RSS of the resume;
