@@ -265,6 +265,10 @@ Result<Constraint> Constraint::FromSchemaText(std::string_view json, std::string
     if (auto p = what.find("syntax error"); p != std::string::npos) what = what.substr(p);
     return Status::InvalidArgument(impl->origin + ": not valid JSON at " +
                                    LineColumn(json, e.byte == 0 ? 0 : e.byte - 1) + ": " + what);
+  } catch (const nlohmann::json::exception& e) {
+    // Not a parse_error: e.g. out_of_range for a number that overflows (found by schema_fuzz;
+    // it escaped as an exception and ended the process).
+    return Status::InvalidArgument(impl->origin + ": not valid JSON: " + e.what());
   }
   SF_ASSIGN_OR_RAISE(CompiledSchema compiled, CompileSchema(doc, impl->origin));
   impl->root = std::move(compiled.root);

@@ -170,6 +170,17 @@ TEST(ConstraintLocalOnlyKeywords, AreLeftOutOfTheRequestAndCheckedOnEveryAnswer)
   EXPECT_EQ(col.length(), 1);
 }
 
+TEST(ConstraintSchemaErrors, ANumberThatOverflowsIsAnErrorNotACrash) {
+  // Found by tools/fuzz schema target (tools/fuzz/regress/schema/): nlohmann's out_of_range is
+  // not a parse_error and escaped.
+  auto c = Constraint::FromSchemaText("6e66666666666666", "fuzz.json");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("fuzz.json: not valid JSON"), std::string::npos)
+      << c.status().message();
+  auto v = JsonSchemaValidator::Make("1e99999", JsonSchemaValidator::Draft::kDraft7, "x.json");
+  EXPECT_FALSE(v.ok());
+}
+
 TEST(ConstraintLocalOnlyKeywords, ASchemaTheServerCanEnforceWholeHasNone) {
   auto c = Constraint::FromSchemaText(R"({"type":"array","items":{"type":"integer"}})", "x");
   ASSERT_TRUE(c.ok());

@@ -170,6 +170,8 @@ Result<JsonSchemaValidator> JsonSchemaValidator::Make(std::string_view schema_js
     return Status::InvalidArgument(std::string(origin) + ": not valid JSON at " +
                                    LineColumn(schema_json, e.byte == 0 ? 0 : e.byte - 1) + ": " +
                                    e.what());
+  } catch (const nlohmann::json::exception& e) {  // e.g. out_of_range: a number overflows
+    return Status::InvalidArgument(std::string(origin) + ": not valid JSON: " + e.what());
   }
   SF_RETURN_NOT_OK(impl->Build(draft));
   return JsonSchemaValidator(std::move(impl));
@@ -182,6 +184,8 @@ Status JsonSchemaValidator::Validate(std::string_view instance_json) const {
   } catch (const nlohmann::json::parse_error& e) {
     return Status::InvalidArgument(std::string("not valid JSON at ") +
                                    LineColumn(instance_json, e.byte == 0 ? 0 : e.byte - 1));
+  } catch (const nlohmann::json::exception& e) {
+    return Status::InvalidArgument(std::string("not valid JSON: ") + e.what());
   }
   std::string error;
   if (impl_->Validate(instance, &error)) return Status::OK();
