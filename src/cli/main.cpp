@@ -1,7 +1,5 @@
 // The structflow command: one binary, one subcommand per task.
 #include <CLI/CLI.hpp>
-#include <algorithm>
-#include <cstdint>
 #include <cstdio>
 #include <string>
 #include <string_view>
@@ -10,6 +8,7 @@
 #include "cli/command_line.h"
 #include "cli/commands.h"
 #include "common/logging.h"
+#include "engine/diagnosis.h"
 
 #ifndef STRUCTFLOW_VERSION
 #define STRUCTFLOW_VERSION "0.0.0"
@@ -17,34 +16,18 @@
 
 namespace {
 
-size_t EditDistance(std::string_view a, std::string_view b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diag = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diag = up;
-    }
-  }
-  return row[b.size()];
-}
-
 // CLI11 says only "The following arguments were not expected" for a mistyped command; name the
 // command the user probably meant instead. Returns false (and prints) when argv[1] is unknown.
 bool CheckCommandName(const CLI::App& app, int argc, char** argv) {
   if (argc < 2 || argv[1][0] == '-') return true;
   std::string_view given = argv[1];
-  std::string best;
-  size_t best_distance = SIZE_MAX;
+  std::vector<std::string> names;
   for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
     if (sub->get_name() == given) return true;
-    size_t d = EditDistance(given, sub->get_name());
-    if (d < best_distance) best_distance = d, best = sub->get_name();
+    names.push_back(sub->get_name());
   }
-  if (best_distance <= 2 || (!best.empty() && best.rfind(given, 0) == 0)) {
+  std::string best = structflow::engine::ClosestName(given, names);
+  if (!best.empty()) {
     std::fprintf(stderr, "structflow: unknown command '%s'; did you mean '%s'?\n", argv[1],
                  best.c_str());
   } else {

@@ -9,8 +9,8 @@
 # Parquet) and the regression inputs (tools/fuzz/regress/<target>/). The last line of the log
 # (OUT_DIR/<target>.log) says how many inputs ran.
 # A crash leaves its input in OUT_DIR/<target>/crash-*: fix it, keep the input in
-# tools/fuzz/regress/<target>/ and add a unit test that reads it (fuzz_regress_test.cpp does for
-# every file there).
+# tools/fuzz/regress/<target>/ (every run replays it) and add a unit test beside the code that
+# reproduces it (e.g. ConstraintSchemaErrors.ANumberThatOverflowsIsAnErrorNotACrash).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 target="${1:-parquet}"
