@@ -10,8 +10,9 @@
 #endif
 
 // AVX2 and generic copies chosen at load time by an ifunc resolver. ThreadSanitizer cannot run
-// ifunc resolvers (they run before its runtime starts), so sanitizer builds keep one copy.
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+// ifunc resolvers (they run before its runtime starts), so sanitizer builds keep one copy; so
+// does clang (the libFuzzer build: clang 14 cannot multiversion function templates).
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__) || defined(__clang__)
 #define STRUCTFLOW_AVX2_CLONES
 #else
 #define STRUCTFLOW_AVX2_CLONES __attribute__((target_clones("avx2", "default")))
