@@ -176,6 +176,12 @@ Constraint::ParseResult Constraint::Impl::ParseJson(std::string_view content, Di
                     "; the server seems to ignore the structured-output "
                     "request (try another --dialect)",
                 true);
+  } catch (const Json::exception& e) {
+    // Valid JSON syntax that nlohmann cannot hold, e.g. a number that overflows a double (found by
+    // the schema fuzz target: it escaped a parser thread and ended the job).
+    return Fail(
+        "the answer is JSON that cannot be read: " + std::string(e.what()) + " " + Snippet(content),
+        false);
   }
   const Json* value = &doc;
   if (IsJsonWrapped(dialect) && openai_wrapped) {

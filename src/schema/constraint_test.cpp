@@ -179,6 +179,13 @@ TEST(ConstraintSchemaErrors, ANumberThatOverflowsIsAnErrorNotACrash) {
       << c.status().message();
   auto v = JsonSchemaValidator::Make("1e99999", JsonSchemaValidator::Draft::kDraft7, "x.json");
   EXPECT_FALSE(v.ok());
+  // The same in a model's answer is an invalid output, not an exception out of a parser thread.
+  auto n = Constraint::FromSchemaText(R"({"type":"number"})", "n.json");
+  ASSERT_TRUE(n.ok());
+  table::Column col(n->OutputType());
+  auto r = n->ParseInto("6e6666666", Dialect::kVllm, &col);
+  EXPECT_EQ(r.error.kind, ErrorKind::kInvalidOutput);
+  EXPECT_EQ(col.length(), 0);
 }
 
 TEST(ConstraintLocalOnlyKeywords, ASchemaTheServerCanEnforceWholeHasNone) {
