@@ -653,9 +653,8 @@ void Job::ParserLoop() {
     f.http_attempts += c->attempts;
     r.error = c->error;
     r.latency_s = c->latency_s;
-    r.finished_at_s = std::chrono::duration<double>(
-                          std::chrono::system_clock::now().time_since_epoch())
-                          .count();
+    r.finished_at_s =
+        std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
     if (r.error.kind == ErrorKind::kCancelled) {
       ++settled;
       continue;  // not recorded: a resume sends it

@@ -172,10 +172,10 @@ Result<std::string_view> LoadImageBytes(const ImageRef& ref, const LoadOptions& 
         text.remove_suffix(1);
       }
       if (text.size() / 4 * 3 > options.max_bytes) {
-        return Status::InvalidArgument(fmt::format(
-            "the image's base64 `bytes` hold more than {} bytes; not decoded (raise "
-            "--image-max-bytes to allow it)",
-            options.max_bytes));
+        return Status::InvalidArgument(
+            fmt::format("the image's base64 `bytes` hold more than {} bytes; not decoded (raise "
+                        "--image-max-bytes to allow it)",
+                        options.max_bytes));
       }
       if (!Base64Decode(text, storage)) {
         return Status::Corrupt(
