@@ -1,9 +1,9 @@
-// `structflow demo`: the built-in demo (see demo/run_demo.h). `make run` runs it.
+// `structflow demo`: the built-in demo (see cli/run_demo.h). `make run` runs it.
 #include <CLI/CLI.hpp>
 #include <memory>
 
 #include "cli/commands.h"
-#include "demo/run_demo.h"
+#include "cli/run_demo.h"
 
 namespace structflow::cli {
 

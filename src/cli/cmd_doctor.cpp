@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "cli/commands.h"
+#include "cli/run_job.h"
 #include "engine/doctor.h"
 
 namespace structflow::cli {
@@ -30,6 +31,8 @@ void AddDoctorCommand(CLI::App& app, int* exit_code) {
   sub->add_flag("!--no-load-test", o->load_test,
                 "Skip the short throughput test at 8, 32 and 128 requests");
   sub->callback([o, exit_code] {
+    if (o->endpoint.empty()) o->endpoint = DefaultEndpoint();
+    o->api_key_env = ApiKeyFromEnvironment();
     std::printf("structflow doctor\n");
     auto report = engine::RunDoctor(*o, [](const engine::CheckLine& l) {
       std::printf("%s\n", engine::FormatCheckLine(l).c_str());

@@ -1,4 +1,4 @@
-// `structflow run`: the streaming job. Flags map one to one onto engine::JobConfig; a TOML
+// `structflow run`: the streaming job. Flags map one to one onto RunFlags (cli/run_job.h); a TOML
 // config file (--config job.toml) holds the same settings under the same names, and flags win.
 #include <fmt/format.h>
 #include <toml++/toml.h>
@@ -11,9 +11,9 @@
 
 #include "cli/command_line.h"
 #include "cli/commands.h"
+#include "cli/run_job.h"
 #include "common/status.h"
 #include "common/text.h"
-#include "engine/job.h"
 
 namespace structflow::cli {
 namespace {
@@ -79,7 +79,7 @@ Status ApplyConfigFile(CLI::App* sub, const std::string& path) {
 }  // namespace
 
 void AddRunCommand(CLI::App& app, int* exit_code) {
-  auto cfg = std::make_shared<engine::JobConfig>();
+  auto cfg = std::make_shared<RunFlags>();
   auto seed = std::make_shared<int64_t>(-1);
   auto* sub = app.add_subcommand(
       "run",
@@ -246,11 +246,14 @@ void AddRunCommand(CLI::App& app, int* exit_code) {
   auto* job = "Job";
   sub->add_option("--checkpoint", cfg->checkpoint, "Checkpoint database (default: OUT.checkpoint)")
       ->group(job);
-  sub->add_flag(
-         "--retry-failed", cfg->retry_failed,
-         "Send again every row the checkpoint holds as failed, whatever the reason (rows that "
-         "failed for a passing reason are re-sent even without it)")
-      ->group(job);
+  auto* retry_failed =
+      sub->add_flag(
+             "--retry-failed{all}", cfg->retry_kinds,
+             "Send again the rows the checkpoint holds as failed, whatever the reason: all of "
+             "them, or with =KIND,... only those of these kinds (truncated, invalid_output, "
+             "http_status, image_error, ...); every other finished row is kept. Rows that failed "
+             "for a passing reason (timeouts, 429, 5xx) are re-sent even without it")
+          ->group(job);
   sub->add_flag("--dry-run", cfg->dry_run, "Print the first request and the settings; send nothing")
       ->group(job);
   sub->add_option("--workers", cfg->workers, "CPU worker threads (0: one per core)")->group(job);
@@ -261,7 +264,7 @@ void AddRunCommand(CLI::App& app, int* exit_code) {
       ->capture_default_str()
       ->group(job);
 
-  sub->callback([sub, cfg, config, seed, exit_code] {
+  sub->callback([sub, cfg, config, seed, exit_code, retry_failed] {
     if (!config->empty()) {
       Status st = ApplyConfigFile(sub, *config);
       if (!st.ok()) {
@@ -273,13 +276,13 @@ void AddRunCommand(CLI::App& app, int* exit_code) {
     if (*seed >= 0) cfg->seed = *seed;
     // Recorded in the checkpoint so `structflow report` can show the command that re-sends the
     // failed rows; --retry-failed is what the report adds.
+    cfg->retry_failed = retry_failed->count() > 0;
     cfg->command = CommandLine();
-    for (const char* flag : {" --retry-failed"}) {
-      for (size_t at; (at = cfg->command.find(flag)) != std::string::npos;) {
-        cfg->command.erase(at, std::string_view(flag).size());
-      }
+    for (size_t at; (at = cfg->command.find(" --retry-failed")) != std::string::npos;) {
+      size_t end = cfg->command.find(' ', at + 1);
+      cfg->command.erase(at, end == std::string::npos ? std::string::npos : end - at);
     }
-    *exit_code = engine::RunJob(*cfg);
+    *exit_code = RunJob(*cfg);
   });
 }
 

@@ -30,14 +30,15 @@ Status CheckKey(const std::string& key, std::string_view origin) {
 
 }  // namespace
 
-Result<std::string> ResolveApiKey(const std::string& flag_value, const std::string& key_file) {
+Result<std::string> ResolveApiKey(const std::string& flag_value, const std::string& key_file,
+                                  std::string_view env_value) {
   std::string key = Trim(flag_value);
   if (!key.empty()) {
     SF_RETURN_NOT_OK(CheckKey(key, "--api-key"));
     return key;
   }
-  if (const char* env = std::getenv("OPENAI_API_KEY"); env != nullptr) {
-    key = Trim(env);
+  if (!env_value.empty()) {
+    key = Trim(std::string(env_value));
     if (!key.empty()) {
       SF_RETURN_NOT_OK(CheckKey(key, "OPENAI_API_KEY"));
       return key;

@@ -1,7 +1,7 @@
 #include "client/api_key.h"
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -13,43 +13,28 @@ namespace {
 class ApiKeyTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    const char* old = std::getenv("OPENAI_API_KEY");
-    if (old != nullptr) saved_ = old;
-    had_ = old != nullptr;
-    unsetenv("OPENAI_API_KEY");
     dir_ = std::filesystem::temp_directory_path() /
            ("structflow_api_key_test_" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir_);
   }
-  void TearDown() override {
-    if (had_) {
-      setenv("OPENAI_API_KEY", saved_.c_str(), 1);
-    } else {
-      unsetenv("OPENAI_API_KEY");
-    }
-    std::filesystem::remove_all(dir_);
-  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
   std::string WriteFile(const std::string& name, const std::string& text) {
     auto p = dir_ / name;
     std::ofstream(p) << text;
     return p.string();
   }
   std::filesystem::path dir_;
-  std::string saved_;
-  bool had_ = false;
 };
 
 TEST_F(ApiKeyTest, FlagWinsOverEnvironmentAndFile) {
-  setenv("OPENAI_API_KEY", "from-env", 1);
   std::string file = WriteFile("k", "from-file\n");
-  auto key = ResolveApiKey("from-flag", file);
+  auto key = ResolveApiKey("from-flag", file, "from-env");
   ASSERT_TRUE(key.ok());
   EXPECT_EQ(*key, "from-flag");
 }
 
 TEST_F(ApiKeyTest, EnvironmentWinsOverFile) {
-  setenv("OPENAI_API_KEY", " from-env ", 1);
-  auto key = ResolveApiKey("", WriteFile("k", "from-file\n"));
+  auto key = ResolveApiKey("", WriteFile("k", "from-file\n"), " from-env ");
   ASSERT_TRUE(key.ok());
   EXPECT_EQ(*key, "from-env");
 }

@@ -25,6 +25,7 @@
 #include <random>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "client/api_key.h"
 #include "client/concurrency.h"
@@ -39,7 +40,7 @@
 namespace structflow::client {
 namespace {
 
-constexpr int kKinds = 11;
+constexpr int kKinds = kNumErrorKinds;
 
 // Log-spaced latency buckets: 5% wide from 50 us to about 2.7 hours.
 class LatencyHistogram {
@@ -332,6 +333,15 @@ class Client::Impl {
     Wake();
   }
 
+  void StopGroup(uint64_t group, bool abandon) {
+    {
+      std::lock_guard lock(group_mu_);
+      new_group_stops_.emplace_back(group, abandon);
+    }
+    group_stop_pending_.store(true, std::memory_order_release);
+    Wake();
+  }
+
   void ObserveServerLoad(std::optional<ServerLoadReport> report) {
     if (options_.concurrency > 0) return;  // a fixed limit stays fixed
     {
@@ -497,6 +507,7 @@ class Client::Impl {
       } else if (stop_sending_.load(std::memory_order_acquire)) {
         CancelUnstarted();
       }
+      if (group_stop_pending_.exchange(false, std::memory_order_acq_rel)) ApplyGroupStops();
       StartDueRetries();
       ApplyServerLoad();
       PullNew();
@@ -627,6 +638,10 @@ class Client::Impl {
         r.emplace(std::move(resubmits_.front()));
         resubmits_.pop_front();
       }
+      if (GroupStopped(r->id)) {
+        CancelUnsent(r->id);
+        continue;
+      }
       Adopt(std::move(*r));
     }
     const int limit = Limit();
@@ -637,7 +652,13 @@ class Client::Impl {
                                      owned_cap - owned_.size());
       pulled_.clear();
       if (submit_q_.TryPopBatch(&pulled_, room) == 0) return;
-      for (Request& r : pulled_) Adopt(std::move(r));
+      for (Request& r : pulled_) {
+        if (GroupStopped(r.id)) {
+          CancelUnsent(r.id);
+        } else {
+          Adopt(std::move(r));
+        }
+      }
     }
   }
 
@@ -1073,6 +1094,57 @@ class Client::Impl {
     while (std::optional<Request> r = submit_q_.TryPop()) CancelUnsent(r->id);
   }
 
+  bool GroupStopped(uint64_t id) const {
+    return !stopped_groups_.empty() && stopped_groups_.count(id >> kGroupShift) > 0;
+  }
+
+  // A group's stop (one job of several sharing the client): its requests not on the wire come
+  // out as kCancelled (queued ones as the I/O thread reaches them); with `abandon`, those on the
+  // wire too. Other groups go on.
+  void ApplyGroupStops() {
+    std::vector<std::pair<uint64_t, bool>> stops;
+    {
+      std::lock_guard lock(group_mu_);
+      stops.swap(new_group_stops_);
+    }
+    std::unordered_set<uint64_t> abandon;
+    for (auto [group, hard] : stops) {
+      stopped_groups_.insert(group);
+      if (hard) abandon.insert(group);
+    }
+    for (size_t i = active_.size(); i-- > 0;) {
+      if (i >= active_.size()) continue;
+      Transfer* t = active_[i];
+      if (abandon.count(t->request.id >> kGroupShift) == 0) continue;
+      Detach(t);
+      endpoints_.Release(t->endpoint, false, false);
+      Cancelled(t);
+    }
+    std::vector<Pending> keep;
+    while (!retries_.empty()) {
+      Pending p = retries_.top();
+      retries_.pop();
+      if (GroupStopped(p.transfer->request.id)) {
+        Cancelled(p.transfer);
+      } else {
+        keep.push_back(p);
+      }
+    }
+    for (const Pending& p : keep) retries_.push(p);
+    std::deque<Request> resubmits;
+    {
+      std::lock_guard lock(resubmit_mu_);
+      for (Request& r : resubmits_) {
+        if (GroupStopped(r.id)) {
+          CancelUnsent(r.id);
+        } else {
+          resubmits.push_back(std::move(r));
+        }
+      }
+      resubmits_.swap(resubmits);
+    }
+  }
+
   void CancelUnsent(uint64_t id) {
     {
       Completion c;
@@ -1132,6 +1204,11 @@ class Client::Impl {
   BoundedQueue<Request> submit_q_;
   std::mutex resubmit_mu_;
   std::deque<Request> resubmits_;  // from Resubmit; bounded by the completions taken
+  // Group stops (StopGroup): handed over under group_mu_, applied on the I/O thread.
+  std::mutex group_mu_;
+  std::vector<std::pair<uint64_t, bool>> new_group_stops_;
+  std::atomic<bool> group_stop_pending_{false};
+  std::unordered_set<uint64_t> stopped_groups_;  // I/O thread only
   bool resubmit_closed_ = false;
   std::atomic<bool> cancel_{false};
   std::atomic<bool> wake_pending_{false};
@@ -1216,6 +1293,7 @@ size_t Client::NextCompletions(std::vector<Completion>* out, size_t max) {
 void Client::Close() { impl_->Close(); }
 void Client::Cancel() { impl_->Cancel(); }
 void Client::StopSending() { impl_->StopSending(); }
+void Client::StopGroup(uint64_t group, bool abandon) { impl_->StopGroup(group, abandon); }
 
 void Client::ObserveServerLoad(int running, int waiting) {
   impl_->ObserveServerLoad(ServerLoadReport{running, waiting});

@@ -101,9 +101,9 @@ struct ClientStats {
   uint64_t attempts = 0;
   uint64_t retries = 0;
   // Final errors by ErrorKind (indexed by static_cast<int>(kind)).
-  std::array<uint64_t, 11> errors_by_kind{};
+  std::array<uint64_t, kNumErrorKinds> errors_by_kind{};
   // Attempt outcomes that were not successes, by kind (retried or not).
-  std::array<uint64_t, 11> attempt_errors_by_kind{};
+  std::array<uint64_t, kNumErrorKinds> attempt_errors_by_kind{};
   uint64_t http_429 = 0;     // attempts answered 429
   double latency_p50_s = 0;  // of successful attempts
   double latency_p90_s = 0;
@@ -149,6 +149,13 @@ class Client {
   // The graceful stop (a first Ctrl-C): requests on the wire finish as usual; requests still
   // queued or waiting out a retry backoff come out as kCancelled at once. Implies Close.
   void StopSending();
+
+  // Requests are grouped by the top bits of their id (id >> kGroupShift): an engine running
+  // several jobs on one client gives each job a group. StopGroup stops one group: its requests
+  // not yet on the wire come out as kCancelled; with `abandon`, those on the wire too. Other
+  // groups go on, and the client stays open. The caller stops submitting to the group itself.
+  static constexpr int kGroupShift = 40;
+  void StopGroup(uint64_t group, bool abandon);
 
   // Adaptive mode: the server's own account of its queue (from vLLM's /metrics, say): `running`
   // requests hold batch slots, `waiting` are queued. The limit then follows it (see

@@ -451,7 +451,7 @@ void RunFaultSoak(int n) {
   EXPECT_EQ(*out.ids.begin(), 0u);
   EXPECT_EQ(*out.ids.rbegin(), uint64_t(n - 1));
   int ok = 0;
-  std::array<int, 11> by_kind{};
+  std::array<int, kNumErrorKinds> by_kind{};
   for (const auto& c : out.completions) {
     if (c.ok()) {
       ++ok;

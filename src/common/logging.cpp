@@ -4,6 +4,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <memory>
+#include <mutex>
 #include <string>
 
 #include "common/text.h"
@@ -11,7 +13,14 @@
 namespace structflow {
 namespace {
 std::atomic<int> g_level{static_cast<int>(LogLevel::kInfo)};
+std::mutex g_sink_mu;
+std::shared_ptr<const LogSink> g_sink;  // null: stderr
 }  // namespace
+
+void SetLogSink(LogSink sink) {
+  std::lock_guard lock(g_sink_mu);
+  g_sink = sink ? std::make_shared<const LogSink>(std::move(sink)) : nullptr;
+}
 
 void SetLogLevel(LogLevel level) { g_level.store(static_cast<int>(level)); }
 LogLevel GetLogLevel() { return static_cast<LogLevel>(g_level.load(std::memory_order_relaxed)); }
@@ -34,6 +43,15 @@ bool ParseLogLevel(std::string_view text, LogLevel* out) {
 
 void LogLine(LogLevel level, std::string_view message) {
   if (level < GetLogLevel()) return;
+  std::shared_ptr<const LogSink> sink;
+  {
+    std::lock_guard lock(g_sink_mu);
+    sink = g_sink;
+  }
+  if (sink) {
+    (*sink)(level, message);
+    return;
+  }
   static const char* kNames[] = {"debug", "info", "warn", "error", "off"};
   // Messages quote input and server answers: no control character reaches the terminal.
   std::string line = fmt::format("[structflow {}] {}\n", kNames[static_cast<int>(level)],

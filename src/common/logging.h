@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include <functional>
 #include <string_view>
 
 namespace structflow {
@@ -16,6 +17,10 @@ LogLevel GetLogLevel();
 // Parses "debug", "info", "warn", "error", "off"; false when unknown.
 bool ParseLogLevel(std::string_view text, LogLevel* out);
 void LogLine(LogLevel level, std::string_view message);
+// Where log lines go (process-wide): `sink` receives every line at or above the level, from
+// any thread, possibly at once; an empty function restores the default (one write to stderr).
+using LogSink = std::function<void(LogLevel, std::string_view)>;
+void SetLogSink(LogSink sink);
 
 template <typename... Args>
 void Log(LogLevel level, fmt::format_string<Args...> format, Args&&... args) {

@@ -5,7 +5,7 @@
 
 namespace structflow {
 namespace {
-constexpr std::array<std::pair<ErrorKind, std::string_view>, 11> kNames{{
+constexpr std::array<std::pair<ErrorKind, std::string_view>, kNumErrorKinds> kNames{{
     {ErrorKind::kNone, "none"},
     {ErrorKind::kConnect, "connect"},
     {ErrorKind::kTimeout, "timeout"},

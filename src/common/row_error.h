@@ -25,6 +25,9 @@ enum class ErrorKind {
 // The stable names written to output files: "connect", "timeout", "http_status", "reset",
 // "invalid_response", "cancelled", "image_error", "template_error", "invalid_output",
 // "truncated".
+// How many kinds there are (kNone included): the size of every per-kind table.
+constexpr int kNumErrorKinds = static_cast<int>(ErrorKind::kTruncated) + 1;
+
 std::string_view ErrorKindName(ErrorKind kind);
 // The inverse of ErrorKindName; kNone when unknown.
 ErrorKind ParseErrorKind(std::string_view name);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cassert>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -25,6 +26,13 @@ enum class StatusCode {
 };
 
 std::string_view StatusCodeName(StatusCode code);
+
+// Typed facts a caller may act on, carried by a Status beside its message (like Arrow's
+// StatusDetail): callers test for their type with dynamic_cast.
+class StatusDetail {
+ public:
+  virtual ~StatusDetail() = default;
+};
 
 class [[nodiscard]] Status {
  public:
@@ -52,10 +60,18 @@ class [[nodiscard]] Status {
   // Returns a copy whose message is prefixed with `context: `, keeping the code. Use it to name
   // the thing (file, row, column) at the layer that knows it.
   Status WithContext(std::string_view context) const;
+  // A copy carrying `detail` (the detail survives WithContext).
+  Status WithDetail(std::shared_ptr<const StatusDetail> detail) const {
+    Status s = *this;
+    s.detail_ = std::move(detail);
+    return s;
+  }
+  const std::shared_ptr<const StatusDetail>& detail() const { return detail_; }
 
  private:
   StatusCode code_ = StatusCode::kOk;
   std::string message_;
+  std::shared_ptr<const StatusDetail> detail_;
 };
 
 template <typename T>

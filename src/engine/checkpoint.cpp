@@ -9,9 +9,14 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <vector>
 
 namespace structflow::engine {
 namespace {
+
+constexpr const char* kSelectColumns =
+    "SELECT row_id, fingerprint, raw, dialect, error_kind, error_message, http_status,"
+    " attempts, prompt_tokens, completion_tokens, finished_at, latency_s FROM rows ";
 
 Status SqliteError(sqlite3* db, std::string_view what, const std::string& path) {
   return Status::IOError(fmt::format("checkpoint {}: {} failed: {}", path, what,
@@ -127,28 +132,6 @@ Result<std::unique_ptr<Checkpoint>> Checkpoint::Open(const std::string& path,
   return cp;
 }
 
-Result<std::unordered_map<int64_t, uint64_t>> Checkpoint::LoadFingerprints(bool resend_failed) {
-  std::unordered_map<int64_t, uint64_t> out;
-  sqlite3_stmt* st = nullptr;
-  const char* sql = resend_failed
-                        ? "SELECT row_id, fingerprint FROM rows WHERE error_kind IS NULL"
-                        : "SELECT row_id, fingerprint FROM rows WHERE error_kind IS NULL OR NOT ("
-                          " error_kind IN ('connect', 'timeout', 'reset', 'cancelled',"
-                          " 'invalid_response') OR "
-                          "(error_kind = 'http_status' AND"
-                          " (http_status IN (408, 409, 429) OR http_status >= 500)))";
-  if (sqlite3_prepare_v2(db_, sql, -1, &st, nullptr) != SQLITE_OK) {
-    return SqliteError(db_, "read", path_);
-  }
-  int rc;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    out[sqlite3_column_int64(st, 0)] = static_cast<uint64_t>(sqlite3_column_int64(st, 1));
-  }
-  sqlite3_finalize(st);
-  if (rc != SQLITE_DONE) return SqliteError(db_, "read", path_);
-  return out;
-}
-
 Status Checkpoint::Begin() {
   if (in_txn_) return Status::OK();
   SF_RETURN_NOT_OK(Exec("BEGIN"));
@@ -199,24 +182,17 @@ Status Checkpoint::Commit() {
 Result<std::unique_ptr<Checkpoint::Cursor>> Checkpoint::Scan(int64_t first_row_id) {
   SF_RETURN_NOT_OK(Commit());
   std::unique_ptr<Cursor> c(new Cursor());
-  if (sqlite3_prepare_v2(
-          db_,
-          "SELECT row_id, fingerprint, raw, dialect, error_kind, error_message, http_status,"
-          " attempts, prompt_tokens, completion_tokens, finished_at, latency_s FROM rows WHERE"
-          " row_id >= ?1 ORDER BY "
-          "row_id",
-          -1, &c->stmt_, nullptr) != SQLITE_OK) {
+  std::string sql = std::string(kSelectColumns) + "WHERE row_id >= ?1 ORDER BY row_id";
+  if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &c->stmt_, nullptr) != SQLITE_OK) {
     return SqliteError(db_, "scan", path_);
   }
   sqlite3_bind_int64(c->stmt_, 1, first_row_id);
   return c;
 }
 
-Result<std::optional<RowRecord>> Checkpoint::Cursor::Next() {
-  int rc = sqlite3_step(stmt_);
-  if (rc == SQLITE_DONE) return std::optional<RowRecord>();
-  if (rc != SQLITE_ROW)
-    return Status::IOError(fmt::format("checkpoint scan failed: {}", sqlite3_errstr(rc)));
+namespace {
+
+RowRecord ReadRecord(sqlite3_stmt* stmt_) {
   RowRecord r;
   auto text = [&](int col) {
     const void* p = sqlite3_column_blob(stmt_, col);
@@ -238,7 +214,87 @@ Result<std::optional<RowRecord>> Checkpoint::Cursor::Next() {
   r.completion_tokens = sqlite3_column_int64(stmt_, 9);
   r.finished_at_s = sqlite3_column_double(stmt_, 10);
   r.latency_s = sqlite3_column_double(stmt_, 11);
-  return std::optional<RowRecord>(std::move(r));
+  return r;
+}
+
+// Pages of rows in row-id order on a read-only connection of its own. Each page is one short
+// statement: between pages no read transaction is held.
+class PagedCursor : public RowCursor {
+ public:
+  PagedCursor(std::string path, int64_t next_row_id, bool reusable_only)
+      : path_(std::move(path)), next_row_id_(next_row_id), reusable_only_(reusable_only) {}
+  ~PagedCursor() override {
+    sqlite3_finalize(stmt_);
+    sqlite3_close(db_);
+  }
+
+  Status Open() {
+    if (sqlite3_open_v2(path_.c_str(), &db_, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr) !=
+        SQLITE_OK) {
+      return SqliteError(db_, "open for reading", path_);
+    }
+    sqlite3_busy_timeout(db_, 5000);
+    std::string sql = std::string(kSelectColumns) + "WHERE row_id >= ?1 ORDER BY row_id LIMIT ?2";
+    if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &stmt_, nullptr) != SQLITE_OK) {
+      return SqliteError(db_, "scan", path_);
+    }
+    return Status::OK();
+  }
+
+  Result<std::optional<RowRecord>> Next() override {
+    while (true) {
+      while (next_ < page_.size()) {
+        RowRecord& r = page_[next_++];
+        if (reusable_only_ && !ReusableOnResume(r.error)) continue;
+        return std::optional<RowRecord>(std::move(r));
+      }
+      if (at_end_) return std::optional<RowRecord>();
+      SF_RETURN_NOT_OK(ReadPage());
+    }
+  }
+
+ private:
+  static constexpr int kPageRows = 512;
+
+  Status ReadPage() {
+    page_.clear();
+    next_ = 0;
+    sqlite3_reset(stmt_);
+    sqlite3_bind_int64(stmt_, 1, next_row_id_);
+    sqlite3_bind_int(stmt_, 2, kPageRows);
+    int rc;
+    while ((rc = sqlite3_step(stmt_)) == SQLITE_ROW) page_.push_back(ReadRecord(stmt_));
+    sqlite3_reset(stmt_);  // ends the read transaction
+    if (rc != SQLITE_DONE) return SqliteError(db_, "scan", path_);
+    if (page_.size() < static_cast<size_t>(kPageRows)) at_end_ = true;
+    if (!page_.empty()) next_row_id_ = page_.back().row_id + 1;
+    return Status::OK();
+  }
+
+  std::string path_;
+  sqlite3* db_ = nullptr;
+  sqlite3_stmt* stmt_ = nullptr;
+  int64_t next_row_id_;
+  bool reusable_only_;
+  std::vector<RowRecord> page_;
+  size_t next_ = 0;
+  bool at_end_ = false;
+};
+
+}  // namespace
+
+Result<std::optional<RowRecord>> Checkpoint::Cursor::Next() {
+  int rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_DONE) return std::optional<RowRecord>();
+  if (rc != SQLITE_ROW)
+    return Status::IOError(fmt::format("checkpoint scan failed: {}", sqlite3_errstr(rc)));
+  return std::optional<RowRecord>(ReadRecord(stmt_));
+}
+
+Result<std::unique_ptr<RowCursor>> Checkpoint::ScanPages(int64_t first_row_id, bool reusable_only) {
+  auto c = std::make_unique<PagedCursor>(path_, first_row_id, reusable_only);
+  SF_RETURN_NOT_OK(c->Open());
+  return std::unique_ptr<RowCursor>(std::move(c));
 }
 
 Status Checkpoint::SetMeta(const std::string& key, const std::string& value) {

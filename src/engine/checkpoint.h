@@ -7,41 +7,29 @@
 // are committed in small transactions by the single writer thread; a committed row survives any
 // crash, an uncommitted one is simply sent again. A row is reused on resume only when its
 // fingerprint matches, so changing the prompt, schema or model never reuses a stale answer.
-// The final output is written from the checkpoint in row order (see pipeline.h).
+// The final output is written from the checkpoint in row order (see engine/output_assembler.h).
+// A resume never loads the finished rows into memory: the row walk merge-joins the input against
+// a paged scan in row-id order (ScanPages), on a connection of its own.
 //
-// Thread-safety: a Checkpoint is owned by one thread at a time (the writer thread while the job
-// runs, then the output pass). It is not shared.
+// Thread-safety: a Checkpoint's writing connection is owned by one thread at a time (the writer
+// thread while the job runs, then the output pass). ScanPages opens its own read connection and
+// may run on another thread while the writer writes (WAL mode).
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "common/row_error.h"
 #include "common/status.h"
+#include "structflow/data.h"
 
 struct sqlite3;
 struct sqlite3_stmt;
 
 namespace structflow::engine {
-
-struct RowRecord {
-  int64_t row_id = 0;
-  uint64_t fingerprint = 0;
-  std::string raw;      // the model's answer text (message content), empty on failure
-  std::string dialect;  // the structured-output dialect the answer was produced under
-  RowError error;       // kind kNone on success
-  int64_t prompt_tokens = 0;
-  int64_t completion_tokens = 0;
-  // When the answer came back (seconds since the Unix epoch; 0: not known, e.g. a row that
-  // failed before any request) and how long its request took (from the first attempt's start to
-  // the end of the last). For the report's latency histogram and throughput over time.
-  double finished_at_s = 0;
-  double latency_s = 0;
-};
 
 // One row's timing, as ReadTimings returns it.
 struct RowTiming {
@@ -63,12 +51,11 @@ class Checkpoint {
   static Result<std::unique_ptr<Checkpoint>> Open(const std::string& path,
                                                   const std::string& job_key);
 
-  // Fingerprints of the stored rows a resume may reuse (row id -> fingerprint): successes and
-  // rows that failed for a lasting reason. Rows that failed for a passing reason (connect,
-  // timeout, reset, a 2xx whose body is not a completion, HTTP 408/409/429/5xx) are left out, so
-  // a re-run sends them again. With `resend_failed`, rows that failed for any reason are left
-  // out too (`run --retry-failed`): only successes are reused.
-  Result<std::unordered_map<int64_t, uint64_t>> LoadFingerprints(bool resend_failed = false);
+  // Stored rows from `first_row_id` on in row-id order, read a page at a time on a read-only
+  // connection of the cursor's own, with no read transaction held between pages (the WAL can be
+  // checkpointed while a long resume walks). `reusable_only` leaves out rows that failed for a
+  // passing reason (see ReusableOnResume), so a re-run sends them again.
+  Result<std::unique_ptr<RowCursor>> ScanPages(int64_t first_row_id, bool reusable_only);
 
   // Buffers a record; it is durable once Commit() returns.
   Status Put(const RowRecord& record);

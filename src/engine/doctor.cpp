@@ -92,16 +92,13 @@ DoctorReport RunDoctor(const DoctorOptions& options, void (*print)(const CheckLi
     if (print) print(report.lines.back());
   };
   client::ClientOptions copts;
-  const char* env = std::getenv("OPENAI_BASE_URL");
-  std::string endpoint = !options.endpoint.empty()
-                             ? options.endpoint
-                             : (env && *env ? env : "http://127.0.0.1:8000/v1");
+  std::string endpoint = !options.endpoint.empty() ? options.endpoint : "http://127.0.0.1:8000/v1";
   copts.endpoints = {endpoint};
   copts.max_attempts = 2;
   copts.connect_timeout_s = 5;
   copts.request_timeout_s = 120;
   copts.row_deadline_s = 180;
-  auto key = client::ResolveApiKey(options.api_key, options.api_key_file);
+  auto key = client::ResolveApiKey(options.api_key, options.api_key_file, options.api_key_env);
   if (!key.ok()) {
     add("api key", Verdict::kFail, key.status().message());
     return report;

@@ -10,11 +10,12 @@
 namespace structflow::engine {
 
 struct DoctorOptions {
-  std::string endpoint;  // empty: OPENAI_BASE_URL or http://127.0.0.1:8000/v1
+  std::string endpoint;  // empty: http://127.0.0.1:8000/v1 (the CLI puts OPENAI_BASE_URL here)
   std::string model;     // empty: the server's only model
   std::string api_key;
   std::string api_key_file;
-  bool load_test = true;  // measure throughput at a few concurrency levels
+  std::string api_key_env;  // OPENAI_API_KEY's value, read by the caller
+  bool load_test = true;    // measure throughput at a few concurrency levels
 };
 
 enum class Verdict { kOk, kWarn, kFail };

@@ -15,23 +15,24 @@ std::string WithThousands(int64_t v) {
   return v < 0 ? "-" + out : out;
 }
 
-std::string RenderProgress(const JobCounters& c, const LiveFigures& live, double elapsed_s) {
-  int64_t done = c.done.load();
-  int64_t total = c.total.load();
+std::string RenderProgress(const JobProgress& p) {
+  const int64_t done = p.done;
+  const int64_t total = p.total;
+  const double elapsed_s = p.elapsed_s;
   double rate = elapsed_s > 0 ? done / elapsed_s : 0;
   std::string out = total >= 0
                         ? fmt::format("{}/{} rows", WithThousands(done), WithThousands(total))
                         : fmt::format("{} rows", WithThousands(done));
-  out += fmt::format("  {:.1f} rows/s  in flight {}", rate, live.in_flight);
-  if (live.http_retries > 0) out += fmt::format("  retries {}", WithThousands(live.http_retries));
+  out += fmt::format("  {:.1f} rows/s  in flight {}", rate, p.in_flight);
+  if (p.http_retries > 0) out += fmt::format("  retries {}", WithThousands(p.http_retries));
   std::string errors;
   for (int k = 1; k < kNumErrorKinds; ++k) {
-    int64_t n = c.errors[k].load();
+    int64_t n = p.errors[k];
     if (n > 0)
       errors += fmt::format(" {} {}", ErrorKindName(static_cast<ErrorKind>(k)), WithThousands(n));
   }
   if (!errors.empty()) out += "  errors:" + errors;
-  int64_t tokens = c.completion_tokens.load();
+  int64_t tokens = p.completion_tokens;
   if (tokens > 0 && elapsed_s > 0) out += fmt::format("  {:.0f} tok/s", tokens / elapsed_s);
   if (total > 0 && rate > 0 && done < total) {
     int64_t eta = static_cast<int64_t>((total - done) / rate);

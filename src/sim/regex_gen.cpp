@@ -103,7 +103,7 @@ class Parser {
       if (!atom.ok()) return atom.status();
       NodePtr cur = std::move(atom).value();
       while (!AtEnd()) {
-        int lo = 0, hi = 0;
+        int lo = 0, hi = 0;  // set by every branch that goes on; GCC 12 cannot tell
         char q = Peek();
         if (q == '?') {
           lo = 0, hi = 1;

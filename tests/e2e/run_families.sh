@@ -43,9 +43,9 @@ JSON
 
 # requests_sent: requests the simulator answered so far ("n/a" for a family without /metrics:
 # Ollama has none).
-requests_sent() {
-  if curl -s "${SIM_URL%/v1}/metrics" | grep -q 'structflow_sim_requests_total'; then
-    sim_metric structflow_sim_requests_total
+requests_sent() {  # chat requests (GETs are not counted: a late poll would blur the count)
+  if curl -s "${SIM_URL%/v1}/metrics" | grep -q 'structflow_sim_chat_requests_total'; then
+    sim_metric structflow_sim_chat_requests_total
   else
     echo n/a
   fi
@@ -132,7 +132,7 @@ for family in "${FAMILIES[@]}"; do
     'v["label"] in ("good","bad","unsure") and 0 <= v["score"] <= 10 and len(v["note"]) <= 30 and re.search("[A-Z]{3}-[0-9]{2}", v["sku"]) and re.fullmatch("x[0-9]+", v["code"])' \
     --schema "$WORK/item.schema.json" --max-tokens 300
   expect_rows "$family" regex 're.fullmatch("R-[0-9]{3}", v)' --regex 'R-[0-9]{3}'
-  expect_stop "$family" unknown_model "sim-model" 3 in.jsonl --model sim-modle --choice yes,no
+  expect_stop "$family" unknown_model "sim-model" 0 in.jsonl --model sim-modle --choice yes,no
   kill "$SIM_PID"
 
   # Free whitespace wherever the JSON grammar allows it, so small max_tokens cut answers.

@@ -1,13 +1,13 @@
-#include "demo/run_demo.h"
+#include "cli/run_demo.h"
 
 #include <fmt/format.h>
 
 #include <cstdio>
 #include <filesystem>
 
+#include "cli/run_job.h"
 #include "demo/dataset.h"
 #include "engine/eval.h"
-#include "engine/job.h"
 #include "io/source.h"
 #include "report/report.h"
 #include "sim/server.h"
@@ -25,9 +25,9 @@ void RemoveJobFiles(const std::string& out) {
   }
 }
 
-engine::JobConfig DemoJob(const std::string& input, const std::string& out,
-                          const std::string& endpoint, bool with_image) {
-  engine::JobConfig job;
+cli::RunFlags DemoJob(const std::string& input, const std::string& out, const std::string& endpoint,
+                      bool with_image) {
+  cli::RunFlags job;
   job.inputs = {input};
   job.out = out;
   job.endpoints = {endpoint};
@@ -54,7 +54,7 @@ int RunDemo(const DemoOptions& options) {
     std::fprintf(stderr,
                  "structflow demo: cannot create %s: %s; pass --out-dir to write elsewhere\n",
                  options.out_dir.c_str(), ec.message().c_str());
-    return engine::kExitFailed;
+    return cli::kExitFailed;
   }
   const std::string dir = fs::absolute(options.out_dir).lexically_normal().string();
   const std::string input = dir + "/diagrams.parquet";
@@ -70,7 +70,7 @@ int RunDemo(const DemoOptions& options) {
   auto batch = GenerateDataset(DatasetOptions{options.images, options.seed});
   if (!batch.ok()) {
     std::fprintf(stderr, "structflow demo: %s\n", batch.status().message().c_str());
-    return engine::kExitFailed;
+    return cli::kExitFailed;
   }
   {
     auto sink = io::OpenSink(input, batch->schema);
@@ -79,14 +79,14 @@ int RunDemo(const DemoOptions& options) {
     if (!st.ok()) {
       std::fprintf(stderr, "structflow demo: writing %s: %s\n", input.c_str(),
                    st.message().c_str());
-      return engine::kExitFailed;
+      return cli::kExitFailed;
     }
   }
   std::printf(
       "   wrote %s (AI2D layout: images = list<{bytes, path}>, texts = list<{user, assistant, "
       "source}>)\n\n",
       input.c_str());
-  if (options.dataset_only) return engine::kExitOk;
+  if (options.dataset_only) return cli::kExitOk;
 
   sim::SimOptions so;
   so.models = {"demo-vlm"};
@@ -99,7 +99,7 @@ int RunDemo(const DemoOptions& options) {
   if (!server.ok()) {
     std::fprintf(stderr, "structflow demo: cannot start the simulator: %s\n",
                  server.status().message().c_str());
-    return engine::kExitFailed;
+    return cli::kExitFailed;
   }
   const std::string endpoint = (*server)->base_url();
   std::printf(
@@ -117,8 +117,8 @@ int RunDemo(const DemoOptions& options) {
     std::printf("%d. Running the job %s -> %s\n", 3 + i, labels[i], outs[i].c_str());
     std::fflush(stdout);
     RemoveJobFiles(outs[i]);
-    codes[i] = engine::RunJob(DemoJob(input, outs[i], endpoint, i == 0));
-    if (codes[i] != engine::kExitOk && codes[i] != engine::kExitRowsFailed) {
+    codes[i] = cli::RunJob(DemoJob(input, outs[i], endpoint, i == 0));
+    if (codes[i] != cli::kExitOk && codes[i] != cli::kExitRowsFailed) {
       std::fprintf(stderr, "structflow demo: the job %s failed (exit %d)\n", labels[i], codes[i]);
       return codes[i];
     }
@@ -137,12 +137,12 @@ int RunDemo(const DemoOptions& options) {
   if (!a.ok() || !b.ok()) {
     std::fprintf(stderr, "structflow demo: %s\n",
                  (!a.ok() ? a.status() : b.status()).message().c_str());
-    return engine::kExitFailed;
+    return cli::kExitFailed;
   }
   auto c = engine::Compare(*a, *b);
   if (!c.ok()) {
     std::fprintf(stderr, "structflow demo: %s\n", c.status().message().c_str());
-    return engine::kExitFailed;
+    return cli::kExitFailed;
   }
   std::string scores = engine::FormatComparison(engine::ScoreOutcomes(with, *a, eo),
                                                 engine::ScoreOutcomes(without, *b, eo), *c,
@@ -166,7 +166,7 @@ int RunDemo(const DemoOptions& options) {
   if (!written.ok()) {
     std::fprintf(stderr, "structflow demo: writing the report %s: %s\n", page.c_str(),
                  written.status().message().c_str());
-    return engine::kExitFailed;
+    return cli::kExitFailed;
   }
   std::printf("   open it in a browser: %s\n", page.c_str());
   std::printf(
@@ -185,7 +185,7 @@ int RunDemo(const DemoOptions& options) {
       "([A-D])'\n"
       "  structflow eval answers.parquet --pred output --key key\n",
       input.c_str(), with.c_str(), without.c_str(), page.c_str(), input.c_str());
-  return engine::kExitOk;
+  return cli::kExitOk;
 }
 
 }  // namespace structflow::demo

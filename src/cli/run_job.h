@@ -1,9 +1,9 @@
-// JobConfig and RunJob: `structflow run`, the streaming job. RunJob ties the source, the row
-// transforms, the request builder, the client, the structured-output parser, the checkpoint and
-// the sink together; see docs/architecture.md for the threads.
-//
-// Thread-safety: RunJob is called once, from the main thread; it owns every thread it starts
-// and joins them all before it returns.
+// The `structflow run` job as the command line sees it: the flags (RunFlags, one field per
+// flag), and RunJob, which owns the process around one library job: it reads the environment
+// (OPENAI_BASE_URL, OPENAI_API_KEY, CI), takes SIGINT/SIGTERM on a sigwait thread (first: drain,
+// second: abandon), draws the progress line, prints the summary and returns the exit code. The
+// work itself goes through the library API (include/structflow/engine.h).
+// Thread-safety: RunJob is called from the main thread, one job at a time.
 #pragma once
 
 #include <cstdint>
@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
-namespace structflow::engine {
+namespace structflow::cli {
 
-struct JobConfig {
+struct RunFlags {
   std::vector<std::string> inputs;
   std::string out;
   // Server.
@@ -67,8 +67,10 @@ struct JobConfig {
   // Job.
   std::string checkpoint;  // empty: OUT.checkpoint
   bool dry_run = false;
-  // Send again the rows the checkpoint holds as failed, whatever the reason.
+  // Send again the rows the checkpoint holds as failed: all of them, or only those of the kinds
+  // in `retry_kinds` ("truncated,invalid_output").
   bool retry_failed = false;
+  std::string retry_kinds;
   // The command line that started the job (recorded in the checkpoint for `structflow report`).
   std::string command;
   int workers = 0;  // 0: one per core
@@ -85,6 +87,11 @@ constexpr int kExitInterrupted = 130;
 
 // Runs the job and returns the exit code. Prints progress and the summary to stderr and the
 // final "wrote ..." line to stdout.
-int RunJob(const JobConfig& config);
+int RunJob(const RunFlags& flags);
 
-}  // namespace structflow::engine
+// The endpoint when none is given: $OPENAI_BASE_URL or http://127.0.0.1:8000/v1.
+std::string DefaultEndpoint();
+// $OPENAI_API_KEY, or "".
+std::string ApiKeyFromEnvironment();
+
+}  // namespace structflow::cli

@@ -1,0 +1,34 @@
+// JobPlan: a JobSpec checked against its input's schema and the server (engine.h's Plan). Made
+// once, read by any number of jobs and threads; immutable.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/preflight.h"
+#include "engine/transform.h"
+#include "image/image.h"
+#include "schema/constraint.h"
+#include "schema/dialect.h"
+#include "structflow/job_spec.h"
+
+namespace structflow {
+
+class JobPlan {
+ public:
+  JobSpec spec;
+  std::string model;  // resolved
+  std::optional<schema::Constraint> constraint;
+  schema::Dialect dialect = schema::Dialect::kVllm;  // kAuto: learnt when the job starts
+  std::vector<std::string> read_columns;             // input columns the job reads
+  std::shared_ptr<const engine::Transformer> transformer;
+  image::ImagePolicy image_policy;
+  uint64_t fingerprint = 0;  // the job's: what changes the meaning of a row's answer
+  // What the server said about itself before row 1 (empty for an offline plan).
+  engine::ServerFacts facts;
+  bool auto_dialect() const { return dialect == schema::Dialect::kAuto; }
+};
+
+}  // namespace structflow
