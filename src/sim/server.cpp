@@ -44,6 +44,9 @@ namespace http = beast::http;
 using tcp = asio::ip::tcp;
 using SteadyClock = std::chrono::steady_clock;
 
+// The simulator's own counters, served in every family (no real server has this path).
+constexpr std::string_view kSimOnlyMetricsPath = "/structflow-sim/metrics";
+
 // Chat bodies larger than this are parsed on the CPU pool instead of the I/O thread.
 constexpr size_t kInlineBodyBytes = 64 * 1024;
 
@@ -198,6 +201,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // With a pool: closes the connection once it has waited keep_alive_s for its next request.
   asio::steady_timer idle_timer_;
   int requests_served_ = 0;
+  bool uncounted_ = false;      // the response is to GET /structflow-sim/metrics
   bool native_ = false;         // the request in service came on Ollama's /api/chat
   bool native_stream_ = false;  // ... and asked for NDJSON
   // The chat request in service; cleared once answered so nothing outlives it.
@@ -281,6 +285,7 @@ class ServerImpl : public Server {
       if (code >= 500) m.responses_5xx += n;
     }
     m.faults = faults_given_.load(std::memory_order_relaxed);
+    m.finished_requests = finished_requests_.load(std::memory_order_relaxed);
     if (options_.http_threads > 0) {
       m.http_busy = http_workers_.running();
       m.http_waiting = http_workers_.waiting();
@@ -316,7 +321,7 @@ class ServerImpl : public Server {
 
   // /metrics in the family's names: vLLM vllm:*, SGLang sglang:* (python/sglang/srt/metrics/
   // collector.py), llama.cpp llamacpp:* without labels (tools/server/server-context.cpp
-  // handle_metrics); the structflow_sim_* lines are the simulator's own, in every family.
+  // handle_metrics), followed by the simulator's own structflow_sim_* lines (SimOnlyMetricsText).
   std::string MetricsText() const {
     SimMetrics m = metrics();
     std::string out;
@@ -353,6 +358,10 @@ class ServerImpl : public Server {
       metric("sglang:prompt_tokens_total", "Number of prefill tokens processed.", prompt, true);
       metric("sglang:generation_tokens_total", "Number of generation tokens processed.", generated,
              true);
+      // TokenizerMetricsCollector's counter of finished requests (collector.py
+      // num_requests_total); llama.cpp and Ollama publish no request count at all.
+      metric("sglang:num_requests_total", "Number of requests processed.",
+             static_cast<double>(m.finished_requests), true);
     } else {
       if (options_.queue_metrics) {
         metric("vllm:num_requests_running", "Number of requests in model execution batches.",
@@ -364,6 +373,15 @@ class ServerImpl : public Server {
       metric("vllm:generation_tokens_total", "Number of generation tokens processed.", generated,
              true);
     }
+    out += SimOnlyMetricsText(m);
+    return out;
+  }
+
+  // The simulator's own counters (structflow_sim_*), in Prometheus text: appended to /metrics
+  // where the family serves it, and always at GET /structflow-sim/metrics, an endpoint no real
+  // server has, so tests count requests on every family (llama.cpp without --metrics, Ollama).
+  std::string SimOnlyMetricsText(const SimMetrics& m) const {
+    std::string out;
     fmt::format_to(std::back_inserter(out),
                    "# HELP structflow_sim_chat_requests_total POST /v1/chat/completions received.\n"
                    "# TYPE structflow_sim_chat_requests_total counter\n"
@@ -431,6 +449,7 @@ class ServerImpl : public Server {
   std::atomic<uint64_t> connections_{0};
   std::atomic<uint64_t> sequence_{0};
   std::atomic<uint64_t> faults_given_{0};
+  std::atomic<uint64_t> finished_requests_{0};
 
  private:
   static constexpr int kMaxStatus = 600;
@@ -562,8 +581,15 @@ void Connection::ReadBody() {
 void Connection::OnRequest(beast::error_code ec) {
   if (ec == http::error::body_limit) return RespondTooLarge();
   if (ec) return;
-  server_->requests_total_.fetch_add(1, std::memory_order_relaxed);
   keep_alive_ = parser_->get().keep_alive();
+  const auto& head = parser_->get();
+  if (head.method() == http::verb::get && head.target() == kSimOnlyMetricsPath) {
+    // Not counted anywhere: reading the counters does not change them.
+    uncounted_ = true;
+    return Respond(200, "text/plain; version=0.0.4; charset=utf-8",
+                   server_->SimOnlyMetricsText(server_->metrics()));
+  }
+  server_->requests_total_.fetch_add(1, std::memory_order_relaxed);
   // cpp-httplib closes a kept-alive connection after CPPHTTPLIB_KEEPALIVE_MAX_COUNT requests.
   constexpr int kHttplibKeepAliveMaxCount = 100;
   if (FamilyOf(server_->chat().api) == Family::kLlamaCpp &&
@@ -978,6 +1004,7 @@ void Connection::StreamNext(int events) {
 void Connection::EndStream() {
   holds_slot_ = false;
   server_->slots().Release();
+  server_->finished_requests_.fetch_add(1, std::memory_order_relaxed);
   server_->prompt_tokens_.fetch_add(plan_.prompt_tokens, std::memory_order_relaxed);
   server_->generation_tokens_.fetch_add(plan_.completion_tokens, std::memory_order_relaxed);
   plan_ = ChatPlan();
@@ -989,6 +1016,7 @@ void Connection::EndStream() {
 void Connection::FinishService() {
   holds_slot_ = false;
   server_->slots().Release();
+  server_->finished_requests_.fetch_add(1, std::memory_order_relaxed);
   if (fault_ == Fault::kLength) TruncateForLengthFault(&plan_);
   server_->prompt_tokens_.fetch_add(plan_.prompt_tokens, std::memory_order_relaxed);
   server_->generation_tokens_.fetch_add(plan_.completion_tokens, std::memory_order_relaxed);
@@ -1027,7 +1055,8 @@ void Connection::Respond(int status, std::string_view content_type, std::string 
                          std::string_view extra_headers) {
   native_ = false;  // whatever the answer, the next request on this connection starts afresh
   // A reset is not an answer: it is counted in structflow_sim_faults_total only.
-  if (!(fault_ == Fault::kReset && status == 200)) server_->CountStatus(status);
+  if (!(fault_ == Fault::kReset && status == 200) && !uncounted_) server_->CountStatus(status);
+  uncounted_ = false;
   out_.clear();
   out_.reserve(body.size() + 256);
   fmt::format_to(std::back_inserter(out_),

@@ -2,7 +2,8 @@
 // `structflow sim` command. It answers /v1/models, /v1/chat/completions (plain and streamed) and
 // the chosen family's own endpoints (vLLM /health and /metrics; llama.cpp /props, /slots,
 // /metrics with --metrics; SGLang /get_server_info, /get_model_info; Ollama /api/show, /api/tags,
-// /api/version) like a server of that family and version, with a latency model of continuous
+// /api/version) like a server of that family and version, plus GET /structflow-sim/metrics (the
+// simulator's own counters, in every family), with a latency model of continuous
 // batching, llama.cpp's HTTP thread pool with keep-alive binding, and faults on request.
 //
 // Ownership: Server owns its listening socket, its I/O threads and every connection.
@@ -77,9 +78,10 @@ struct SimMetrics {
   uint64_t responses_200 = 0;  // responses by status (faults included)
   uint64_t responses_4xx = 0;
   uint64_t responses_5xx = 0;
-  uint64_t faults = 0;        // requests given a fault from --faults
-  uint64_t http_busy = 0;     // connections holding an HTTP worker thread (with a pool)
-  uint64_t http_waiting = 0;  // connections waiting for one
+  uint64_t faults = 0;             // requests given a fault from --faults
+  uint64_t http_busy = 0;          // connections holding an HTTP worker thread (with a pool)
+  uint64_t http_waiting = 0;       // connections waiting for one
+  uint64_t finished_requests = 0;  // chat requests answered after holding a slot
 };
 
 // Raises this process's soft limit on open files to the hard limit, so the server can hold

@@ -137,6 +137,39 @@ TEST(SimOllama, PublishesShowTagsAndVersion) {
   EXPECT_EQ(json::parse(chat.body)["error"]["type"], "not_found_error");
 }
 
+// Every family counts requests at the simulator's own endpoint, whatever the real server
+// publishes (llama.cpp without --metrics and Ollama publish nothing); reading it counts nothing.
+TEST(SimFamilies, CountRequestsAtTheSimOnlyEndpoint) {
+  for (const char* api : {"vllm-0.12", "llama.cpp", "llama.cpp-b4800", "sglang", "ollama"}) {
+    SCOPED_TRACE(api);
+    auto server = StartOrDie(Family(api));
+    std::string body = R"({"model":"tiny","messages":[{"role":"user","content":"hi"}]})";
+    ASSERT_EQ(Fetch(server->base_url() + "/chat/completions", &body).status, 200);
+    ASSERT_EQ(Fetch(server->base_url() + "/chat/completions", &body).status, 200);
+    for (int read = 0; read < 2; ++read) {
+      auto m = Fetch(Root(*server) + "/structflow-sim/metrics");
+      ASSERT_EQ(m.status, 200);
+      EXPECT_NE(m.body.find("structflow_sim_chat_requests_total 2\n"), std::string::npos) << m.body;
+      EXPECT_NE(m.body.find("structflow_sim_requests_total{code=\"200\"} 2\n"), std::string::npos)
+          << m.body;
+    }
+  }
+}
+
+// SGLang's own counter of finished requests (collector.py num_requests_total).
+TEST(SimSglang, MetricsCountFinishedRequests) {
+  SimOptions o = Family("sglang");
+  o.metrics = true;
+  auto server = StartOrDie(o);
+  std::string body = R"({"messages":[{"role":"user","content":"hi"}]})";
+  ASSERT_EQ(Fetch(server->base_url() + "/chat/completions", &body).status, 200);
+  std::string bad = R"({"messages":[]})";
+  ASSERT_EQ(Fetch(server->base_url() + "/chat/completions", &bad).status, 400);
+  auto m = Fetch(Root(*server) + "/metrics");
+  EXPECT_NE(m.body.find("sglang:num_requests_total{model_name=\"tiny\"} 1\n"), std::string::npos)
+      << m.body;
+}
+
 TEST(SimOllama, NativeChatHonoursFormat) {
   auto server = StartOrDie(Family("ollama"));
   std::string body =
