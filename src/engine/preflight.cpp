@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <simdjson.h>
 
+#include "client/server_load.h"
 #include "common/json_writer.h"
 #include "engine/diagnosis.h"
 
@@ -63,22 +64,17 @@ Status ReadModels(const std::string& body, const std::string& endpoint, ServerFa
   return Status::OK();
 }
 
-// llama.cpp GET /props (tools/server server-context.cpp): total_slots, modalities.vision,
-// default_generation_settings.n_ctx (the per-slot context).
-void ReadLlamaProps(const std::string& body, ServerFacts* facts) {
-  simdjson::dom::parser parser;
-  simdjson::dom::element doc;
-  if (parser.parse(body).get(doc)) return;
-  int64_t n = 0;
-  if (!doc["total_slots"].get_int64().get(n)) facts->total_slots = static_cast<int>(n);
-  bool vision = false;
-  if (!doc["modalities"]["vision"].get_bool().get(vision)) {
-    facts->vision = vision;
-    facts->vision_source = "/props modalities";
+// What a server's own endpoint said (client/server_load.h: the one reading of /props and
+// /get_server_info, shared with adaptive concurrency).
+void TakeSelfReport(const client::ServerSelfReport& report, ServerFacts* facts) {
+  if (report.slots) facts->total_slots = report.slots->slots;
+  if (report.vision) {
+    facts->vision = report.vision;
+    facts->vision_source = report.vision_source;
   }
-  if (!doc["default_generation_settings"]["n_ctx"].get_int64().get(n) && n > 0) {
-    facts->context_length = n;
-    facts->context_source = "/props n_ctx";
+  if (report.context_length > 0) {
+    facts->context_length = report.context_length;
+    facts->context_source = report.context_source;
   }
 }
 
@@ -139,7 +135,7 @@ Result<ServerFacts> LearnServer(const client::ClientOptions& options, const std:
     auto props = QuickGet(options, "/props", true, timeout_s, stop);
     if (props.ok()) {
       facts.family = ServerFamily::kLlamaCpp;
-      ReadLlamaProps(*props, &facts);
+      if (auto report = client::ReadLlamaCppProps(*props)) TakeSelfReport(*report, &facts);
     }
   }
   if (facts.family == ServerFamily::kUnknown) {
@@ -161,13 +157,12 @@ Result<ServerFacts> LearnServer(const client::ClientOptions& options, const std:
       facts.vision_source = "/get_model_info has_image_understanding";
     }
     auto server = QuickGet(options, "/get_server_info", true, timeout_s, stop);
-    int64_t n = 0;
-    if (server.ok() && !parser.parse(*server).get(doc)) {
-      if (facts.context_length == 0 && !doc["context_length"].get_int64().get(n) && n > 0) {
-        facts.context_length = n;
-        facts.context_source = "/get_server_info context_length";
+    if (server.ok()) {
+      if (auto report = client::ReadSglangServerInfo(*server)) {
+        // /v1/models max_model_len, when it said so, is the model's own figure: keep it.
+        if (facts.context_length > 0) report->context_length = 0;
+        TakeSelfReport(*report, &facts);
       }
-      if (!doc["max_running_requests"].get_int64().get(n)) facts.total_slots = static_cast<int>(n);
     }
   }
   if (facts.family == ServerFamily::kOllama && !facts.model.empty()) {
