@@ -135,6 +135,21 @@ std::optional<ServerSelfReport> ReadSglangServerInfo(std::string_view body) {
   return report;
 }
 
+std::optional<ServerSlots> ParseOllamaVersion(std::string_view body) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  std::string_view version;
+  if (parser.parse(body.data(), body.size()).get(doc) != simdjson::SUCCESS ||
+      doc["version"].get_string().get(version) != simdjson::SUCCESS || version.empty()) {
+    return std::nullopt;
+  }
+  ServerSlots slots;
+  slots.slots = 1;
+  slots.source = "Ollama's default OLLAMA_NUM_PARALLEL; it does not publish its own";
+  slots.ceiling = false;
+  return slots;
+}
+
 std::optional<ServerSlots> ParseLlamaCppProps(std::string_view body) {
   auto report = ReadLlamaCppProps(body);
   return report ? report->slots : std::nullopt;

@@ -31,6 +31,9 @@ struct ServerSlots {
   // cpp-httplib), so connections beyond its thread pool wait: keep them to slots + 1.
   bool binds_connections = false;
   std::string source;  // "llama.cpp /props total_slots", for the log
+  // True: the server published its size, which adaptive concurrency does not go above. False:
+  // the family's documented default (the server does not say), only where to start.
+  bool ceiling = true;
 };
 
 // What a server publishes about itself at its own endpoint: its size, and its model's context
@@ -62,6 +65,14 @@ std::optional<ServerSelfReport> ReadLlamaCppProps(std::string_view body);
 // batch itself); `context_length` is the server argument. Nothing for a body that is not a JSON
 // object.
 std::optional<ServerSelfReport> ReadSglangServerInfo(std::string_view body);
+
+// Ollama's GET /api/version (`{"version":"0.12.6"}`, server/routes.go): Ollama publishes no
+// slot count, so this is its documented default. It runs OLLAMA_NUM_PARALLEL requests at once
+// per loaded model and queues the rest (up to OLLAMA_MAX_QUEUE, 512, then 503); the default is
+// 1 in ollama/ollama envconfig/config.go (`NumParallel = Uint("OLLAMA_NUM_PARALLEL", 1)`; builds
+// of 2024 chose 4 or 1 by free memory when unset). A start, not a ceiling: the server may have
+// been given more. Nothing for any other body.
+std::optional<ServerSlots> ParseOllamaVersion(std::string_view body);
 
 // The slot counts alone (ReadLlamaCppProps / ReadSglangServerInfo): nothing unless published.
 std::optional<ServerSlots> ParseLlamaCppProps(std::string_view body);

@@ -5,6 +5,7 @@
 
 #include "client/server_load.h"
 #include "common/json_writer.h"
+#include "common/logging.h"
 #include "engine/diagnosis.h"
 
 namespace structflow::engine {
@@ -67,7 +68,10 @@ Status ReadModels(const std::string& body, const std::string& endpoint, ServerFa
 // What a server's own endpoint said (client/server_load.h: the one reading of /props and
 // /get_server_info, shared with adaptive concurrency).
 void TakeSelfReport(const client::ServerSelfReport& report, ServerFacts* facts) {
-  if (report.slots) facts->total_slots = report.slots->slots;
+  if (report.slots) {
+    facts->total_slots = report.slots->slots;
+    facts->max_connections = report.slots->binds_connections ? report.slots->slots + 1 : 0;
+  }
   if (report.vision) {
     facts->vision = report.vision;
     facts->vision_source = report.vision_source;
@@ -234,7 +238,26 @@ Result<ServerFacts> RunPreflight(const client::ClientOptions& options, const Job
   JobNeeds resolved = needs;
   if (resolved.model.empty()) resolved.model = facts.model;
   SF_RETURN_NOT_OK(CheckJobAgainstServer(facts, resolved, options.endpoints[0]));
+  if (options.concurrency > 0 && facts.max_connections > 0 &&
+      options.concurrency > facts.max_connections) {
+    // llama-server (tools/server/server-http.cpp) serves each connection on one cpp-httplib
+    // thread for as long as it is kept alive; a connection beyond the threads is not read until
+    // one of them has been idle 5 s or has served 100 requests.
+    SF_LOG_WARN(
+        "--concurrency {} is more than {} ({}) serves at once: it runs {} requests at once and "
+        "gives each kept-alive connection one of its HTTP threads (--threads-http, by default a "
+        "few more than --parallel), so requests on connections beyond them wait seconds for a "
+        "thread. Fix: --concurrency {} (or leave --concurrency out: adaptive mode stays within "
+        "it), or start llama-server with a larger --parallel",
+        options.concurrency, options.endpoints[0], client::ServerFamilyName(facts.family),
+        facts.total_slots, facts.max_connections);
+  }
   return facts;
+}
+
+void FitClientToServer(const ServerFacts& facts, client::Client* client) {
+  if (client == nullptr || (facts.total_slots <= 0 && facts.max_connections <= 0)) return;
+  client->SetEndpointSlots(0, facts.total_slots, facts.max_connections);
 }
 
 }  // namespace structflow::engine
