@@ -83,7 +83,10 @@ TEST(Preflight, LearnsTheFamilyAndContextFromTheModelList) {
 // the size from /props, and FitClientToServer holds the client within it.
 TEST(Preflight, AFixedConcurrencyAboveLlamaCppsHttpThreadsIsHeldToItsSlots) {
   sim::SimOptions so;
-  so.api = "llama.cpp";
+  // The fixed pool of builds before dynamic threads, so the stall does not hang on a race; newer
+  // builds add a thread only when none is idle at the instant a connection arrives, and a burst
+  // of connections meets the same wait (SimHttpPool.ABurstOfConnectionsWaitsEvenWhere...).
+  so.api = "llama.cpp-b4800";
   so.max_num_seqs = 4;
   so.http_threads = 6;    // the smallest default pool: --parallel + 2
   so.keep_alive_s = 0.5;  // a held thread lets go of an idle connection after this

@@ -57,6 +57,13 @@ struct SimOptions {
   // cpp-httplib does in llama-server); connections beyond them wait. -1: the family's default
   // (llama.cpp max(slots + 2, hardware threads - 1), others unbounded); 0: unbounded.
   int http_threads = -1;
+  // With a pool: threads in all, the dynamic ones included (started for a connection that
+  // arrives when no thread is idle; newer llama.cpp builds allow http_threads + 1024). -1: the
+  // family's default (llama.cpp http_threads + 1024, llama.cpp-b4800 http_threads: a fixed pool).
+  int http_threads_max = -1;
+  // With a pool: how long a woken thread takes to run (the scheduler's wake-up latency): a
+  // connection arriving meanwhile counts that thread as idle, so it starts no thread of its own.
+  double http_thread_wake_ms = 0.5;
   double keep_alive_s = 5;
   // "429:0.1,500:0.05,503:0.02,reset:0.02,hang:0.01,garbage:0.01,length:0.02"
   std::string faults;

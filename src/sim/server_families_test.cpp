@@ -268,7 +268,7 @@ bool WaitFor(const Server& s, Pred pred) {
 }
 
 TEST(SimHttpPool, AKeptAliveConnectionHoldsItsThreadSoTheThirdWaits) {
-  SimOptions o = Family("llama.cpp");
+  SimOptions o = Family("llama.cpp-b4800");  // a fixed pool: no thread is ever added
   o.http_threads = 2;
   o.keep_alive_s = 60;  // only closing a connection frees its thread in this test
   auto server = StartOrDie(o);
@@ -289,7 +289,7 @@ TEST(SimHttpPool, AKeptAliveConnectionHoldsItsThreadSoTheThirdWaits) {
 }
 
 TEST(SimHttpPool, AnIdleConnectionIsClosedAfterTheKeepAliveTimeout) {
-  SimOptions o = Family("llama.cpp");
+  SimOptions o = Family("llama.cpp-b4800");
   o.http_threads = 1;
   o.keep_alive_s = 0.2;
   auto server = StartOrDie(o);
@@ -301,6 +301,47 @@ TEST(SimHttpPool, AnIdleConnectionIsClosedAfterTheKeepAliveTimeout) {
   EXPECT_NE(b.ReadResponse(10000).find("200 OK"), std::string::npos);
   std::string rest;
   EXPECT_EQ(a.Read(10000, &rest), 0) << "the idle connection was not closed";
+}
+
+// Newer llama-server builds start a thread for a connection that arrives when none is idle.
+TEST(SimHttpPool, ANewBuildAddsAThreadForAConnectionThatFindsNoneIdle) {
+  SimOptions o = Family("llama.cpp");
+  o.http_threads = 2;
+  o.keep_alive_s = 60;
+  auto server = StartOrDie(o);
+  RawConnection a(server->port());
+  a.SendHealth();
+  EXPECT_NE(a.ReadResponse(10000).find("200 OK"), std::string::npos);
+  RawConnection b(server->port());
+  b.SendHealth();
+  EXPECT_NE(b.ReadResponse(10000).find("200 OK"), std::string::npos);
+  RawConnection c(server->port());  // both threads hold a kept-alive connection: a third starts
+  c.SendHealth();
+  EXPECT_NE(c.ReadResponse(10000).find("200 OK"), std::string::npos);
+  EXPECT_EQ(server->metrics().http_waiting, 0u);
+  EXPECT_EQ(server->metrics().http_busy, 3u);
+}
+
+// ... but a thread woken for one connection counts as idle until it runs
+// (httplib.cpp ThreadPool::enqueue tests idle_thread_count_ == 0): connections arriving in that
+// window start no thread and wait behind kept-alive ones, as a burst from a client does.
+TEST(SimHttpPool, ABurstOfConnectionsWaitsEvenWhereThreadsCanBeAdded) {
+  SimOptions o = Family("llama.cpp");
+  o.http_threads = 2;
+  o.http_thread_wake_ms = 300;  // a wide window, so the burst below surely lands in it
+  o.keep_alive_s = 60;
+  auto server = StartOrDie(o);
+  RawConnection a(server->port()), b(server->port()), c(server->port()), d(server->port());
+  ASSERT_TRUE(a.connected() && b.connected() && c.connected() && d.connected());
+  ASSERT_TRUE(WaitFor(*server,
+                      [](const SimMetrics& m) { return m.http_busy == 2 && m.http_waiting == 2; }));
+  a.SendHealth();
+  EXPECT_NE(a.ReadResponse(10000).find("200 OK"), std::string::npos);
+  c.SendHealth();
+  std::string early;
+  EXPECT_EQ(c.Read(0, &early), -1) << "served without a thread: " << early;
+  a.Close();
+  EXPECT_NE(c.ReadResponse(10000).find("200 OK"), std::string::npos);
 }
 
 TEST(SimHttpPool, VllmServesEveryKeptAliveConnectionAtOnce) {
