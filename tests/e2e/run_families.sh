@@ -163,6 +163,18 @@ for family in "${FAMILIES[@]}"; do
   esac
   kill "$SIM_PID"
 
+  # A fixed --concurrency above what llama-server's HTTP threads hold (each bound to a kept-alive
+  # connection): the rows still finish, and run says so before row 1, with the fix.
+  case $family in
+    llama*)
+      start_sim --api "$family" --latency-ms 1 --model sim-model --seed 7 --parallel 4 --keep-alive-s 0.5
+      expect_rows "$family" concurrency_above_threads 'v in ("yes", "no")' --choice yes,no --concurrency 16
+      grep -q -- "Fix: --concurrency 5 " "$WORK/$family.concurrency_above_threads.jsonl.err" ||
+        { cat "$WORK/$family.concurrency_above_threads.jsonl.err"; fail "$family: no warning for --concurrency 16 on 4 slots"; }
+      kill "$SIM_PID"
+      ;;
+  esac
+
   wait "$hung_job" || { cat "$WORK/$family.hung.log"; fail "$family hung_server"; }
   cat "$WORK/$family.hung.log"
   kill "$hung_pid"
