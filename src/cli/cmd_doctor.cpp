@@ -29,7 +29,8 @@ void AddDoctorCommand(CLI::App& app, int* exit_code) {
   sub->add_option("--api-key", o->api_key, "API key (default: $OPENAI_API_KEY); never printed");
   sub->add_option("--api-key-file", o->api_key_file, "Read the API key from this file");
   sub->add_flag("!--no-load-test", o->load_test,
-                "Skip the short throughput test at 8, 32 and 128 requests");
+                "Skip the short throughput test at 8, 32 and 128 requests (at most the connections "
+                "llama-server holds at once)");
   sub->callback([o, exit_code] {
     if (o->endpoint.empty()) o->endpoint = DefaultEndpoint();
     o->api_key_env = ApiKeyFromEnvironment();

@@ -32,7 +32,8 @@ void AddSimCommand(CLI::App& app, int* exit_code) {
       "/metrics; llama.cpp: /health, /props, /slots, /metrics (--metrics); sglang: /health,\n"
       "/get_server_info, /get_model_info, /metrics (--enable-metrics); ollama: /api/chat, "
       "/api/show,\n"
-      "/api/tags, /api/ps, /api/version.\n\n"
+      "/api/tags, /api/ps, /api/version. Every family: GET /structflow-sim/metrics, the\n"
+      "simulator's own counters (requests by status, chat requests), which no real server has.\n\n"
       "Examples:\n"
       "  structflow sim --port 8000\n"
       "  structflow sim --port 0 --latency-ms 50 --max-num-seqs 64\n"
@@ -71,10 +72,20 @@ void AddSimCommand(CLI::App& app, int* exit_code) {
                   "ollama 0.15, others 0)")
       ->capture_default_str();
   sub->add_option("--http-threads", o->http_threads,
-                  "HTTP worker threads, each bound to a kept-alive connection until it has been "
-                  "idle --keep-alive-s (llama.cpp's cpp-httplib pool); more connections wait. -1: "
-                  "the family's default (llama.cpp max(slots + 2, hardware threads - 1), others "
-                  "none); 0: none")
+                  "HTTP worker threads always running, each bound to a kept-alive connection "
+                  "until it has been idle --keep-alive-s (llama.cpp's cpp-httplib pool); more "
+                  "connections wait unless a thread can be added (--http-threads-max). -1: the "
+                  "family's default (llama.cpp max(slots + 4, hardware threads - 1), "
+                  "llama.cpp-b4800 max(slots + 2, hardware threads - 1), others none); 0: none")
+      ->capture_default_str();
+  sub->add_option("--http-threads-max", o->http_threads_max,
+                  "With --http-threads: threads in all; a connection that arrives when no thread "
+                  "is idle starts one, up to this (newer llama.cpp builds). -1: the family's "
+                  "default (llama.cpp --http-threads + 1024, llama.cpp-b4800 a fixed pool)")
+      ->capture_default_str();
+  sub->add_option("--http-thread-wake-ms", o->http_thread_wake_ms,
+                  "With --http-threads: how long a woken thread takes to run; connections "
+                  "arriving meanwhile count it as idle, start no thread and may wait")
       ->capture_default_str();
   sub->add_option("--keep-alive-s", o->keep_alive_s,
                   "With --http-threads: seconds an idle kept-alive connection holds its thread")

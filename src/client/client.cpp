@@ -157,6 +157,7 @@ class Client::Impl {
   struct EndpointSlots {  // what SetEndpointSlots said about one endpoint
     int slots = 0;
     int max_connections = 0;
+    bool ceiling = true;  // false: a family's documented default, a start and not a bound
   };
 
   Impl(ClientOptions options, Clock* clock)
@@ -353,20 +354,19 @@ class Client::Impl {
     Wake();
   }
 
-  void SetEndpointSlots(int endpoint, int slots, int max_connections) {
-    if (options_.concurrency > 0 || endpoint < 0 ||
-        static_cast<size_t>(endpoint) >= options_.endpoints.size()) {
-      return;
-    }
+  void SetEndpointSlots(int endpoint, int slots, int max_connections, bool ceiling) {
+    if (endpoint < 0 || static_cast<size_t>(endpoint) >= options_.endpoints.size()) return;
+    // A fixed limit stays fixed, but not above what the server can hold connections for.
+    if (options_.concurrency > 0 && max_connections <= 0) return;
     {
       std::lock_guard lock(load_mu_);
-      endpoint_slots_[endpoint] = EndpointSlots{std::max(0, slots), std::max(0, max_connections)};
+      endpoint_slots_[endpoint] =
+          EndpointSlots{std::max(0, slots), std::max(0, max_connections), ceiling};
     }
     FlushServerLoad();
   }
 
   void FlushServerLoad() {
-    if (options_.concurrency > 0) return;
     std::unique_lock lock(load_mu_);
     const uint64_t generation = ++slots_requested_;  // ApplySlots is idempotent
     load_pending_ = true;
@@ -393,8 +393,8 @@ class Client::Impl {
 
  private:
   int Limit() const {
-    if (options_.concurrency > 0) return options_.concurrency;
-    return connection_cap_ > 0 ? std::min(aimd_.limit(), connection_cap_) : aimd_.limit();
+    const int wanted = options_.concurrency > 0 ? options_.concurrency : aimd_.limit();
+    return connection_cap_ > 0 ? std::min(wanted, connection_cap_) : wanted;
   }
 
   void Wake() {
@@ -569,7 +569,7 @@ class Client::Impl {
       }
     }
     if (slots_generation > 0) ApplySlots(slots);
-    if (report_pending) {
+    if (report_pending && options_.concurrency <= 0) {
       if (report) {
         aimd_.OnServerLoad(report->running, report->waiting,
                            in_flight_.load(std::memory_order_relaxed));
@@ -590,14 +590,23 @@ class Client::Impl {
   void ApplySlots(const std::vector<EndpointSlots>& slots) {
     int64_t total = 0;
     bool all_known = true;
+    bool all_ceilings = true;
     int max_connections = 0;
     for (size_t i = 0; i < slots.size(); ++i) {
       endpoints_.SetMaxOutstanding(static_cast<int>(i), slots[i].max_connections);
       max_connections = std::max(max_connections, slots[i].max_connections);
       if (slots[i].slots == 0) all_known = false;
+      all_ceilings = all_ceilings && slots[i].ceiling;
       total += slots[i].slots;
     }
-    aimd_.SetSlots(all_known ? static_cast<int>(std::min<int64_t>(total, INT32_MAX)) : 0);
+    const int known = all_known ? static_cast<int>(std::min<int64_t>(total, INT32_MAX)) : 0;
+    if (options_.concurrency > 0) {
+      // A fixed limit: only the connection cap applies (Limit).
+    } else if (all_ceilings) {
+      aimd_.SetSlots(known);
+    } else if (known > 0) {
+      aimd_.StartAt(known);
+    }
     connection_cap_ = endpoints_.total_max_outstanding();
     // A backstop under our own cap (which Pick keeps while every endpoint is healthy): libcurl
     // queues a transfer rather than open a connection past it. One value for every host, so
@@ -1300,8 +1309,8 @@ void Client::ObserveServerLoad(int running, int waiting) {
 }
 
 void Client::ServerLoadLost() { impl_->ObserveServerLoad(std::nullopt); }
-void Client::SetEndpointSlots(int endpoint, int slots, int max_connections) {
-  impl_->SetEndpointSlots(endpoint, slots, max_connections);
+void Client::SetEndpointSlots(int endpoint, int slots, int max_connections, bool ceiling) {
+  impl_->SetEndpointSlots(endpoint, slots, max_connections, ceiling);
 }
 void Client::FlushServerLoad() { impl_->FlushServerLoad(); }
 ClientStats Client::stats() const { return impl_->stats(); }

@@ -163,14 +163,17 @@ class Client {
   void ObserveServerLoad(int running, int waiting);
   // The server stopped reporting its queue: back to the latency signal.
   void ServerLoadLost();
-  // Adaptive mode: what the server behind `endpoint` publishes about its size (ServerLoadPoller
-  // asks it): it runs `slots` requests at once (0: unknown) and serves at most `max_connections`
-  // connections without making some wait (0: no such limit; llama.cpp's HTTP threads). The
-  // limit starts from the slots of all endpoints plus a small reserve and stays there or below
-  // (AimdController::SetSlots); requests to the endpoint stay within `max_connections`. Returns
-  // once the I/O thread follows it, so a request submitted afterwards goes out under it.
-  // Ignored with a fixed concurrency.
-  void SetEndpointSlots(int endpoint, int slots, int max_connections);
+  // What the server behind `endpoint` says about its size (ServerLoadPoller asks it): it runs
+  // `slots` requests at once (0: unknown) and serves at most `max_connections` connections
+  // without making some wait (0: no such limit; llama.cpp's HTTP threads, each bound to a
+  // kept-alive connection). Adaptive mode: the limit starts from the slots of all endpoints
+  // plus a small reserve and, when `ceiling` (the server published it), stays there or below
+  // (AimdController::SetSlots); without `ceiling` (a family's documented default, like Ollama's
+  // OLLAMA_NUM_PARALLEL) it only starts there (AimdController::StartAt). In both modes, a fixed
+  // --concurrency included, requests to the endpoint stay within `max_connections`: more would
+  // wait for the server's HTTP threads, not for its slots. Returns once the I/O thread follows
+  // it, so a request submitted afterwards goes out under it.
+  void SetEndpointSlots(int endpoint, int slots, int max_connections, bool ceiling = true);
   // Returns once the I/O thread has applied every ObserveServerLoad, ServerLoadLost and
   // SetEndpointSlots made before the call (so a request submitted afterwards goes out under it).
   void FlushServerLoad();

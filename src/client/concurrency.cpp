@@ -27,6 +27,13 @@ void AimdController::SetSlots(int slots) {
   }
 }
 
+void AimdController::StartAt(int slots) {
+  if (slots <= 0) return;
+  limit_ = std::clamp(slots + Reserve(slots), options_.min, options_.max);
+  slow_start_ = false;
+  probing_ = false;
+}
+
 int AimdController::limit() const {
   double l = probing_ ? std::max<double>(options_.min, limit_ / 2) : limit_;
   return static_cast<int>(l);

@@ -73,6 +73,10 @@ class AimdController {
   // The servers run `slots` requests at once in all (0: unknown). The limit moves to slots +
   // Reserve(slots) now and stays at or below it.
   void SetSlots(int slots);
+  // The servers run `slots` requests at once by their family's documented default, which they
+  // do not publish (Ollama's OLLAMA_NUM_PARALLEL): the limit starts at slots + Reserve(slots)
+  // and grows gently from there (no slow start) while latency allows, with no ceiling.
+  void StartAt(int slots);
   // Requests kept waiting for a batch of `running`: an eighth, at least 1.
   static int Reserve(int running) { return running / 8 > 1 ? running / 8 : 1; }
   // The server stopped reporting: back to the latency signal.

@@ -75,23 +75,40 @@ int PositiveInt(simdjson::dom::element e) {
 
 }  // namespace
 
-std::optional<ServerSlots> ParseLlamaCppProps(std::string_view body) {
+std::optional<ServerSelfReport> ReadLlamaCppProps(std::string_view body) {
   simdjson::dom::parser parser;
   simdjson::dom::element doc;
-  simdjson::dom::element total;
-  if (parser.parse(body.data(), body.size()).get(doc) != simdjson::SUCCESS ||
-      doc["total_slots"].get(total) != simdjson::SUCCESS) {
+  if (parser.parse(body.data(), body.size()).get(doc) != simdjson::SUCCESS || !doc.is_object()) {
     return std::nullopt;
   }
-  int slots = PositiveInt(total);
-  if (slots == 0) return std::nullopt;
-  return ServerSlots{slots, true, "llama.cpp /props total_slots"};
+  ServerSelfReport report;
+  simdjson::dom::element e;
+  if (doc["total_slots"].get(e) == simdjson::SUCCESS) {
+    if (int slots = PositiveInt(e); slots > 0) {
+      report.slots = ServerSlots{slots, true, "llama.cpp /props total_slots"};
+    }
+  }
+  if (doc["default_generation_settings"]["n_ctx"].get(e) == simdjson::SUCCESS) {
+    if (int n = PositiveInt(e); n > 0) {
+      report.context_length = n;
+      report.context_source = "/props n_ctx";
+    }
+  }
+  bool vision = false;
+  if (doc["modalities"]["vision"].get_bool().get(vision) == simdjson::SUCCESS) {
+    report.vision = vision;
+    report.vision_source = "/props modalities";
+  }
+  return report;
 }
 
-std::optional<ServerSlots> ParseSglangServerInfo(std::string_view body) {
+std::optional<ServerSelfReport> ReadSglangServerInfo(std::string_view body) {
   simdjson::dom::parser parser;
   simdjson::dom::element doc;
-  if (parser.parse(body.data(), body.size()).get(doc) != simdjson::SUCCESS) return std::nullopt;
+  if (parser.parse(body.data(), body.size()).get(doc) != simdjson::SUCCESS || !doc.is_object()) {
+    return std::nullopt;
+  }
+  ServerSelfReport report;
   simdjson::dom::array states;
   int sum = 0;
   if (doc["internal_states"].get_array().get(states) == simdjson::SUCCESS) {
@@ -100,16 +117,47 @@ std::optional<ServerSlots> ParseSglangServerInfo(std::string_view body) {
       if (s["max_running_requests"].get(m) == simdjson::SUCCESS) sum += PositiveInt(m);
     }
   }
+  simdjson::dom::element e;
   if (sum > 0) {
-    return ServerSlots{sum, false, "SGLang /get_server_info internal_states max_running_requests"};
-  }
-  simdjson::dom::element arg;
-  if (doc["max_running_requests"].get(arg) == simdjson::SUCCESS) {
-    if (int slots = PositiveInt(arg); slots > 0) {
-      return ServerSlots{slots, false, "SGLang /get_server_info max_running_requests"};
+    report.slots =
+        ServerSlots{sum, false, "SGLang /get_server_info internal_states max_running_requests"};
+  } else if (doc["max_running_requests"].get(e) == simdjson::SUCCESS) {
+    if (int slots = PositiveInt(e); slots > 0) {
+      report.slots = ServerSlots{slots, false, "SGLang /get_server_info max_running_requests"};
     }
   }
-  return std::nullopt;
+  if (doc["context_length"].get(e) == simdjson::SUCCESS) {
+    if (int n = PositiveInt(e); n > 0) {
+      report.context_length = n;
+      report.context_source = "/get_server_info context_length";
+    }
+  }
+  return report;
+}
+
+std::optional<ServerSlots> ParseOllamaVersion(std::string_view body) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  std::string_view version;
+  if (parser.parse(body.data(), body.size()).get(doc) != simdjson::SUCCESS ||
+      doc["version"].get_string().get(version) != simdjson::SUCCESS || version.empty()) {
+    return std::nullopt;
+  }
+  ServerSlots slots;
+  slots.slots = 1;
+  slots.source = "Ollama's default OLLAMA_NUM_PARALLEL; it does not publish its own";
+  slots.ceiling = false;
+  return slots;
+}
+
+std::optional<ServerSlots> ParseLlamaCppProps(std::string_view body) {
+  auto report = ReadLlamaCppProps(body);
+  return report ? report->slots : std::nullopt;
+}
+
+std::optional<ServerSlots> ParseSglangServerInfo(std::string_view body) {
+  auto report = ReadSglangServerInfo(body);
+  return report ? report->slots : std::nullopt;
 }
 
 }  // namespace structflow::client

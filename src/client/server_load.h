@@ -31,19 +31,51 @@ struct ServerSlots {
   // cpp-httplib), so connections beyond its thread pool wait: keep them to slots + 1.
   bool binds_connections = false;
   std::string source;  // "llama.cpp /props total_slots", for the log
+  // True: the server published its size, which adaptive concurrency does not go above. False:
+  // the family's documented default (the server does not say), only where to start.
+  bool ceiling = true;
 };
 
-// llama.cpp's GET /props: `total_slots` (its --parallel), read from ggml-org/llama.cpp
-// tools/server/README.md ("GET /props", the `total_slots` member) and server-http.cpp (the
-// cpp-httplib thread pool: n_threads_http defaults to max(--parallel + 2, cores - 1) in older
-// builds, + 4 in newer ones, which also add threads on demand). Nothing for any other body.
-std::optional<ServerSlots> ParseLlamaCppProps(std::string_view body);
+// What a server publishes about itself at its own endpoint: its size, and its model's context
+// and vision where that endpoint says them. The one reading of these bodies, shared by adaptive
+// concurrency (ServerLoadPoller) and `run`'s preflight (engine/preflight.h).
+struct ServerSelfReport {
+  std::optional<ServerSlots> slots;  // nothing: the size is not published here
+  int64_t context_length = 0;        // tokens per request; 0: not published here
+  std::string context_source;        // "/props n_ctx", for messages
+  std::optional<bool> vision;        // nothing: not published here
+  std::string vision_source;
+};
+
+// llama.cpp's GET /props (ggml-org/llama.cpp tools/server/README.md "GET /props" and
+// server-context.cpp): `total_slots` (its --parallel), `default_generation_settings.n_ctx` (the
+// context of one slot) and `modalities.vision` (builds with libmtmd, April 2025 on). Its HTTP
+// layer (server-http.cpp, cpp-httplib) serves each connection on one thread of a pool for as long
+// as the connection is kept alive: n_threads_http defaults to max(--parallel + 2, cores - 1) in
+// older builds; newer ones start max(--parallel + 4, cores - 1) and add a thread only when none
+// is idle at the moment a connection arrives (vendor/cpp-httplib httplib.cpp ThreadPool::enqueue),
+// so a burst of connections can still queue behind kept-alive ones. Nothing for a body that is
+// not a JSON object.
+std::optional<ServerSelfReport> ReadLlamaCppProps(std::string_view body);
 
 // SGLang's GET /get_server_info (python/sglang/srt/entrypoints/http_server.py, get_server_info:
 // the server arguments, the scheduler info and `internal_states`, one per data-parallel rank):
-// the sum of `internal_states[].max_running_requests` where the ranks report it, else the
-// top-level `max_running_requests` argument when it is set (it is null when SGLang sizes the
-// batch itself). Nothing for any other body.
+// slots are the sum of `internal_states[].max_running_requests` where the ranks report it, else
+// the top-level `max_running_requests` argument when it is set (it is null when SGLang sizes the
+// batch itself); `context_length` is the server argument. Nothing for a body that is not a JSON
+// object.
+std::optional<ServerSelfReport> ReadSglangServerInfo(std::string_view body);
+
+// Ollama's GET /api/version (`{"version":"0.12.6"}`, server/routes.go): Ollama publishes no
+// slot count, so this is its documented default. It runs OLLAMA_NUM_PARALLEL requests at once
+// per loaded model and queues the rest (up to OLLAMA_MAX_QUEUE, 512, then 503); the default is
+// 1 in ollama/ollama envconfig/config.go (`NumParallel = Uint("OLLAMA_NUM_PARALLEL", 1)`; builds
+// of 2024 chose 4 or 1 by free memory when unset). A start, not a ceiling: the server may have
+// been given more. Nothing for any other body.
+std::optional<ServerSlots> ParseOllamaVersion(std::string_view body);
+
+// The slot counts alone (ReadLlamaCppProps / ReadSglangServerInfo): nothing unless published.
+std::optional<ServerSlots> ParseLlamaCppProps(std::string_view body);
 std::optional<ServerSlots> ParseSglangServerInfo(std::string_view body);
 
 }  // namespace structflow::client

@@ -240,16 +240,26 @@ void ServerLoadPoller::DiscoverSlots() {
       a = c.Get("/get_server_info");
       if (a.status == 200) found = ParseSglangServerInfo(a.body);
     }
+    // Ollama publishes no size: start from its documented default (ParseOllamaVersion).
+    if (!found && !a.timed_out) {
+      a = c.Get("/api/version");
+      if (a.status == 200) found = ParseOllamaVersion(a.body);
+    }
     if (!found) {
-      SF_LOG_DEBUG("{} publishes no slot count (/props, /get_server_info)", c.root());
+      SF_LOG_DEBUG("{} publishes no slot count (/props, /get_server_info, /api/version)", c.root());
       continue;
     }
     // Our connections plus the poller's own stay within llama.cpp's smallest default pool of
     // HTTP threads (--parallel + 2): more would wait for a thread that a kept-alive connection
     // holds until it has been idle ~5 s.
     const int max_connections = found->binds_connections ? found->slots + 1 : 0;
-    client_->SetEndpointSlots(static_cast<int>(i), found->slots, max_connections);
-    if (max_connections > 0) {
+    client_->SetEndpointSlots(static_cast<int>(i), found->slots, max_connections, found->ceiling);
+    if (!found->ceiling) {
+      SF_LOG_INFO(
+          "{} runs {} request(s) at once by default ({}): adaptive concurrency starts there and "
+          "grows while latency allows",
+          c.root(), found->slots, found->source);
+    } else if (max_connections > 0) {
       SF_LOG_INFO(
           "{} runs {} requests at once ({}): adaptive concurrency starts there, with at most {} "
           "connections (its HTTP threads each hold a kept-alive connection)",

@@ -43,7 +43,9 @@ struct ServerLoadPollerOptions {
   double every_s = 0.5;        // poll interval after that
   double hold_s = 3;           // failing polls keep the last mode this long
   double retry_every_s = 5;    // while the queue is lost: how often to ask again
-  bool discover_slots = true;  // ask /props and /get_server_info for the slot count first
+  // Ask /props, /get_server_info, then /api/version (Ollama: its documented default) for the
+  // size first.
+  bool discover_slots = true;
 };
 
 // Which signal adaptive concurrency follows, and when to say so. Pure logic, fed with the outcome

@@ -123,6 +123,31 @@ TEST(ServerLoadPoller, NoConnectionWaitsForLlamaCppsKeptAliveHttpThreads) {
   EXPECT_LE((*client)->stats().concurrency_limit, 5);
 }
 
+// Ollama runs OLLAMA_NUM_PARALLEL requests at once (1 by default) and queues the rest, and
+// publishes neither its size nor its queue: adaptive concurrency starts from that default (plus
+// one waiting), not from 64, and latency keeps it near there.
+TEST(ServerLoadPoller, StartsOllamaFromItsDefaultParallelNotSixtyFour) {
+  sim::SimOptions so;
+  so.api = "ollama";  // 1 slot, no /metrics, no slot count
+  so.latency_ms = 20;
+  auto server = sim::Server::Start(so);
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  ClientOptions co;
+  co.endpoints = {(*server)->base_url()};
+  auto client = Client::Make(co);
+  ASSERT_TRUE(client.ok());
+  ServerLoadPollerOptions po;
+  po.endpoints = co.endpoints;
+  auto poller = ServerLoadPoller::Start(po, client->get());
+  ASSERT_TRUE(poller.ok());
+  EXPECT_EQ((*client)->concurrency_limit(), 2);  // before any request
+  RunFigures f = RunRequests(client->get(), 100, 0);
+  (*poller)->Stop();
+  EXPECT_EQ(f.ok, 100);
+  // A start, not a ceiling (the server may run more than its default), but far from 64.
+  EXPECT_LE(f.highest_limit_after_warmup, 8);
+}
+
 // A llama.cpp-like server: /props says 4 slots, /metrics (llamacpp: gauges) counts requests in
 // its slots and deferred, chats take `service` in one of 4 slots.
 class LlamaLike {

@@ -73,3 +73,42 @@ TEST(ParseSglangServerInfo, SumsRanksElseTakesTheArgument) {
 
 }  // namespace
 }  // namespace structflow::client
+
+namespace structflow::client {
+namespace {
+
+TEST(ReadLlamaCppProps, ReadsSlotsContextAndVision) {
+  auto r = ReadLlamaCppProps(
+      R"({"default_generation_settings":{"n_ctx":4096,"params":{}},"total_slots":4,)"
+      R"("modalities":{"vision":false,"audio":false}})");
+  ASSERT_TRUE(r.has_value());
+  ASSERT_TRUE(r->slots.has_value());
+  EXPECT_EQ(r->slots->slots, 4);
+  EXPECT_EQ(r->context_length, 4096);
+  EXPECT_EQ(r->context_source, "/props n_ctx");
+  EXPECT_EQ(r->vision, false);
+  // An older build: no modalities, and so nothing said about vision.
+  auto old = ReadLlamaCppProps(R"({"total_slots":1})");
+  ASSERT_TRUE(old.has_value());
+  EXPECT_FALSE(old->vision.has_value());
+  EXPECT_EQ(old->context_length, 0);
+  EXPECT_FALSE(ReadLlamaCppProps("<html>404</html>").has_value());
+  EXPECT_FALSE(ReadLlamaCppProps("[1,2]").has_value());
+}
+
+TEST(ReadSglangServerInfo, ReadsSlotsAndContextLength) {
+  auto r = ReadSglangServerInfo(R"({"context_length":32768,"max_running_requests":null,)"
+                                R"("internal_states":[{"max_running_requests":48}]})");
+  ASSERT_TRUE(r.has_value());
+  ASSERT_TRUE(r->slots.has_value());
+  EXPECT_EQ(r->slots->slots, 48);
+  EXPECT_EQ(r->context_length, 32768);
+  EXPECT_FALSE(r->vision.has_value());
+  auto unsized = ReadSglangServerInfo(R"({"context_length":8192,"max_running_requests":null})");
+  ASSERT_TRUE(unsized.has_value());
+  EXPECT_FALSE(unsized->slots.has_value());
+  EXPECT_EQ(unsized->context_length, 8192);
+}
+
+}  // namespace
+}  // namespace structflow::client

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <thread>
+#include <vector>
 
 #include "client/api_key.h"
 #include "client/client.h"
@@ -279,11 +280,25 @@ DoctorReport RunDoctor(const DoctorOptions& options, void (*print)(const CheckLi
   if (options.load_test) {
     double best_rate = 0;
     int best = 1;
+    // llama-server serves each kept-alive connection on one of its HTTP threads: more at once
+    // than it holds measures requests waiting for a thread (the issue saw "128 at once 24 req/s"
+    // on 4 slots), so its levels stop at what it holds, and the client is held to it too.
+    std::vector<int> levels;
     for (int n : {8, 32, 128}) {
+      const int m = facts.max_connections > 0 ? std::min(n, facts.max_connections) : n;
+      if (levels.empty() || levels.back() != m) levels.push_back(m);
+    }
+    if (facts.max_connections > 0) {
+      lat += fmt::format(" ({} holds {} connections at once: {} slots + 1)",
+                         client::ServerFamilyName(facts.family), facts.max_connections,
+                         facts.total_slots);
+    }
+    for (int n : levels) {
       client::ClientOptions lo = copts;
       lo.concurrency = n;
       auto cl = client::Client::Make(lo);
       if (!cl.ok()) break;
+      FitClientToServer(facts, cl->get());
       t0 = Clk::now();
       std::thread feeder([&] {
         for (int i = 0; i < n; ++i) {
@@ -304,7 +319,8 @@ DoctorReport RunDoctor(const DoctorOptions& options, void (*print)(const CheckLi
     }
     report.suggested_concurrency = best;
     lat += fmt::format(
-        ". Suggested --concurrency {} or more; by default structflow adapts by itself", best);
+        ". Suggested --concurrency {}{}; by default structflow adapts by itself", best,
+        facts.max_connections > 0 ? " (more would wait for its HTTP threads)" : " or more");
   }
   add("latency", Verdict::kOk, lat);
   return report;

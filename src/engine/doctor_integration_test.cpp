@@ -127,3 +127,28 @@ TEST(Doctor, DeadServerFailsFirstWithTheFix) {
 
 }  // namespace
 }  // namespace structflow::engine
+
+namespace structflow::engine {
+namespace {
+
+// Doctor's load test against llama-server stays within what its HTTP threads hold: 8, 32 and 128
+// at once on 4 slots measured requests waiting for a thread, and suggested 128.
+TEST(Doctor, LoadTestStaysWithinLlamaCppsConnections) {
+  sim::SimOptions so;
+  so.api = "llama.cpp-b4800";  // a fixed pool of 6 HTTP threads
+  so.max_num_seqs = 4;
+  so.http_threads = 6;
+  auto sim = StartSim(so);
+  DoctorOptions o;
+  o.endpoint = sim->base_url();
+  o.load_test = true;
+  DoctorReport r = RunDoctor(o, nullptr);
+  const CheckLine* lat = Line(r, "latency");
+  ASSERT_NE(lat, nullptr);
+  EXPECT_NE(lat->text.find("5 at once"), std::string::npos) << lat->text;
+  EXPECT_EQ(lat->text.find("128 at once"), std::string::npos) << lat->text;
+  EXPECT_LE(r.suggested_concurrency, 5);
+}
+
+}  // namespace
+}  // namespace structflow::engine

@@ -3,7 +3,9 @@
 #include <fmt/format.h>
 #include <simdjson.h>
 
+#include "client/server_load.h"
 #include "common/json_writer.h"
+#include "common/logging.h"
 #include "engine/diagnosis.h"
 
 namespace structflow::engine {
@@ -63,22 +65,20 @@ Status ReadModels(const std::string& body, const std::string& endpoint, ServerFa
   return Status::OK();
 }
 
-// llama.cpp GET /props (tools/server server-context.cpp): total_slots, modalities.vision,
-// default_generation_settings.n_ctx (the per-slot context).
-void ReadLlamaProps(const std::string& body, ServerFacts* facts) {
-  simdjson::dom::parser parser;
-  simdjson::dom::element doc;
-  if (parser.parse(body).get(doc)) return;
-  int64_t n = 0;
-  if (!doc["total_slots"].get_int64().get(n)) facts->total_slots = static_cast<int>(n);
-  bool vision = false;
-  if (!doc["modalities"]["vision"].get_bool().get(vision)) {
-    facts->vision = vision;
-    facts->vision_source = "/props modalities";
+// What a server's own endpoint said (client/server_load.h: the one reading of /props and
+// /get_server_info, shared with adaptive concurrency).
+void TakeSelfReport(const client::ServerSelfReport& report, ServerFacts* facts) {
+  if (report.slots) {
+    facts->total_slots = report.slots->slots;
+    facts->max_connections = report.slots->binds_connections ? report.slots->slots + 1 : 0;
   }
-  if (!doc["default_generation_settings"]["n_ctx"].get_int64().get(n) && n > 0) {
-    facts->context_length = n;
-    facts->context_source = "/props n_ctx";
+  if (report.vision) {
+    facts->vision = report.vision;
+    facts->vision_source = report.vision_source;
+  }
+  if (report.context_length > 0) {
+    facts->context_length = report.context_length;
+    facts->context_source = report.context_source;
   }
 }
 
@@ -139,7 +139,7 @@ Result<ServerFacts> LearnServer(const client::ClientOptions& options, const std:
     auto props = QuickGet(options, "/props", true, timeout_s, stop);
     if (props.ok()) {
       facts.family = ServerFamily::kLlamaCpp;
-      ReadLlamaProps(*props, &facts);
+      if (auto report = client::ReadLlamaCppProps(*props)) TakeSelfReport(*report, &facts);
     }
   }
   if (facts.family == ServerFamily::kUnknown) {
@@ -161,13 +161,12 @@ Result<ServerFacts> LearnServer(const client::ClientOptions& options, const std:
       facts.vision_source = "/get_model_info has_image_understanding";
     }
     auto server = QuickGet(options, "/get_server_info", true, timeout_s, stop);
-    int64_t n = 0;
-    if (server.ok() && !parser.parse(*server).get(doc)) {
-      if (facts.context_length == 0 && !doc["context_length"].get_int64().get(n) && n > 0) {
-        facts.context_length = n;
-        facts.context_source = "/get_server_info context_length";
+    if (server.ok()) {
+      if (auto report = client::ReadSglangServerInfo(*server)) {
+        // /v1/models max_model_len, when it said so, is the model's own figure: keep it.
+        if (facts.context_length > 0) report->context_length = 0;
+        TakeSelfReport(*report, &facts);
       }
-      if (!doc["max_running_requests"].get_int64().get(n)) facts.total_slots = static_cast<int>(n);
     }
   }
   if (facts.family == ServerFamily::kOllama && !facts.model.empty()) {
@@ -239,7 +238,26 @@ Result<ServerFacts> RunPreflight(const client::ClientOptions& options, const Job
   JobNeeds resolved = needs;
   if (resolved.model.empty()) resolved.model = facts.model;
   SF_RETURN_NOT_OK(CheckJobAgainstServer(facts, resolved, options.endpoints[0]));
+  if (options.concurrency > 0 && facts.max_connections > 0 &&
+      options.concurrency > facts.max_connections) {
+    // llama-server (tools/server/server-http.cpp) serves each connection on one cpp-httplib
+    // thread for as long as it is kept alive; a connection beyond the threads is not read until
+    // one of them has been idle 5 s or has served 100 requests.
+    SF_LOG_WARN(
+        "--concurrency {} is more than {} ({}) serves at once: it runs {} requests at once and "
+        "gives each kept-alive connection one of its HTTP threads (--threads-http, by default a "
+        "few more than --parallel), so requests on connections beyond them wait seconds for a "
+        "thread. Fix: --concurrency {} (or leave --concurrency out: adaptive mode stays within "
+        "it), or start llama-server with a larger --parallel",
+        options.concurrency, options.endpoints[0], client::ServerFamilyName(facts.family),
+        facts.total_slots, facts.max_connections);
+  }
   return facts;
+}
+
+void FitClientToServer(const ServerFacts& facts, client::Client* client) {
+  if (client == nullptr || (facts.total_slots <= 0 && facts.max_connections <= 0)) return;
+  client->SetEndpointSlots(0, facts.total_slots, facts.max_connections);
 }
 
 }  // namespace structflow::engine

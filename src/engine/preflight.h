@@ -45,6 +45,10 @@ struct ServerFacts {
   std::optional<bool> vision;  // nothing: not published
   std::string vision_source;   // where it was read
   int total_slots = 0;         // llama.cpp's -np; 0: not published
+  // Connections the server serves at once without one waiting for an HTTP thread (llama.cpp's
+  // cpp-httplib pool binds a thread to each kept-alive connection): its slots + 1, which its
+  // smallest default pool (--parallel + 2) holds beside a poller's connection. 0: no such limit.
+  int max_connections = 0;
 };
 
 // Learns the facts from the first endpoint: GET /v1/models, then the family's own endpoints.
@@ -71,7 +75,16 @@ DiagnosisContext DiagnosisContextFor(const ServerFacts& facts, const std::string
 
 // `run`'s preflight: LearnServer (5 s per request), then CheckJobAgainstServer when the job
 // names its model (or the server serves one). The facts on success; the error names the fix.
+// A fixed --concurrency (options.concurrency) above the server's max_connections is logged as a
+// warning with the fix: requests on the connections beyond its HTTP threads would wait seconds
+// for a thread (the job crawls) unless the client is held to them (FitClientToServer).
 Result<ServerFacts> RunPreflight(const client::ClientOptions& options, const JobNeeds& needs,
                                  StopSource* stop);
+
+// Holds `client` to what the server at the first endpoint said about its size (facts from
+// LearnServer): with a fixed --concurrency as well as in adaptive mode, requests to it stay
+// within facts.max_connections (Client::SetEndpointSlots), so none waits on a connection the
+// server's HTTP threads do not serve. Call it after RunPreflight, before the first request.
+void FitClientToServer(const ServerFacts& facts, client::Client* client);
 
 }  // namespace structflow::engine

@@ -77,6 +77,53 @@ TEST(Preflight, LearnsTheFamilyAndContextFromTheModelList) {
       << tight.status().message();
 }
 
+// llama-server serves each kept-alive connection on one of its cpp-httplib HTTP threads: with a
+// fixed --concurrency above them, requests wait on connections no thread reads (the job crawls:
+// 300 rows of 20 ms on 4 slots took 11.6 s at --concurrency 16, p99 11.8 s). Preflight learns
+// the size from /props, and FitClientToServer holds the client within it.
+TEST(Preflight, AFixedConcurrencyAboveLlamaCppsHttpThreadsIsHeldToItsSlots) {
+  sim::SimOptions so;
+  // The fixed pool of builds before dynamic threads, so the stall does not hang on a race; newer
+  // builds add a thread only when none is idle at the instant a connection arrives, and a burst
+  // of connections meets the same wait (SimHttpPool.ABurstOfConnectionsWaitsEvenWhere...).
+  so.api = "llama.cpp-b4800";
+  so.max_num_seqs = 4;
+  so.http_threads = 6;    // the smallest default pool: --parallel + 2
+  so.keep_alive_s = 0.5;  // a held thread lets go of an idle connection after this
+  auto sim = StartSim(so);
+  client::ClientOptions co = Options(sim->base_url());
+  co.concurrency = 16;
+  auto facts = RunPreflight(co, {"", false, 16}, nullptr);
+  ASSERT_TRUE(facts.ok()) << facts.status().ToString();
+  EXPECT_EQ(facts->total_slots, 4);
+  EXPECT_EQ(facts->max_connections, 5);
+  // Sends 200 chats at --concurrency 16; the most connections that waited for an HTTP thread.
+  auto most_waiting = [&](bool fit) {
+    auto client = client::Client::Make(co);
+    EXPECT_TRUE(client.ok());
+    if (fit) {
+      FitClientToServer(*facts, client->get());
+      EXPECT_EQ((*client)->concurrency_limit(), 5);
+    }
+    std::thread feeder([&] {
+      const std::string chat = R"({"messages":[{"role":"user","content":"hi"}],"max_tokens":4})";
+      for (uint64_t i = 0; i < 200; ++i) (*client)->Submit({i, "/chat/completions", chat});
+      (*client)->Close();
+    });
+    int ok = 0;
+    uint64_t most = 0;
+    while (auto c = (*client)->NextCompletion()) {
+      ok += c->ok() ? 1 : 0;
+      most = std::max(most, sim->metrics().http_waiting);
+    }
+    feeder.join();
+    EXPECT_EQ(ok, 200);
+    return most;
+  };
+  EXPECT_GE(most_waiting(false), 1u);  // the stall, as llama-server does it
+  EXPECT_EQ(most_waiting(true), 0u);
+}
+
 TEST(Preflight, AHungServerEndsThePreflightWithAMessage) {
   SilentServer hung;
   auto facts = RunPreflight(Options(hung.url()), {"m", false, 64}, nullptr);

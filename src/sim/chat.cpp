@@ -616,16 +616,21 @@ FamilyDefaults DefaultsFor(Api api) {
   switch (api) {
     case Api::kLlamaCpp:
       // common/arg.cpp: --parallel defaults to auto, which the server resolves to 4 slots with a
-      // unified KV cache; --metrics is off unless asked for. tools/server/server-http.cpp sizes
-      // the cpp-httplib pool as max(n_parallel + 2, hardware threads - 1) in the builds the issue
-      // met (later ones add dynamic threads); CPPHTTPLIB_KEEPALIVE_TIMEOUT_SECOND is 5.
+      // unified KV cache; --metrics is off unless asked for. tools/server/server-http.cpp (read at
+      // ggml-org/llama.cpp 00dd0816) sizes the cpp-httplib pool as max(n_parallel + 4, hardware
+      // threads - 1) always-running threads and up to 1024 more started on demand
+      // (httplib::ThreadPool(n, n + 1024), cpp-httplib PR 2368);
+      // CPPHTTPLIB_KEEPALIVE_TIMEOUT_SECOND is 5, CPPHTTPLIB_KEEPALIVE_MAX_COUNT 100.
       d.slots = 4;
       d.json_whitespace = 0.15;
       d.metrics = false;
       d.http_threads = -1;  // resolved by the server from the slots and hardware threads
+      d.http_threads_over_slots = 4;
+      d.http_dynamic_threads = 1024;
       break;
     case Api::kLlamaCppB4800:
-      // b4800: --parallel defaulted to 1.
+      // b4800: --parallel defaulted to 1; examples/server/server.cpp made a fixed pool,
+      // httplib::ThreadPool(max(n_parallel + 2, hardware threads - 1)), no dynamic threads.
       d.slots = 1;
       d.json_whitespace = 0.15;
       d.metrics = false;

@@ -49,7 +49,9 @@ struct FamilyDefaults {
   double json_whitespace = 0;  // chance of free whitespace at each place a JSON grammar allows it
   bool metrics = true;         // /metrics served without asking
   int http_threads = 0;        // 0: no HTTP thread pool (every connection is served at once)
-  double keep_alive_s = 5;     // with a pool: idle time before a kept-alive connection is let go
+  int http_threads_over_slots = 2;  // with http_threads -1: max(slots + this, cores - 1) threads
+  int http_dynamic_threads = 0;     // threads started on demand beyond those
+  double keep_alive_s = 5;  // with a pool: idle time before a kept-alive connection is let go
 };
 FamilyDefaults DefaultsFor(Api api);
 

@@ -44,6 +44,9 @@ namespace http = beast::http;
 using tcp = asio::ip::tcp;
 using SteadyClock = std::chrono::steady_clock;
 
+// The simulator's own counters, served in every family (no real server has this path).
+constexpr std::string_view kSimOnlyMetricsPath = "/structflow-sim/metrics";
+
 // Chat bodies larger than this are parsed on the CPU pool instead of the I/O thread.
 constexpr size_t kInlineBodyBytes = 64 * 1024;
 
@@ -148,6 +151,130 @@ class Slots {
   SteadyClock::time_point last_change_ = SteadyClock::now();
 };
 
+// llama-server's HTTP thread pool: cpp-httplib's ThreadPool as tools/server/server-http.cpp
+// configures it (read in ggml-org/llama.cpp vendor/cpp-httplib/httplib.cpp, ThreadPool::enqueue
+// and ThreadPool::worker, cpp-httplib 0.36). Each accepted connection is a job; a thread serves
+// it request after request until it has been idle keep_alive_s or has served 100 requests.
+// `base` threads always run; up to `max` in all, a connection that arrives when no thread is
+// idle starts a dynamic thread, which ends when it finds no connection waiting. A thread woken
+// for a connection still counts as idle until it runs, `wake_s` later (the scheduler's wake-up
+// latency, a model parameter): a connection that arrives in that window neither starts a thread
+// nor gets one, and waits until a thread finishes a connection. That is how a burst of
+// connections queues behind kept-alive ones even with dynamic threads. max == base: the fixed
+// pool of older builds (ThreadPool(n_threads_http), no dynamic threads).
+// Thread-safety: every method may be called from any thread; `timers` outlives the pool's use.
+class HttpPool {
+ public:
+  HttpPool(int base, int max, double wake_s)
+      : base_(std::max(0, base)), max_(std::max(base_, max)), wake_s_(wake_s) {
+    idle_ = base_;
+    threads_ = base_;
+  }
+
+  void SetTimers(asio::io_context* timers) { timers_ = timers; }
+
+  // Queues a connection; `serve` runs (on the caller's or a timer's thread) once a thread takes
+  // it.
+  void Enqueue(std::function<void()> serve) {
+    bool spawn = false;
+    bool wake = false;
+    {
+      std::lock_guard lock(mu_);
+      jobs_.push_back(std::move(serve));
+      if (idle_ == 0 && threads_ < max_) {
+        ++threads_;  // a dynamic thread: it takes the oldest connection when it runs
+        spawn = true;
+      } else if (idle_ > notified_) {
+        ++notified_;  // notify_one: a waiting thread not yet woken
+        wake = true;
+      }
+    }
+    if (spawn) After(wake_s_, [this] { ThreadRuns(/*woken=*/false); });
+    if (wake) After(wake_s_, [this] { ThreadRuns(/*woken=*/true); });
+  }
+
+  // A thread's connection is over (closed, or its 100th request served): the thread takes the
+  // next waiting connection, else waits (a base thread) or ends (a dynamic one).
+  void Release() {
+    std::function<void()> next;
+    {
+      std::lock_guard lock(mu_);
+      --busy_;
+      if (!jobs_.empty()) {
+        next = TakeLocked();
+      } else if (threads_ > base_) {
+        --threads_;
+      } else {
+        ++idle_;
+      }
+    }
+    if (next) next();
+  }
+
+  uint64_t running() const {
+    std::lock_guard lock(mu_);
+    return static_cast<uint64_t>(busy_);
+  }
+  uint64_t waiting() const {
+    std::lock_guard lock(mu_);
+    return jobs_.size();
+  }
+  void Clear() {
+    std::deque<std::function<void()>> drop;
+    std::lock_guard lock(mu_);
+    drop.swap(jobs_);
+  }
+
+ private:
+  std::function<void()> TakeLocked() {
+    std::function<void()> job = std::move(jobs_.front());
+    jobs_.pop_front();
+    ++busy_;
+    return job;
+  }
+
+  // A woken (or newly started) thread gets the mutex: it takes the oldest connection, if a
+  // finishing thread has not taken it already.
+  void ThreadRuns(bool woken) {
+    std::function<void()> job;
+    {
+      std::lock_guard lock(mu_);
+      if (woken) {
+        --notified_;
+        --idle_;
+      }
+      if (!jobs_.empty()) {
+        job = TakeLocked();
+      } else if (woken || threads_ <= base_) {
+        ++idle_;  // back to waiting
+      } else {
+        --threads_;  // a dynamic thread with nothing to do ends (after its idle timeout)
+      }
+    }
+    if (job) job();
+  }
+
+  void After(double s, std::function<void()> fn) {
+    if (timers_ == nullptr || s <= 0) return fn();
+    auto timer = std::make_shared<asio::steady_timer>(
+        *timers_, std::chrono::microseconds(static_cast<int64_t>(s * 1e6)));
+    timer->async_wait([timer, fn = std::move(fn)](beast::error_code ec) {
+      if (!ec) fn();
+    });
+  }
+
+  const int base_;
+  const int max_;
+  const double wake_s_;
+  asio::io_context* timers_ = nullptr;
+  mutable std::mutex mu_;
+  int threads_ = 0;   // alive: base and dynamic
+  int idle_ = 0;      // waiting for a connection, including those woken but not yet running
+  int notified_ = 0;  // idle threads already woken
+  int busy_ = 0;      // serving a connection
+  std::deque<std::function<void()>> jobs_;
+};
+
 class ServerImpl;
 
 class Connection : public std::enable_shared_from_this<Connection> {
@@ -198,6 +325,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // With a pool: closes the connection once it has waited keep_alive_s for its next request.
   asio::steady_timer idle_timer_;
   int requests_served_ = 0;
+  bool uncounted_ = false;      // the response is to GET /structflow-sim/metrics
   bool native_ = false;         // the request in service came on Ollama's /api/chat
   bool native_stream_ = false;  // ... and asked for NDJSON
   // The chat request in service; cleared once answered so nothing outlives it.
@@ -220,7 +348,8 @@ class ServerImpl : public Server {
         chat_(std::move(chat)),
         faults_(faults),
         slots_(options_.max_num_seqs),
-        http_workers_(options_.http_threads) {
+        http_workers_(options_.http_threads, options_.http_threads_max,
+                      options_.http_thread_wake_ms / 1000) {
     for (auto& c : status_counts_) c.store(0, std::memory_order_relaxed);
   }
   ~ServerImpl() override { Stop(); }
@@ -237,6 +366,7 @@ class ServerImpl : public Server {
       return Status::InvalidArgument(fmt::format(
           "--host '{}' is not an IP address (try 127.0.0.1 or 0.0.0.0)", options_.host));
     }
+    http_workers_.SetTimers(contexts_[0].get());
     acceptor_ = std::make_unique<tcp::acceptor>(*contexts_[0]);
     tcp::endpoint endpoint(address, static_cast<unsigned short>(options_.port));
     acceptor_->open(endpoint.protocol(), ec);
@@ -281,6 +411,7 @@ class ServerImpl : public Server {
       if (code >= 500) m.responses_5xx += n;
     }
     m.faults = faults_given_.load(std::memory_order_relaxed);
+    m.finished_requests = finished_requests_.load(std::memory_order_relaxed);
     if (options_.http_threads > 0) {
       m.http_busy = http_workers_.running();
       m.http_waiting = http_workers_.waiting();
@@ -316,7 +447,7 @@ class ServerImpl : public Server {
 
   // /metrics in the family's names: vLLM vllm:*, SGLang sglang:* (python/sglang/srt/metrics/
   // collector.py), llama.cpp llamacpp:* without labels (tools/server/server-context.cpp
-  // handle_metrics); the structflow_sim_* lines are the simulator's own, in every family.
+  // handle_metrics), followed by the simulator's own structflow_sim_* lines (SimOnlyMetricsText).
   std::string MetricsText() const {
     SimMetrics m = metrics();
     std::string out;
@@ -353,6 +484,10 @@ class ServerImpl : public Server {
       metric("sglang:prompt_tokens_total", "Number of prefill tokens processed.", prompt, true);
       metric("sglang:generation_tokens_total", "Number of generation tokens processed.", generated,
              true);
+      // TokenizerMetricsCollector's counter of finished requests (collector.py
+      // num_requests_total); llama.cpp and Ollama publish no request count at all.
+      metric("sglang:num_requests_total", "Number of requests processed.",
+             static_cast<double>(m.finished_requests), true);
     } else {
       if (options_.queue_metrics) {
         metric("vllm:num_requests_running", "Number of requests in model execution batches.",
@@ -364,6 +499,15 @@ class ServerImpl : public Server {
       metric("vllm:generation_tokens_total", "Number of generation tokens processed.", generated,
              true);
     }
+    out += SimOnlyMetricsText(m);
+    return out;
+  }
+
+  // The simulator's own counters (structflow_sim_*), in Prometheus text: appended to /metrics
+  // where the family serves it, and always at GET /structflow-sim/metrics, an endpoint no real
+  // server has, so tests count requests on every family (llama.cpp without --metrics, Ollama).
+  std::string SimOnlyMetricsText(const SimMetrics& m) const {
+    std::string out;
     fmt::format_to(std::back_inserter(out),
                    "# HELP structflow_sim_chat_requests_total POST /v1/chat/completions received.\n"
                    "# TYPE structflow_sim_chat_requests_total counter\n"
@@ -409,7 +553,7 @@ class ServerImpl : public Server {
   const ChatConfig& chat() const { return chat_; }
   const FaultPlan& faults() const { return faults_; }
   Slots& slots() { return slots_; }
-  Slots& http_workers() { return http_workers_; }
+  HttpPool& http_workers() { return http_workers_; }
   // The Server header each family's HTTP stack sends (Go's net/http sends none).
   std::string_view server_header() const {
     switch (FamilyOf(chat_.api)) {
@@ -431,6 +575,7 @@ class ServerImpl : public Server {
   std::atomic<uint64_t> connections_{0};
   std::atomic<uint64_t> sequence_{0};
   std::atomic<uint64_t> faults_given_{0};
+  std::atomic<uint64_t> finished_requests_{0};
 
  private:
   static constexpr int kMaxStatus = 600;
@@ -455,7 +600,7 @@ class ServerImpl : public Server {
   const ChatConfig chat_;
   const FaultPlan faults_;
   Slots slots_;
-  Slots http_workers_;  // used only when options_.http_threads > 0
+  HttpPool http_workers_;  // used only when options_.http_threads > 0
   std::vector<std::unique_ptr<asio::io_context>> contexts_;
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards_;
   std::vector<std::thread> threads_;
@@ -488,7 +633,7 @@ void Connection::Start() {
   // after request, until it has been idle CPPHTTPLIB_KEEPALIVE_TIMEOUT_SECOND (5 s) or the client
   // closes it. Connections beyond the pool wait here without being read.
   auto self = shared_from_this();
-  server_->http_workers().Acquire([self] {
+  server_->http_workers().Enqueue([self] {
     asio::post(self->socket_.get_executor(), [self] {
       self->holds_worker_ = true;
       self->ReadHeader();
@@ -562,8 +707,15 @@ void Connection::ReadBody() {
 void Connection::OnRequest(beast::error_code ec) {
   if (ec == http::error::body_limit) return RespondTooLarge();
   if (ec) return;
-  server_->requests_total_.fetch_add(1, std::memory_order_relaxed);
   keep_alive_ = parser_->get().keep_alive();
+  const auto& head = parser_->get();
+  if (head.method() == http::verb::get && head.target() == kSimOnlyMetricsPath) {
+    // Not counted anywhere: reading the counters does not change them.
+    uncounted_ = true;
+    return Respond(200, "text/plain; version=0.0.4; charset=utf-8",
+                   server_->SimOnlyMetricsText(server_->metrics()));
+  }
+  server_->requests_total_.fetch_add(1, std::memory_order_relaxed);
   // cpp-httplib closes a kept-alive connection after CPPHTTPLIB_KEEPALIVE_MAX_COUNT requests.
   constexpr int kHttplibKeepAliveMaxCount = 100;
   if (FamilyOf(server_->chat().api) == Family::kLlamaCpp &&
@@ -978,6 +1130,7 @@ void Connection::StreamNext(int events) {
 void Connection::EndStream() {
   holds_slot_ = false;
   server_->slots().Release();
+  server_->finished_requests_.fetch_add(1, std::memory_order_relaxed);
   server_->prompt_tokens_.fetch_add(plan_.prompt_tokens, std::memory_order_relaxed);
   server_->generation_tokens_.fetch_add(plan_.completion_tokens, std::memory_order_relaxed);
   plan_ = ChatPlan();
@@ -989,6 +1142,7 @@ void Connection::EndStream() {
 void Connection::FinishService() {
   holds_slot_ = false;
   server_->slots().Release();
+  server_->finished_requests_.fetch_add(1, std::memory_order_relaxed);
   if (fault_ == Fault::kLength) TruncateForLengthFault(&plan_);
   server_->prompt_tokens_.fetch_add(plan_.prompt_tokens, std::memory_order_relaxed);
   server_->generation_tokens_.fetch_add(plan_.completion_tokens, std::memory_order_relaxed);
@@ -1027,7 +1181,8 @@ void Connection::Respond(int status, std::string_view content_type, std::string 
                          std::string_view extra_headers) {
   native_ = false;  // whatever the answer, the next request on this connection starts afresh
   // A reset is not an answer: it is counted in structflow_sim_faults_total only.
-  if (!(fault_ == Fault::kReset && status == 200)) server_->CountStatus(status);
+  if (!(fault_ == Fault::kReset && status == 200) && !uncounted_) server_->CountStatus(status);
+  uncounted_ = false;
   out_.clear();
   out_.reserve(body.size() + 256);
   fmt::format_to(std::back_inserter(out_),
@@ -1086,8 +1241,19 @@ Result<std::unique_ptr<Server>> Server::Start(const SimOptions& requested) {
     options.http_threads = defaults.http_threads;
     if (options.http_threads < 0) {
       const int hw = static_cast<int>(std::thread::hardware_concurrency());
-      options.http_threads = std::max(options.max_num_seqs + 2, hw - 1);
+      options.http_threads =
+          std::max(options.max_num_seqs + defaults.http_threads_over_slots, hw - 1);
     }
+  }
+  if (options.http_threads_max < 0) {
+    options.http_threads_max = options.http_threads + defaults.http_dynamic_threads;
+  }
+  if (options.http_threads_max > 0 && options.http_threads_max < options.http_threads) {
+    return Status::InvalidArgument(
+        "--http-threads-max must be at least --http-threads (the threads always running)");
+  }
+  if (options.http_thread_wake_ms < 0) {
+    return Status::InvalidArgument("--http-thread-wake-ms must be 0 or more");
   }
   if (options.json_whitespace > 1) {
     return Status::InvalidArgument("--json-whitespace is a rate: give a value from 0 to 1");

@@ -2,7 +2,8 @@
 // `structflow sim` command. It answers /v1/models, /v1/chat/completions (plain and streamed) and
 // the chosen family's own endpoints (vLLM /health and /metrics; llama.cpp /props, /slots,
 // /metrics with --metrics; SGLang /get_server_info, /get_model_info; Ollama /api/show, /api/tags,
-// /api/version) like a server of that family and version, with a latency model of continuous
+// /api/version) like a server of that family and version, plus GET /structflow-sim/metrics (the
+// simulator's own counters, in every family), with a latency model of continuous
 // batching, llama.cpp's HTTP thread pool with keep-alive binding, and faults on request.
 //
 // Ownership: Server owns its listening socket, its I/O threads and every connection.
@@ -56,6 +57,13 @@ struct SimOptions {
   // cpp-httplib does in llama-server); connections beyond them wait. -1: the family's default
   // (llama.cpp max(slots + 2, hardware threads - 1), others unbounded); 0: unbounded.
   int http_threads = -1;
+  // With a pool: threads in all, the dynamic ones included (started for a connection that
+  // arrives when no thread is idle; newer llama.cpp builds allow http_threads + 1024). -1: the
+  // family's default (llama.cpp http_threads + 1024, llama.cpp-b4800 http_threads: a fixed pool).
+  int http_threads_max = -1;
+  // With a pool: how long a woken thread takes to run (the scheduler's wake-up latency): a
+  // connection arriving meanwhile counts that thread as idle, so it starts no thread of its own.
+  double http_thread_wake_ms = 0.5;
   double keep_alive_s = 5;
   // "429:0.1,500:0.05,503:0.02,reset:0.02,hang:0.01,garbage:0.01,length:0.02"
   std::string faults;
@@ -77,9 +85,10 @@ struct SimMetrics {
   uint64_t responses_200 = 0;  // responses by status (faults included)
   uint64_t responses_4xx = 0;
   uint64_t responses_5xx = 0;
-  uint64_t faults = 0;        // requests given a fault from --faults
-  uint64_t http_busy = 0;     // connections holding an HTTP worker thread (with a pool)
-  uint64_t http_waiting = 0;  // connections waiting for one
+  uint64_t faults = 0;             // requests given a fault from --faults
+  uint64_t http_busy = 0;          // connections holding an HTTP worker thread (with a pool)
+  uint64_t http_waiting = 0;       // connections waiting for one
+  uint64_t finished_requests = 0;  // chat requests answered after holding a slot
 };
 
 // Raises this process's soft limit on open files to the hard limit, so the server can hold

@@ -137,6 +137,39 @@ TEST(SimOllama, PublishesShowTagsAndVersion) {
   EXPECT_EQ(json::parse(chat.body)["error"]["type"], "not_found_error");
 }
 
+// Every family counts requests at the simulator's own endpoint, whatever the real server
+// publishes (llama.cpp without --metrics and Ollama publish nothing); reading it counts nothing.
+TEST(SimFamilies, CountRequestsAtTheSimOnlyEndpoint) {
+  for (const char* api : {"vllm-0.12", "llama.cpp", "llama.cpp-b4800", "sglang", "ollama"}) {
+    SCOPED_TRACE(api);
+    auto server = StartOrDie(Family(api));
+    std::string body = R"({"model":"tiny","messages":[{"role":"user","content":"hi"}]})";
+    ASSERT_EQ(Fetch(server->base_url() + "/chat/completions", &body).status, 200);
+    ASSERT_EQ(Fetch(server->base_url() + "/chat/completions", &body).status, 200);
+    for (int read = 0; read < 2; ++read) {
+      auto m = Fetch(Root(*server) + "/structflow-sim/metrics");
+      ASSERT_EQ(m.status, 200);
+      EXPECT_NE(m.body.find("structflow_sim_chat_requests_total 2\n"), std::string::npos) << m.body;
+      EXPECT_NE(m.body.find("structflow_sim_requests_total{code=\"200\"} 2\n"), std::string::npos)
+          << m.body;
+    }
+  }
+}
+
+// SGLang's own counter of finished requests (collector.py num_requests_total).
+TEST(SimSglang, MetricsCountFinishedRequests) {
+  SimOptions o = Family("sglang");
+  o.metrics = true;
+  auto server = StartOrDie(o);
+  std::string body = R"({"messages":[{"role":"user","content":"hi"}]})";
+  ASSERT_EQ(Fetch(server->base_url() + "/chat/completions", &body).status, 200);
+  std::string bad = R"({"messages":[]})";
+  ASSERT_EQ(Fetch(server->base_url() + "/chat/completions", &bad).status, 400);
+  auto m = Fetch(Root(*server) + "/metrics");
+  EXPECT_NE(m.body.find("sglang:num_requests_total{model_name=\"tiny\"} 1\n"), std::string::npos)
+      << m.body;
+}
+
 TEST(SimOllama, NativeChatHonoursFormat) {
   auto server = StartOrDie(Family("ollama"));
   std::string body =
@@ -235,7 +268,7 @@ bool WaitFor(const Server& s, Pred pred) {
 }
 
 TEST(SimHttpPool, AKeptAliveConnectionHoldsItsThreadSoTheThirdWaits) {
-  SimOptions o = Family("llama.cpp");
+  SimOptions o = Family("llama.cpp-b4800");  // a fixed pool: no thread is ever added
   o.http_threads = 2;
   o.keep_alive_s = 60;  // only closing a connection frees its thread in this test
   auto server = StartOrDie(o);
@@ -256,7 +289,7 @@ TEST(SimHttpPool, AKeptAliveConnectionHoldsItsThreadSoTheThirdWaits) {
 }
 
 TEST(SimHttpPool, AnIdleConnectionIsClosedAfterTheKeepAliveTimeout) {
-  SimOptions o = Family("llama.cpp");
+  SimOptions o = Family("llama.cpp-b4800");
   o.http_threads = 1;
   o.keep_alive_s = 0.2;
   auto server = StartOrDie(o);
@@ -268,6 +301,47 @@ TEST(SimHttpPool, AnIdleConnectionIsClosedAfterTheKeepAliveTimeout) {
   EXPECT_NE(b.ReadResponse(10000).find("200 OK"), std::string::npos);
   std::string rest;
   EXPECT_EQ(a.Read(10000, &rest), 0) << "the idle connection was not closed";
+}
+
+// Newer llama-server builds start a thread for a connection that arrives when none is idle.
+TEST(SimHttpPool, ANewBuildAddsAThreadForAConnectionThatFindsNoneIdle) {
+  SimOptions o = Family("llama.cpp");
+  o.http_threads = 2;
+  o.keep_alive_s = 60;
+  auto server = StartOrDie(o);
+  RawConnection a(server->port());
+  a.SendHealth();
+  EXPECT_NE(a.ReadResponse(10000).find("200 OK"), std::string::npos);
+  RawConnection b(server->port());
+  b.SendHealth();
+  EXPECT_NE(b.ReadResponse(10000).find("200 OK"), std::string::npos);
+  RawConnection c(server->port());  // both threads hold a kept-alive connection: a third starts
+  c.SendHealth();
+  EXPECT_NE(c.ReadResponse(10000).find("200 OK"), std::string::npos);
+  EXPECT_EQ(server->metrics().http_waiting, 0u);
+  EXPECT_EQ(server->metrics().http_busy, 3u);
+}
+
+// ... but a thread woken for one connection counts as idle until it runs
+// (httplib.cpp ThreadPool::enqueue tests idle_thread_count_ == 0): connections arriving in that
+// window start no thread and wait behind kept-alive ones, as a burst from a client does.
+TEST(SimHttpPool, ABurstOfConnectionsWaitsEvenWhereThreadsCanBeAdded) {
+  SimOptions o = Family("llama.cpp");
+  o.http_threads = 2;
+  o.http_thread_wake_ms = 300;  // a wide window, so the burst below surely lands in it
+  o.keep_alive_s = 60;
+  auto server = StartOrDie(o);
+  RawConnection a(server->port()), b(server->port()), c(server->port()), d(server->port());
+  ASSERT_TRUE(a.connected() && b.connected() && c.connected() && d.connected());
+  ASSERT_TRUE(WaitFor(*server,
+                      [](const SimMetrics& m) { return m.http_busy == 2 && m.http_waiting == 2; }));
+  a.SendHealth();
+  EXPECT_NE(a.ReadResponse(10000).find("200 OK"), std::string::npos);
+  c.SendHealth();
+  std::string early;
+  EXPECT_EQ(c.Read(0, &early), -1) << "served without a thread: " << early;
+  a.Close();
+  EXPECT_NE(c.ReadResponse(10000).find("200 OK"), std::string::npos);
 }
 
 TEST(SimHttpPool, VllmServesEveryKeptAliveConnectionAtOnce) {

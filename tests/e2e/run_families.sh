@@ -5,7 +5,8 @@
 # with free whitespace must end with every row fitting its constraint; images to a text-only
 # model, context overflow, an unknown model and a hung server must stop within seconds with the
 # fix that family needs, having spent no more than a few requests per row on the deterministic
-# error (the simulator's request counter says how many were sent).
+# error (the simulator's own chat-request counter, which every family serves, says how many were
+# sent).
 # Usage: run_families.sh STRUCTFLOW [FAMILY...] (default: every family below).
 STRUCTFLOW=$1
 shift
@@ -41,14 +42,15 @@ cat >"$WORK/item.schema.json" <<'JSON'
  "required": ["label", "score", "note", "sku", "code"], "additionalProperties": false}
 JSON
 
-# requests_sent: requests the simulator answered so far ("n/a" for a family without /metrics:
-# Ollama has none).
-requests_sent() {  # chat requests (GETs are not counted: a late poll would blur the count)
-  if curl -s "${SIM_URL%/v1}/metrics" | grep -q 'structflow_sim_chat_requests_total'; then
-    sim_metric structflow_sim_chat_requests_total
-  else
-    echo n/a
-  fi
+# requests_sent: chat requests the simulator received so far, from its own counter endpoint
+# (GET /structflow-sim/metrics, served by every family: the real servers publish no such count,
+# or only behind a flag), so every family is held to its bound of requests per row.
+requests_sent() {
+  local n
+  n=$(curl -fsS "${SIM_URL%/v1}/structflow-sim/metrics" |
+    awk '$1 == "structflow_sim_chat_requests_total" { print $2; found = 1 } END { if (!found) exit 1 }') ||
+    fail "the simulator at $SIM_URL does not count its requests at /structflow-sim/metrics"
+  echo "$n"
 }
 
 # expect_rows FAMILY NAME CHECK run-args...: the job succeeds and every row passes CHECK (a
@@ -88,13 +90,13 @@ expect_stop() {
     --prompt '{text}' "$@" >/dev/null 2>"$out.err"
   local code=$?
   set -e
-  local took=$((SECONDS - start)) after sent=n/a
+  local took=$((SECONDS - start)) after sent
   after=$(requests_sent)
-  [ "$before" = n/a ] || sent=$((after - before))
+  sent=$((after - before))
   [ "$code" = 1 ] || { cat "$out.err"; fail "$family $name: exit code $code, expected 1"; }
   grep -q -- "$want" "$out.err" || { cat "$out.err"; fail "$family $name: the message does not say '$want'"; }
   [ "$took" -le 20 ] || { cat "$out.err"; fail "$family $name: took ${took} s"; }
-  [ "$sent" = n/a ] || [ "$sent" -le "$max_requests" ] || { cat "$out.err"; fail "$family $name: $sent requests for $ROWS rows"; }
+  [ "$sent" -le "$max_requests" ] || { cat "$out.err"; fail "$family $name: $sent requests for $ROWS rows (at most $max_requests)"; }
   echo "  $family $name: stopped in ${took} s after $sent requests: $(grep -m1 -o 'Fix: .*\|fix: .*' "$out.err" | cut -c1-110)"
 }
 
@@ -116,17 +118,16 @@ context_fix() {
 
 tested=0
 for family in "${FAMILIES[@]}"; do
-  # The request counter lives in /metrics, which llama.cpp and SGLang serve only when asked.
-  METRICS=
-  if "$STRUCTFLOW" sim --help | grep -q -- '--metrics'; then METRICS=--metrics; fi
+  # Each family as its server starts by default (llama.cpp without --metrics, SGLang without
+  # --enable-metrics): the request counter is the simulator's own, not in /metrics.
   echo "$family:"
   # A hung server (the probe waits out its 15 s budget) runs beside the other cases.
-  start_sim --api "$family" --latency-ms 1 --model sim-model --seed 7 $METRICS --faults hang:1
+  start_sim --api "$family" --latency-ms 1 --model sim-model --seed 7 --faults hang:1
   hung_pid=$SIM_PID
   expect_stop "$family" hung_server "no answer" 4 in.jsonl --choice yes,no >"$WORK/$family.hung.log" 2>&1 &
   hung_job=$!
 
-  start_sim --api "$family" --latency-ms 1 --model sim-model --seed 7 $METRICS
+  start_sim --api "$family" --latency-ms 1 --model sim-model --seed 7
   expect_rows "$family" choice 'v in ("yes", "no")' --choice yes,no
   expect_rows "$family" schema \
     'v["label"] in ("good","bad","unsure") and 0 <= v["score"] <= 10 and len(v["note"]) <= 30 and re.search("[A-Z]{3}-[0-9]{2}", v["sku"]) and re.fullmatch("x[0-9]+", v["code"])' \
@@ -136,15 +137,16 @@ for family in "${FAMILIES[@]}"; do
   kill "$SIM_PID"
 
   # Free whitespace wherever the JSON grammar allows it, so small max_tokens cut answers.
-  if "$STRUCTFLOW" sim --help | grep -q -- --json-whitespace; then
-    start_sim --api "$family" --latency-ms 1 --model sim-model --seed 7 $METRICS --json-whitespace 0.3
+  # (grep reads the whole help: `grep -q` would end the pipe early and, under pipefail, fail it.)
+  if "$STRUCTFLOW" sim --help | grep -c -- --json-whitespace >/dev/null; then
+    start_sim --api "$family" --latency-ms 1 --model sim-model --seed 7 --json-whitespace 0.3
     expect_rows "$family" whitespace_choice 'v in ("yes", "no")' --choice yes,no
     expect_rows "$family" whitespace_schema 'v["label"] in ("good","bad","unsure")' \
       --schema "$WORK/item.schema.json" --max-tokens 400
     kill "$SIM_PID"
   fi
 
-  start_sim --api "$family" --latency-ms 1 --model sim-model --seed 7 $METRICS --no-image-support
+  start_sim --api "$family" --latency-ms 1 --model sim-model --seed 7 --no-image-support
   # One probe request, then nothing: at most a few requests, never a retry per row.
   expect_stop "$family" image_text_only "$(image_fix "$family")" 6 in.jsonl --image pic --choice yes,no
   # Without a constraint nothing is probed, so the rows themselves meet the refusal: the
@@ -153,13 +155,25 @@ for family in "${FAMILIES[@]}"; do
   expect_stop "$family" image_no_constraint "$(image_fix "$family")" $((2 * ROWS)) in.jsonl --image pic
   kill "$SIM_PID"
 
-  start_sim --api "$family" --latency-ms 1 --model sim-model --seed 7 $METRICS --max-model-len 400
+  start_sim --api "$family" --latency-ms 1 --model sim-model --seed 7 --max-model-len 400
   case $family in
     # Ollama truncates a long prompt to num_ctx instead of refusing it: the rows just work.
     ollama*) INPUT=long.jsonl expect_rows "$family" context_overflow 'v in ("yes", "no")' --choice yes,no ;;
     *) expect_stop "$family" context_overflow "$(context_fix "$family")" $((2 * ROWS)) long.jsonl --choice yes,no ;;
   esac
   kill "$SIM_PID"
+
+  # A fixed --concurrency above what llama-server's HTTP threads hold (each bound to a kept-alive
+  # connection): the rows still finish, and run says so before row 1, with the fix.
+  case $family in
+    llama*)
+      start_sim --api "$family" --latency-ms 1 --model sim-model --seed 7 --parallel 4 --keep-alive-s 0.5
+      expect_rows "$family" concurrency_above_threads 'v in ("yes", "no")' --choice yes,no --concurrency 16
+      grep -q -- "Fix: --concurrency 5 " "$WORK/$family.concurrency_above_threads.jsonl.err" ||
+        { cat "$WORK/$family.concurrency_above_threads.jsonl.err"; fail "$family: no warning for --concurrency 16 on 4 slots"; }
+      kill "$SIM_PID"
+      ;;
+  esac
 
   wait "$hung_job" || { cat "$WORK/$family.hung.log"; fail "$family hung_server"; }
   cat "$WORK/$family.hung.log"
