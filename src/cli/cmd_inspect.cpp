@@ -34,8 +34,9 @@ std::string_view SniffImage(std::string_view b) {
 }
 
 // Like table::AppendCellJson, but long strings, binaries and lists are abbreviated so a row
-// fits on a screen. The output stays valid JSON.
-void AppendShortJson(const table::Column& c, int64_t row, std::string* out) {
+// fits on a screen (with `full`, only binaries are: strings such as a failed row's error message
+// and lists print whole). The output stays valid JSON.
+void AppendShortJson(const table::Column& c, int64_t row, bool full, std::string* out) {
   using table::TypeId;
   if (c.IsNull(row)) {
     out->append("null");
@@ -44,7 +45,7 @@ void AppendShortJson(const table::Column& c, int64_t row, std::string* out) {
   switch (c.type_id()) {
     case TypeId::kString: {
       std::string_view s = c.GetBytes(row);
-      if (s.size() <= kMaxText) {
+      if (full || s.size() <= kMaxText) {
         AppendJsonString(out, s);
         return;
       }
@@ -67,11 +68,11 @@ void AppendShortJson(const table::Column& c, int64_t row, std::string* out) {
     case TypeId::kList: {
       auto [b, e] = c.ListRange(row);
       out->push_back('[');
-      for (int64_t k = b; k < e && k - b < kMaxListItems; ++k) {
+      for (int64_t k = b; k < e && (full || k - b < kMaxListItems); ++k) {
         if (k > b) out->push_back(',');
-        AppendShortJson(c.child(0), k, out);
+        AppendShortJson(c.child(0), k, full, out);
       }
-      if (e - b > kMaxListItems) {
+      if (!full && e - b > kMaxListItems) {
         out->push_back(',');
         AppendJsonString(out, fmt::format("... ({} more)", e - b - kMaxListItems));
       }
@@ -85,7 +86,7 @@ void AppendShortJson(const table::Column& c, int64_t row, std::string* out) {
         if (k) out->push_back(',');
         AppendJsonString(out, fields[k].name);
         out->push_back(':');
-        AppendShortJson(c.child(static_cast<int>(k)), row, out);
+        AppendShortJson(c.child(static_cast<int>(k)), row, full, out);
       }
       out->push_back('}');
       return;
@@ -105,6 +106,7 @@ void AddInspectCommand(CLI::App& app, int* exit_code) {
     int64_t infer_rows = 1000;
     std::vector<std::string> overrides;
     bool no_count = false;
+    bool full = false;
   };
   auto args = std::make_shared<Args>();
   auto* sub = app.add_subcommand(
@@ -115,13 +117,16 @@ void AddInspectCommand(CLI::App& app, int* exit_code) {
       "shell passes them through) and folders (a folder of images is read as one row per image,\n"
       "with `path`, `image` and the fields of a metadata.jsonl/metadata.csv sidecar). Several\n"
       "inputs with one schema read as one dataset.\n\n"
-      "Rows print as JSON lines; long strings, binaries (images) and long lists are abbreviated.\n"
+      "Rows print as JSON lines; long strings, binaries (images) and long lists are abbreviated\n"
+      "(--full prints strings, such as a failed row's error message, and lists whole; binaries\n"
+      "stay summarised as their size and image type).\n"
       "JSONL and CSV types are inferred from the first --infer-rows rows; if a later row does not\n"
       "fit, raise --infer-rows or fix the type with --schema-override column=type.\n\n"
       "Examples:\n"
       "  structflow inspect train.parquet\n"
       "  structflow inspect 'data/*.jsonl' --rows 3 --columns question,answer\n"
       "  structflow inspect photos/ --rows 2\n"
+      "  structflow inspect answers.jsonl --columns error --full\n"
       "  structflow inspect table.csv --schema-override zip=string\n");
   sub->add_option("inputs", args->inputs, "Files, globs or folders to read")->required();
   sub->add_option("--rows,-n", args->rows, "How many rows to print")->capture_default_str();
@@ -132,6 +137,8 @@ void AddInspectCommand(CLI::App& app, int* exit_code) {
       ->capture_default_str();
   sub->add_option("--schema-override", args->overrides,
                   "JSONL/CSV: column=type (bool, int64, double, string, binary); repeatable");
+  sub->add_flag("--full", args->full,
+                "Print long strings (error messages) and lists whole instead of cutting them");
   sub->add_flag("--no-count", args->no_count,
                 "Do not read the whole input to count rows (Parquet and image folders count for "
                 "free)");
@@ -195,7 +202,7 @@ void AddInspectCommand(CLI::App& app, int* exit_code) {
           if (c) line.push_back(',');
           AppendJsonString(&line, b.schema.fields[c].name);
           line.push_back(':');
-          AppendShortJson(b.columns[c], r, &line);
+          AppendShortJson(b.columns[c], r, args->full, &line);
         }
         line += "}\n";
         first.push_back(std::move(line));
