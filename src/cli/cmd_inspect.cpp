@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/read_flags.h"
 #include "common/base64.h"
 #include "common/json_writer.h"
 #include "common/text.h"
@@ -103,8 +104,7 @@ void AddInspectCommand(CLI::App& app, int* exit_code) {
     std::vector<std::string> inputs;
     int64_t rows = 5;
     std::vector<std::string> columns;
-    int64_t infer_rows = 1000;
-    std::vector<std::string> overrides;
+    io::ReadOptions read;
     bool no_count = false;
     bool full = false;
   };
@@ -132,11 +132,7 @@ void AddInspectCommand(CLI::App& app, int* exit_code) {
   sub->add_option("--rows,-n", args->rows, "How many rows to print")->capture_default_str();
   sub->add_option("--columns,-c", args->columns, "Only these top-level columns (comma-separated)")
       ->delimiter(',');
-  sub->add_option("--infer-rows", args->infer_rows,
-                  "JSONL/CSV: rows sampled per file to infer column types")
-      ->capture_default_str();
-  sub->add_option("--schema-override", args->overrides,
-                  "JSONL/CSV: column=type (bool, int64, double, string, binary); repeatable");
+  AddReadFlags(sub, &args->read);
   sub->add_flag("--full", args->full,
                 "Print long strings (error messages) and lists whole instead of cutting them");
   sub->add_flag("--no-count", args->no_count,
@@ -154,10 +150,8 @@ void AddInspectCommand(CLI::App& app, int* exit_code) {
     }
     auto expanded = io::ExpandInputs(args->inputs);
     if (!expanded.ok()) return fail(expanded.status());
-    io::ReadOptions opts;
+    io::ReadOptions opts = args->read;
     opts.columns = args->columns;
-    opts.infer_rows = args->infer_rows;
-    opts.type_overrides = args->overrides;
     if (expanded->format == io::Format::kImageFolder || expanded->format == io::Format::kParquet) {
       // Rows are counted from metadata: read no more images or pages than the rows shown.
       opts.batch_rows = std::clamp<int64_t>(args->rows, 1, 1024);
@@ -219,6 +213,10 @@ void AddInspectCommand(CLI::App& app, int* exit_code) {
     out += fmt::format("first {} row{}:\n", first.size(), first.size() == 1 ? "" : "s");
     for (const auto& line : first) out += line;
     std::fputs(out.c_str(), stdout);
+    if (std::string note = SkippedLinesNote(src, opts); !note.empty()) {
+      std::fprintf(stderr, "structflow inspect: %s%s\n", ForTerminal(note).c_str(),
+                   count_all ? "" : " (of the rows read so far)");
+    }
     *exit_code = 0;
   });
 }

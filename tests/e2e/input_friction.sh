@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # What a new user hits with their own inputs and setup (issue 16): `make install` puts the
-# binary where the README says; `inspect --full` shows a failed row's whole error message.
+# binary where the README says; `inspect --full` shows a failed row's whole error message; a CSV
+# ZIP column passes through `run` unchanged; an empty JSONL says it has no rows; a header-only
+# CSV is warned about; malformed JSONL lines can be skipped into a file.
 # Usage: input_friction.sh STRUCTFLOW BUILD_DIR
 STRUCTFLOW=$1
 BUILD_DIR=$2
@@ -33,5 +35,53 @@ row = json.loads(lines[-1])
 assert row["error"]["message"].endswith(" THE END"), row
 assert len(row["error"]["message"]) == len("server said: ") + 280 + len(" THE END"), row
 assert row["tags"] == list(range(30)), row
+PYEOF
+# A ZIP code column ("01234") passes through `run` as it came in, not as the number 1234.
+printf 'zip,city\n01234,Agawam\n00501,Holtsville\n90210,Beverly Hills\n' >"$WORK/zips.csv"
+start_sim --latency-ms 1 --model m
+"$STRUCTFLOW" run "$WORK/zips.csv" --out "$WORK/zips.jsonl" --endpoint "$SIM_URL" \
+  --prompt 'Where is {city}?' --choice east,west --progress off 2>"$WORK/zips.err" ||
+  { cat "$WORK/zips.err"; fail "the ZIP job failed"; }
+$PY - "$WORK/zips.jsonl" <<'PYEOF'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+assert [r["zip"] for r in rows] == ["01234", "00501", "90210"], rows
+PYEOF
+
+# An empty JSONL input says so (not "column does not exist; the columns are: (none)").
+: >"$WORK/empty.jsonl"
+set +e
+"$STRUCTFLOW" run "$WORK/empty.jsonl" --out "$WORK/empty_out.jsonl" --endpoint "$SIM_URL" \
+  --prompt '{question}' --choice A,B --progress off 2>"$WORK/empty.err"
+code=$?
+set -e
+[ "$code" = 1 ] || { cat "$WORK/empty.err"; fail "empty JSONL: exit code $code, expected 1"; }
+grep -q "the input has no rows" "$WORK/empty.err" || { cat "$WORK/empty.err"; fail "empty JSONL: no 'no rows'"; }
+grep -q "(none)" "$WORK/empty.err" && { cat "$WORK/empty.err"; fail "empty JSONL: still '(none)'"; }
+
+# A header-only CSV is converted (to an empty file) with a warning.
+printf 'zip,city\n' >"$WORK/header_only.csv"
+"$STRUCTFLOW" convert "$WORK/header_only.csv" "$WORK/header_only.jsonl" 2>"$WORK/hdr.err" ||
+  { cat "$WORK/hdr.err"; fail "header-only convert failed"; }
+grep -q "has no rows" "$WORK/hdr.err" || { cat "$WORK/hdr.err"; fail "header-only CSV: no warning"; }
+
+# Malformed JSONL lines (a line cut short, a bare value) stop a read with their line number, or
+# with --bad-lines are skipped into a file that names each.
+printf '{"q":"a"}\n{"q":\n"just text"\n{"q":"b"}\n' >"$WORK/broken.jsonl"
+set +e
+"$STRUCTFLOW" convert "$WORK/broken.jsonl" "$WORK/fixed.jsonl" 2>"$WORK/broken.err"
+code=$?
+set -e
+[ "$code" = 1 ] || fail "malformed JSONL without --bad-lines: exit code $code, expected 1"
+grep -q "broken.jsonl:2:" "$WORK/broken.err" || { cat "$WORK/broken.err"; fail "no line number"; }
+"$STRUCTFLOW" convert "$WORK/broken.jsonl" "$WORK/fixed.jsonl" --bad-lines "$WORK/bad.jsonl" \
+  2>"$WORK/skip.err" || { cat "$WORK/skip.err"; fail "--bad-lines convert failed"; }
+grep -q "skipped 2 malformed lines" "$WORK/skip.err" || { cat "$WORK/skip.err"; fail "no skip count"; }
+$PY - "$WORK/fixed.jsonl" "$WORK/bad.jsonl" <<'PYEOF'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+assert rows == [{"q": "a"}, {"q": "b"}], rows
+bad = [json.loads(l) for l in open(sys.argv[2])]
+assert [(b["line"], b["text"]) for b in bad] == [(2, '{"q":'), (3, '"just text"')], bad
 PYEOF
 echo "input_friction: ok"
