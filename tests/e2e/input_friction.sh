@@ -84,4 +84,44 @@ assert rows == [{"q": "a"}, {"q": "b"}], rows
 bad = [json.loads(l) for l in open(sys.argv[2])]
 assert [(b["line"], b["text"]) for b in bad] == [(2, '{"q":'), (3, '"just text"')], bad
 PYEOF
+# Image URLs: a server that cannot fetch them (the simulator has no network) stops the job with
+# --fetch-images as the fix; with --fetch-images each distinct URL is downloaded once, however
+# many rows use it (20 pictures asked about twice: 20 downloads, not 40).
+mkdir -p "$WORK/www"
+$PY - "$WORK" <<'PYEOF'
+import json, sys
+from PIL import Image
+work = sys.argv[1]
+for i in range(20):
+    Image.new("RGB", (32 + i, 24), (10 * i, 100, 200)).save(f"{work}/www/img{i}.png")
+PYEOF
+(cd "$WORK/www" && exec $PY -u -m http.server 0 --bind 127.0.0.1 >"$WORK/www.out" 2>"$WORK/www.log") &
+WWW_PID=$!
+SIM_PIDS+=("$WWW_PID")
+for _ in $(seq 1 100); do grep -q "port" "$WORK/www.out" 2>/dev/null && break; sleep 0.05; done
+WWW_PORT=$(sed -n 's/.*port \([0-9]*\).*/\1/p' "$WORK/www.out" | head -1)
+[ -n "$WWW_PORT" ] || fail "the image server did not start"
+$PY - "$WORK" "$WWW_PORT" <<'PYEOF'
+import json, sys
+work, port = sys.argv[1], sys.argv[2]
+with open(f"{work}/urls.jsonl", "w") as f:
+    for hint in ("", "Look closely. "):
+        for i in range(20):
+            f.write(json.dumps({"url": f"http://127.0.0.1:{port}/img{i}.png",
+                                "q": f"{hint}What colour is picture {i}?"}) + "\n")
+PYEOF
+set +e
+"$STRUCTFLOW" run "$WORK/urls.jsonl" --out "$WORK/urls_out.jsonl" --endpoint "$SIM_URL" \
+  --image url --prompt '{q}' --choice red,blue --progress off 2>"$WORK/nofetch.err"
+code=$?
+set -e
+[ "$code" = 1 ] || { cat "$WORK/nofetch.err"; fail "URLs the server cannot fetch: exit $code, expected 1"; }
+grep -q -- "--fetch-images" "$WORK/nofetch.err" || { cat "$WORK/nofetch.err"; fail "no --fetch-images hint"; }
+: >"$WORK/www.log"
+"$STRUCTFLOW" run "$WORK/urls.jsonl" --out "$WORK/fetched.jsonl" --endpoint "$SIM_URL" \
+  --image url --prompt '{q}' --choice red,blue --fetch-images --progress off 2>"$WORK/fetch.err" ||
+  { cat "$WORK/fetch.err"; fail "--fetch-images run failed"; }
+[ "$(jsonl_rows "$WORK/fetched.jsonl")" = 40 ] || fail "--fetch-images: not 40 rows out"
+downloads=$(grep -c '"GET /img' "$WORK/www.log" || true)
+[ "$downloads" = 20 ] || { cat "$WORK/www.log"; fail "20 distinct URLs were downloaded $downloads times"; }
 echo "input_friction: ok"
