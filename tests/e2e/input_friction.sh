@@ -48,6 +48,16 @@ rows = [json.loads(l) for l in open(sys.argv[1])]
 assert [r["zip"] for r in rows] == ["01234", "00501", "90210"], rows
 PYEOF
 
+# --choice 'east, west' (a space after the comma) asks for "west", not " west".
+"$STRUCTFLOW" run "$WORK/zips.csv" --out "$WORK/spaced.jsonl" --endpoint "$SIM_URL" \
+  --prompt 'Where is {city}?' --choice 'east, west' --progress off 2>"$WORK/spaced.err" ||
+  { cat "$WORK/spaced.err"; fail "the spaced --choice job failed"; }
+$PY - "$WORK/spaced.jsonl" <<'PYEOF'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+assert len(rows) == 3 and all(r["output"] in ("east", "west") for r in rows), rows
+PYEOF
+
 # An empty JSONL input says so (not "column does not exist; the columns are: (none)").
 : >"$WORK/empty.jsonl"
 set +e
