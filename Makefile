@@ -7,7 +7,7 @@ BUILD_DIR := build/$(PRESET)
 STRUCTFLOW := $(BUILD_DIR)/src/cli/structflow
 DEPS_STAMP := build/.deps-ok
 
-.PHONY: all deps configure build run test test-soak test-all asan tsan bench fuzz format clean
+.PHONY: all deps configure build install run test test-soak test-all asan tsan bench fuzz format clean
 
 all: build
 
@@ -24,6 +24,11 @@ configure: $(BUILD_DIR)/build.ninja
 
 build: configure
 	cmake --build --preset $(PRESET)
+
+# The `structflow` binary into $(PREFIX)/bin (DESTDIR is honoured, for packaging).
+PREFIX ?= /usr/local
+install: build
+	cmake --install $(BUILD_DIR) --prefix "$(PREFIX)"
 
 run: build
 	$(STRUCTFLOW) demo

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/read_flags.h"
 #include "common/text.h"
 #include "io/files.h"
 #include "io/source.h"
@@ -40,8 +41,7 @@ void AddConvertCommand(CLI::App& app, int* exit_code) {
     std::vector<std::string> paths;
     int64_t limit = -1;
     std::vector<std::string> columns;
-    int64_t infer_rows = 1000;
-    std::vector<std::string> overrides;
+    io::ReadOptions read;
     std::string compression = "zstd";
     int64_t batch_rows = 1024;
   };
@@ -66,11 +66,7 @@ void AddConvertCommand(CLI::App& app, int* exit_code) {
   sub->add_option("--limit", args->limit, "Write at most N rows");
   sub->add_option("--columns,-c", args->columns, "Only these top-level columns (comma-separated)")
       ->delimiter(',');
-  sub->add_option("--infer-rows", args->infer_rows,
-                  "JSONL/CSV: rows sampled per file to infer column types")
-      ->capture_default_str();
-  sub->add_option("--schema-override", args->overrides,
-                  "JSONL/CSV input: column=type (bool, int64, double, string, binary); repeatable");
+  AddReadFlags(sub, &args->read);
   sub->add_option("--compression", args->compression, "Parquet output: none, snappy or zstd")
       ->capture_default_str();
   sub->add_option("--batch-rows", args->batch_rows, "Rows per batch while copying")
@@ -107,14 +103,15 @@ void AddConvertCommand(CLI::App& app, int* exit_code) {
             fmt::format("the output '{}' is also an input; write to another file", out_path));
       }
     }
-    io::ReadOptions ropts;
+    io::ReadOptions ropts = args->read;
     ropts.columns = args->columns;
-    ropts.infer_rows = args->infer_rows;
-    ropts.type_overrides = args->overrides;
     ropts.batch_rows = args->batch_rows;
     auto opened = io::OpenSource(inputs, ropts);
     if (!opened.ok()) return fail(opened.status());
     io::Source& src = **opened;
+    if (std::string w = NoRowsWarning(src, inputs); !w.empty()) {
+      std::fprintf(stderr, "structflow convert: %s\n", ForTerminal(w).c_str());
+    }
     io::WriteOptions wopts;
     wopts.compression = args->compression;
     auto sink = io::OpenSink(out_path, src.schema(), wopts);
@@ -139,6 +136,9 @@ void AddConvertCommand(CLI::App& app, int* exit_code) {
     }
     Status st = (*sink)->Finish();
     if (!st.ok()) return fail(st);
+    if (std::string note = SkippedLinesNote(src, ropts); !note.empty()) {
+      std::fprintf(stderr, "structflow convert: %s\n", ForTerminal(note).c_str());
+    }
     std::printf("wrote %lld rows to %s (%s)\n", static_cast<long long>(written), out_path.c_str(),
                 std::string(io::FormatName(io::FormatFromPath(out_path))).c_str());
     *exit_code = 0;

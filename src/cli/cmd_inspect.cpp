@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/read_flags.h"
 #include "common/base64.h"
 #include "common/json_writer.h"
 #include "common/text.h"
@@ -34,8 +35,9 @@ std::string_view SniffImage(std::string_view b) {
 }
 
 // Like table::AppendCellJson, but long strings, binaries and lists are abbreviated so a row
-// fits on a screen. The output stays valid JSON.
-void AppendShortJson(const table::Column& c, int64_t row, std::string* out) {
+// fits on a screen (with `full`, only binaries are: strings such as a failed row's error message
+// and lists print whole). The output stays valid JSON.
+void AppendShortJson(const table::Column& c, int64_t row, bool full, std::string* out) {
   using table::TypeId;
   if (c.IsNull(row)) {
     out->append("null");
@@ -44,7 +46,7 @@ void AppendShortJson(const table::Column& c, int64_t row, std::string* out) {
   switch (c.type_id()) {
     case TypeId::kString: {
       std::string_view s = c.GetBytes(row);
-      if (s.size() <= kMaxText) {
+      if (full || s.size() <= kMaxText) {
         AppendJsonString(out, s);
         return;
       }
@@ -67,11 +69,11 @@ void AppendShortJson(const table::Column& c, int64_t row, std::string* out) {
     case TypeId::kList: {
       auto [b, e] = c.ListRange(row);
       out->push_back('[');
-      for (int64_t k = b; k < e && k - b < kMaxListItems; ++k) {
+      for (int64_t k = b; k < e && (full || k - b < kMaxListItems); ++k) {
         if (k > b) out->push_back(',');
-        AppendShortJson(c.child(0), k, out);
+        AppendShortJson(c.child(0), k, full, out);
       }
-      if (e - b > kMaxListItems) {
+      if (!full && e - b > kMaxListItems) {
         out->push_back(',');
         AppendJsonString(out, fmt::format("... ({} more)", e - b - kMaxListItems));
       }
@@ -85,7 +87,7 @@ void AppendShortJson(const table::Column& c, int64_t row, std::string* out) {
         if (k) out->push_back(',');
         AppendJsonString(out, fields[k].name);
         out->push_back(':');
-        AppendShortJson(c.child(static_cast<int>(k)), row, out);
+        AppendShortJson(c.child(static_cast<int>(k)), row, full, out);
       }
       out->push_back('}');
       return;
@@ -102,9 +104,9 @@ void AddInspectCommand(CLI::App& app, int* exit_code) {
     std::vector<std::string> inputs;
     int64_t rows = 5;
     std::vector<std::string> columns;
-    int64_t infer_rows = 1000;
-    std::vector<std::string> overrides;
+    io::ReadOptions read;
     bool no_count = false;
+    bool full = false;
   };
   auto args = std::make_shared<Args>();
   auto* sub = app.add_subcommand(
@@ -115,23 +117,24 @@ void AddInspectCommand(CLI::App& app, int* exit_code) {
       "shell passes them through) and folders (a folder of images is read as one row per image,\n"
       "with `path`, `image` and the fields of a metadata.jsonl/metadata.csv sidecar). Several\n"
       "inputs with one schema read as one dataset.\n\n"
-      "Rows print as JSON lines; long strings, binaries (images) and long lists are abbreviated.\n"
+      "Rows print as JSON lines; long strings, binaries (images) and long lists are abbreviated\n"
+      "(--full prints strings, such as a failed row's error message, and lists whole; binaries\n"
+      "stay summarised as their size and image type).\n"
       "JSONL and CSV types are inferred from the first --infer-rows rows; if a later row does not\n"
       "fit, raise --infer-rows or fix the type with --schema-override column=type.\n\n"
       "Examples:\n"
       "  structflow inspect train.parquet\n"
       "  structflow inspect 'data/*.jsonl' --rows 3 --columns question,answer\n"
       "  structflow inspect photos/ --rows 2\n"
+      "  structflow inspect answers.jsonl --columns error --full\n"
       "  structflow inspect table.csv --schema-override zip=string\n");
   sub->add_option("inputs", args->inputs, "Files, globs or folders to read")->required();
   sub->add_option("--rows,-n", args->rows, "How many rows to print")->capture_default_str();
   sub->add_option("--columns,-c", args->columns, "Only these top-level columns (comma-separated)")
       ->delimiter(',');
-  sub->add_option("--infer-rows", args->infer_rows,
-                  "JSONL/CSV: rows sampled per file to infer column types")
-      ->capture_default_str();
-  sub->add_option("--schema-override", args->overrides,
-                  "JSONL/CSV: column=type (bool, int64, double, string, binary); repeatable");
+  AddReadFlags(sub, &args->read);
+  sub->add_flag("--full", args->full,
+                "Print long strings (error messages) and lists whole instead of cutting them");
   sub->add_flag("--no-count", args->no_count,
                 "Do not read the whole input to count rows (Parquet and image folders count for "
                 "free)");
@@ -147,10 +150,8 @@ void AddInspectCommand(CLI::App& app, int* exit_code) {
     }
     auto expanded = io::ExpandInputs(args->inputs);
     if (!expanded.ok()) return fail(expanded.status());
-    io::ReadOptions opts;
+    io::ReadOptions opts = args->read;
     opts.columns = args->columns;
-    opts.infer_rows = args->infer_rows;
-    opts.type_overrides = args->overrides;
     if (expanded->format == io::Format::kImageFolder || expanded->format == io::Format::kParquet) {
       // Rows are counted from metadata: read no more images or pages than the rows shown.
       opts.batch_rows = std::clamp<int64_t>(args->rows, 1, 1024);
@@ -195,7 +196,7 @@ void AddInspectCommand(CLI::App& app, int* exit_code) {
           if (c) line.push_back(',');
           AppendJsonString(&line, b.schema.fields[c].name);
           line.push_back(':');
-          AppendShortJson(b.columns[c], r, &line);
+          AppendShortJson(b.columns[c], r, args->full, &line);
         }
         line += "}\n";
         first.push_back(std::move(line));
@@ -212,6 +213,10 @@ void AddInspectCommand(CLI::App& app, int* exit_code) {
     out += fmt::format("first {} row{}:\n", first.size(), first.size() == 1 ? "" : "s");
     for (const auto& line : first) out += line;
     std::fputs(out.c_str(), stdout);
+    if (std::string note = SkippedLinesNote(src, opts); !note.empty()) {
+      std::fprintf(stderr, "structflow inspect: %s%s\n", ForTerminal(note).c_str(),
+                   count_all ? "" : " (of the rows read so far)");
+    }
     *exit_code = 0;
   });
 }

@@ -175,6 +175,54 @@ std::string AdviseFix(const client::ErrorClass& e, const DiagnosisContext& c) {
          "`structflow doctor` to check the server";
 }
 
+// Who downloads an image given as an http(s) URL, from each server's source:
+// - vLLM: vllm/multimodal/utils.py MediaConnector fetches it (VLLM_IMAGE_FETCH_TIMEOUT);
+// - SGLang: python/sglang/srt/utils load_image fetches it with requests;
+// - llama.cpp: tools/server handle_media (server-common.cpp, 2025 master) downloads it (10 MB,
+//   10 s) and fails with "Failed to download image"; builds before its multimodal server (the
+//   b4800 family) take no images at all;
+// - Ollama: openai/openai.go FromChatRequest (commit 00988753) takes only
+//   data:image/{jpeg,jpg,png,webp};base64 URLs and answers "invalid image input" to anything else;
+// - OpenAI's own API fetches URLs; an unknown server may not.
+bool FamilyFetchesImageUrls(client::ServerFamily family) {
+  switch (family) {
+    case client::ServerFamily::kVllm:
+    case client::ServerFamily::kSglang:
+    case client::ServerFamily::kLlamaCpp:
+    case client::ServerFamily::kOpenAI:
+      return true;
+    case client::ServerFamily::kOllama:
+    case client::ServerFamily::kUnknown:
+      return false;
+  }
+  return false;
+}
+
+namespace {
+
+bool HasNoCase(std::string_view text, std::string_view part) {
+  auto it = std::search(text.begin(), text.end(), part.begin(), part.end(), [](char a, char b) {
+    return std::tolower(static_cast<unsigned char>(a)) ==
+           std::tolower(static_cast<unsigned char>(b));
+  });
+  return it != text.end();
+}
+
+// A server's answer saying it could not get an image it was given by URL: llama.cpp's "Failed to
+// download image", the simulator's and similar "failed to fetch image", and the network errors
+// Python servers pass on when the host has no route to the image (aiohttp's "Cannot connect to
+// host", requests' "Max retries exceeded with url", a failed name lookup).
+bool SaysImageFetchFailed(std::string_view m) {
+  bool fetch = HasNoCase(m, "download") || HasNoCase(m, "fetch");
+  bool what = HasNoCase(m, "image") || HasNoCase(m, "media") || HasNoCase(m, "url");
+  return (fetch && what && HasNoCase(m, "fail")) || HasNoCase(m, "cannot connect to host") ||
+         HasNoCase(m, "max retries exceeded with url") ||
+         HasNoCase(m, "name or service not known") ||
+         HasNoCase(m, "temporary failure in name resolution");
+}
+
+}  // namespace
+
 std::string AdviseFix(const RowError& e, const DiagnosisContext& context) {
   switch (e.kind) {
     case ErrorKind::kConnect:
@@ -182,6 +230,22 @@ std::string AdviseFix(const RowError& e, const DiagnosisContext& context) {
              "port and /v1)";
     case ErrorKind::kHttpStatus: {
       client::ErrorClass cls = ClassifyRowError(e);
+      // An image URL the server could not fetch (no network on the GPU box, a host that refuses
+      // it), or Ollama, which takes no URLs at all: have structflow download them.
+      if (context.has_images && !context.fetch_images &&
+          cls.meaning != ErrorMeaning::kImageUnsupported) {
+        if (SaysImageFetchFailed(e.message)) {
+          return "the server could not download the image URLs itself: pass --fetch-images so "
+                 "structflow downloads each distinct URL once and sends the image inline (give "
+                 "slow hosts --fetch-timeout)";
+        }
+        if (context.family == client::ServerFamily::kOllama &&
+            HasNoCase(e.message, "invalid image input")) {
+          return "Ollama takes images only inline (JPEG, PNG or WebP data URLs), not http(s) "
+                 "URLs: pass --fetch-images so structflow downloads them, and keep --image-format "
+                 "jpeg, png or webp";
+        }
+      }
       // A 400 naming images while the job sends them: the images are the trouble even when the
       // wording is one the classifier does not know.
       if (cls.meaning == ErrorMeaning::kBadRequest && context.has_images &&

@@ -22,7 +22,13 @@ struct DiagnosisContext {
   bool has_images = false;  // the job sends images
   client::ServerFamily family = client::ServerFamily::kUnknown;
   std::vector<std::string> served_models;  // from /v1/models, when known
+  bool fetch_images = false;               // --fetch-images: image URLs are downloaded here
 };
+
+// Whether servers of `family` download an http(s) image URL themselves (so structflow can pass
+// it through) or take images only inline (so structflow must fetch it: --fetch-images). Read
+// from each server's source; see the comment in diagnosis.cpp.
+bool FamilyFetchesImageUrls(client::ServerFamily family);
 
 // What an error means: ClassifyHttpError on its status and message for HTTP errors.
 client::ErrorClass ClassifyRowError(const RowError& error);

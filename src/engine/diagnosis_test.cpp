@@ -25,6 +25,43 @@ TEST(Diagnosis, UnknownModelSuggestsTheClosestServedName) {
   EXPECT_TRUE(Says(fix, "--model Qwen/Qwen2.5-7B-Instruct")) << fix;
 }
 
+TEST(Diagnosis, AnImageUrlTheServerCouldNotFetchSuggestsFetchImages) {
+  // llama.cpp's handle_media, the simulator, aiohttp (vLLM) and requests (SGLang) wordings.
+  for (const char* said :
+       {"Failed to download image",
+        "Failed to fetch image from 'http://images.example/1.png': the simulator has no network",
+        "Cannot connect to host images.example:443 ssl:default [Name or service not known]",
+        "HTTPSConnectionPool(host='images.example', port=443): Max retries exceeded with url: "
+        "/1.png"}) {
+    std::string fix = AdviseFix(Http(400, said), {"m", true, ServerFamily::kVllm, {}});
+    EXPECT_TRUE(Says(fix, "--fetch-images")) << said << " -> " << fix;
+    DiagnosisContext fetching{"m", true, ServerFamily::kVllm, {}};
+    fetching.fetch_images = true;  // already downloading here: not the fix
+    EXPECT_FALSE(Says(AdviseFix(Http(400, said), fetching), "--fetch-images")) << said;
+    // A text-only job: not about images at all.
+    EXPECT_FALSE(
+        Says(AdviseFix(Http(400, said), {"m", false, ServerFamily::kVllm, {}}), "--fetch-images"))
+        << said;
+  }
+  std::string ollama =
+      AdviseFix(Http(400, "invalid image input"), {"m", true, ServerFamily::kOllama, {}});
+  EXPECT_TRUE(Says(ollama, "--fetch-images")) << ollama;
+  // Images to a text-only model stay that diagnosis.
+  std::string text_only = AdviseFix(
+      Http(500, "image input is not supported - hint: you may need to provide the mmproj"),
+      {"m", true, ServerFamily::kLlamaCpp, {}});
+  EXPECT_FALSE(Says(text_only, "--fetch-images")) << text_only;
+}
+
+TEST(Diagnosis, OnlyOllamaAndUnknownServersAreAssumedNotToFetchImageUrls) {
+  EXPECT_TRUE(FamilyFetchesImageUrls(ServerFamily::kVllm));
+  EXPECT_TRUE(FamilyFetchesImageUrls(ServerFamily::kSglang));
+  EXPECT_TRUE(FamilyFetchesImageUrls(ServerFamily::kLlamaCpp));
+  EXPECT_TRUE(FamilyFetchesImageUrls(ServerFamily::kOpenAI));
+  EXPECT_FALSE(FamilyFetchesImageUrls(ServerFamily::kOllama));
+  EXPECT_FALSE(FamilyFetchesImageUrls(ServerFamily::kUnknown));
+}
+
 TEST(Diagnosis, ClosestNameIsEmptyWhenNothingIsClose) {
   EXPECT_EQ(ClosestName("llama", {"mistral-7b", "phi"}), "");
   EXPECT_EQ(ClosestName("gemma3", {"gemma3:4b", "llava"}), "gemma3:4b");

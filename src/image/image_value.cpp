@@ -209,6 +209,13 @@ Result<std::string_view> LoadImageBytes(const ImageRef& ref, const LoadOptions& 
         }
         return std::string_view(*storage);
       }
+      if (options.url_cache != nullptr) {
+        SF_ASSIGN_OR_RAISE(auto bytes, options.url_cache->Get(ref.value, [&](std::string* out) {
+          return FetchUrl(ref.value, options.fetch, out);
+        }));
+        storage->assign(*bytes);  // the entry may be evicted while the row still uses it
+        return std::string_view(*storage);
+      }
       SF_RETURN_NOT_OK(FetchUrl(ref.value, options.fetch, storage));
       return std::string_view(*storage);
     }

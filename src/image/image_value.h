@@ -15,6 +15,7 @@
 
 #include "common/status.h"
 #include "image/fetch.h"
+#include "image/url_cache.h"
 #include "table/column.h"
 #include "table/types.h"
 
@@ -54,6 +55,9 @@ struct LoadOptions {
   // Fetch http(s) URLs here instead of passing them to the server (fetch.max_bytes applies).
   bool fetch_urls = false;
   FetchOptions fetch;
+  // Fetched URLs by URL, so each distinct URL is downloaded once (shared by the builders of a
+  // job); null: every load fetches again. Not owned; must outlive the loads.
+  UrlCache* url_cache = nullptr;
 };
 
 // The path a kPath ref refers to: file:// stripped, relative paths joined to base_dir.

@@ -144,6 +144,22 @@ bool ParseDouble(std::string_view s, double* out) {
   return r.ec == std::errc() && r.ptr == s.data() + s.size();
 }
 
+// True for a value that would not come back as written once typed as a number: a leading zero
+// (a ZIP code "01234", an ID "007") or an integer too long for int64 (it would become a rounded
+// double). Such a column stays a string: the columns a job passes through must come out as they
+// went in.
+bool NumberWouldChange(std::string_view v) {
+  size_t sign = !v.empty() && v[0] == '-' ? 1 : 0;
+  size_t end = sign;
+  while (end < v.size() && v[end] >= '0' && v[end] <= '9') ++end;
+  if (end - sign >= 2 && v[sign] == '0') return true;
+  if (end == v.size() && end - sign > 18) {
+    int64_t i;
+    return !ParseInt(v, &i);
+  }
+  return false;
+}
+
 // Candidate types of one column, narrowed by each sampled value.
 struct Candidates {
   bool any = false;  // saw a non-empty value
@@ -154,6 +170,7 @@ struct Candidates {
     bool b;
     int64_t i;
     double d;
+    if ((can_int || can_double) && NumberWouldChange(v)) can_int = can_double = false;
     if (can_bool && !ParseBool(v, &b)) can_bool = false;
     if (can_int && !ParseInt(v, &i)) can_int = false;
     if (can_double && !ParseDouble(v, &d)) can_double = false;
@@ -204,15 +221,23 @@ Status FieldCountError(const std::string& file, int64_t line, size_t got, size_t
       file, line, got, want));
 }
 
+// `*rows` is set to the file's row count when the sample read it whole, else to nullopt;
+// `*seen` says which columns the sample saw a value in (or an override typed): the others'
+// types are a guess that another file may settle.
 Result<table::Schema> InferCsvFile(const std::string& file, const ReadOptions& options,
-                                   const std::vector<std::pair<std::string, TypePtr>>& overrides) {
+                                   const std::vector<std::pair<std::string, TypePtr>>& overrides,
+                                   std::optional<int64_t>* rows, std::vector<bool>* seen) {
   SF_ASSIGN_OR_RAISE(auto parser, OpenParser(file));
   SF_ASSIGN_OR_RAISE(Header header, ReadHeader(parser.get()));
   std::vector<Candidates> cands(header.names.size());
   Record rec;
+  rows->reset();
   for (int64_t n = 0; n < options.infer_rows; ++n) {
     SF_ASSIGN_OR_RAISE(bool more, parser->Next(&rec));
-    if (!more) break;
+    if (!more) {
+      *rows = n;
+      break;
+    }
     if (rec.size != header.names.size()) {
       return FieldCountError(file, rec.line, rec.size, header.names.size());
     }
@@ -223,6 +248,7 @@ Result<table::Schema> InferCsvFile(const std::string& file, const ReadOptions& o
   table::Schema schema;
   for (size_t i = 0; i < header.names.size(); ++i) {
     schema.fields.push_back({header.names[i], cands[i].Type()});
+    seen->push_back(cands[i].any);
   }
   for (const auto& [name, type] : overrides) {
     int i = schema.FieldIndex(name);
@@ -234,6 +260,7 @@ Result<table::Schema> InferCsvFile(const std::string& file, const ReadOptions& o
                       type->ToString(), file, names));
     }
     schema.fields[i].type = type;
+    (*seen)[i] = true;
   }
   return schema;
 }
@@ -442,14 +469,38 @@ Result<std::unique_ptr<Source>> OpenCsvSource(const std::vector<std::string>& fi
         fmt::format("infer_rows must be positive, got {}", options.infer_rows));
   }
   SF_ASSIGN_OR_RAISE(auto overrides, ParseTypeOverrides(options.type_overrides));
-  SF_ASSIGN_OR_RAISE(table::Schema full, InferCsvFile(files[0], options, overrides));
+  std::optional<int64_t> rows;
+  std::vector<bool> full_seen;
+  SF_ASSIGN_OR_RAISE(table::Schema full,
+                     InferCsvFile(files[0], options, overrides, &rows, &full_seen));
+  // Files that fit in the inference sample were read whole: their row count is known (a
+  // progress total from the start; 0 for a header-only file, which the caller can warn about).
+  std::optional<int64_t> total = rows;
   // Widen int64 to double across files; any other difference is an error.
   for (size_t i = 1; i < files.size(); ++i) {
-    SF_ASSIGN_OR_RAISE(table::Schema other, InferCsvFile(files[i], options, overrides));
+    std::vector<bool> seen;
+    SF_ASSIGN_OR_RAISE(table::Schema other,
+                       InferCsvFile(files[i], options, overrides, &rows, &seen));
+    if (total && rows) {
+      *total += *rows;
+    } else {
+      total.reset();
+    }
     if (other.fields.size() == full.fields.size()) {
       for (size_t k = 0; k < full.fields.size(); ++k) {
         auto a = full.fields[k].type->id(), b = other.fields[k].type->id();
         if (full.fields[k].name != other.fields[k].name) continue;
+        // A column with no value in one file's sample (a header-only shard, a column empty so
+        // far) takes the type the other file saw.
+        if (!seen[k]) {
+          other.fields[k].type = full.fields[k].type;
+          continue;
+        }
+        if (!full_seen[k]) {
+          full.fields[k].type = other.fields[k].type;
+          full_seen[k] = true;
+          continue;
+        }
         if ((a == TypeId::kInt64 && b == TypeId::kDouble) ||
             (a == TypeId::kDouble && b == TypeId::kInt64)) {
           full.fields[k].type = other.fields[k].type = DataType::Double();
@@ -478,7 +529,7 @@ Result<std::unique_ptr<Source>> OpenCsvSource(const std::vector<std::string>& fi
         new CsvFileSource(std::move(parser), num_fields, schema, field_of_column, options));
   };
   return std::unique_ptr<Source>(
-      new MultiFileSource(schema, files, std::move(open), std::nullopt, ParentDir(files[0])));
+      new MultiFileSource(schema, files, std::move(open), total, ParentDir(files[0])));
 }
 
 Result<std::unique_ptr<Sink>> OpenCsvSink(const std::string& path, const table::Schema& schema) {

@@ -48,6 +48,36 @@ TEST(CsvReader, InfersBoolIntDoubleAndStringWithEmptyAsNull) {
             "{\"b\":null,\"i\":-3,\"d\":1000.0,\"s\":null,\"e\":null}\n");
 }
 
+TEST(CsvReader, NumbersThatTypingWouldChangeStayStrings) {
+  ScratchDir dir;
+  // A ZIP code with a leading zero and an ID too long for int64 would come out changed as
+  // numbers (1234, 1.2345678901234568e+22); 0, 0.5 and -7 are ordinary numbers.
+  WriteFile(dir / "a.csv", "zip,id,n,f\n01234,12345678901234567890123,0,0.5\n90210,1,-7,1.25\n");
+  auto src = OpenSource({dir / "a.csv"});
+  ASSERT_TRUE(src.ok()) << src.status().ToString();
+  EXPECT_EQ((*src)->schema().ToString(), "zip: string\nid: string\nn: int64\nf: double\n");
+  EXPECT_EQ(ReadAllJson(src->get()),
+            "{\"zip\":\"01234\",\"id\":\"12345678901234567890123\",\"n\":0,\"f\":0.5}\n"
+            "{\"zip\":\"90210\",\"id\":\"1\",\"n\":-7,\"f\":1.25}\n");
+}
+
+TEST(CsvReader, AHeaderOnlyFileHasZeroRowsKnownAtOpen) {
+  ScratchDir dir;
+  WriteFile(dir / "h.csv", "zip,name\n");
+  auto src = OpenSource({dir / "h.csv"});
+  ASSERT_TRUE(src.ok()) << src.status().ToString();
+  EXPECT_EQ((*src)->num_rows(), 0);
+  WriteFile(dir / "two.csv", "zip,name\n1,a\n2,b\n");
+  src = OpenSource({dir / "h.csv", dir / "two.csv"});
+  ASSERT_TRUE(src.ok()) << src.status().ToString();
+  EXPECT_EQ((*src)->num_rows(), 2);
+  ReadOptions opts;
+  opts.infer_rows = 1;  // the sample stops before the end: not counted
+  src = OpenSource({dir / "two.csv"}, opts);
+  ASSERT_TRUE(src.ok()) << src.status().ToString();
+  EXPECT_EQ((*src)->num_rows(), std::nullopt);
+}
+
 TEST(CsvReader, OverrideSetsAColumnType) {
   ScratchDir dir;
   WriteFile(dir / "a.csv", "zip,n\n00123,1\n");

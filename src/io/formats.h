@@ -18,8 +18,9 @@ namespace structflow::io {
 // options.infer_rows lines of each file (objects become structs, arrays lists of the unified
 // element type, int and double unify to double, incompatible values become a string column
 // holding their JSON text, missing keys nulls, columns that are null throughout become strings);
-// the files' types must unify without falling back to text. Later values that do not fit fail
-// with the file, line, column and the fix.
+// the files' types must unify without falling back to text; files with no rows take no part, and
+// when no file has a row the open fails saying so. Later values that do not fit fail with the
+// file, line, column and the fix.
 Result<std::unique_ptr<Source>> OpenJsonlSource(const std::vector<std::string>& files,
                                                 const ReadOptions& options);
 // The inferred (unprojected) schema of one file; exposed for tests and `inspect`.
@@ -28,8 +29,10 @@ Result<table::Schema> InferJsonlSchema(const std::string& file, const ReadOption
 Result<std::unique_ptr<Sink>> OpenJsonlSink(const std::string& path, const table::Schema& schema);
 
 // CSV (RFC 4180): a header row, quoted fields with doubled quotes, embedded newlines, CRLF.
-// Types (bool, int64, double, string) are inferred from the first options.infer_rows rows; an
-// empty field is null (a quoted empty field in a string column is the empty string).
+// Types (bool, int64, double, string) are inferred from the first options.infer_rows rows; a
+// column holding a number that typing would change (a leading zero as in ZIP code "01234", an
+// integer too long for int64) stays a string; an empty field is null (a quoted empty field in a
+// string column is the empty string).
 Result<std::unique_ptr<Source>> OpenCsvSource(const std::vector<std::string>& files,
                                               const ReadOptions& options);
 // Writes a header row and RFC 4180 quoted fields: null as an empty field, the empty string as
@@ -55,6 +58,9 @@ class MultiFileSource : public Source {
   Result<std::optional<table::RecordBatch>> Next() override;
   std::optional<int64_t> num_rows() const override { return num_rows_; }
   std::string base_dir() const override { return base_dir_; }
+  int64_t skipped_rows() const override {
+    return skipped_done_ + (current_ ? current_->skipped_rows() : 0);
+  }
 
  private:
   table::Schema schema_;
@@ -64,6 +70,7 @@ class MultiFileSource : public Source {
   std::string base_dir_;
   size_t next_ = 0;
   std::unique_ptr<Source> current_;
+  int64_t skipped_done_ = 0;  // skipped_rows() of the files already read
   bool failed_ = false;
 };
 

@@ -4,10 +4,12 @@
 #include <simdjson.h>
 
 #include <limits>
+#include <mutex>
 #include <unordered_map>
 #include <unordered_set>
 
 #include "common/base64.h"
+#include "common/json_writer.h"
 #include "common/text.h"
 #include "io/files.h"
 #include "io/formats.h"
@@ -178,8 +180,11 @@ Status Merge(Node* a, const Node& b, const std::string& path, const std::string&
       a_file, b_file, path, ToType(*a)->ToString(), a_file, ToType(b)->ToString(), b_file, root));
 }
 
+// `*malformed` is set when the line is not a JSON object (invalid JSON, a cut last line, a bare
+// value): what ReadOptions::bad_lines_path skips. A file that is one JSON array is not.
 Status ParseLine(simdjson::dom::parser* parser, std::string_view line, const std::string& file,
-                 int64_t line_no, element* out) {
+                 int64_t line_no, element* out, bool* malformed) {
+  *malformed = false;
   auto r = parser->parse(line.data(), line.size(), false);
   if (r.error() && line_no == 1 && line.find_first_not_of(" \t") != std::string_view::npos &&
       line[line.find_first_not_of(" \t")] == '[') {
@@ -189,6 +194,7 @@ Status ParseLine(simdjson::dom::parser* parser, std::string_view line, const std
         file, file));
   }
   if (r.error()) {
+    *malformed = true;
     return Status::Corrupt(fmt::format("{}:{}: invalid JSON ({}): {}; fix or remove the line", file,
                                        line_no, simdjson::error_message(r.error()),
                                        Abbreviate(std::string(line))));
@@ -201,6 +207,7 @@ Status ParseLine(simdjson::dom::parser* parser, std::string_view line, const std
           "first, e.g. jq -c '.[]' {} > data.jsonl",
           file, file));
     }
+    *malformed = true;
     return Status::InvalidArgument(
         fmt::format("{}:{}: expected one JSON object per line, got {}; wrap the value in an object",
                     file, line_no, Abbreviate(JsonText(*out))));
@@ -211,6 +218,66 @@ Status ParseLine(simdjson::dom::parser* parser, std::string_view line, const std
 struct Inferred {
   Node root;  // a struct node: the top-level columns in order of first appearance
   std::vector<std::string> all_names;  // every top-level key sampled, projected or not
+  int64_t rows = 0;                    // rows sampled (malformed lines skipped not counted)
+  bool complete = false;               // the sample reached the end: `rows` is the file's count
+};
+
+// The lines a read skipped (ReadOptions::bad_lines_path), shared by the file sources of one
+// OpenJsonlSource. Entries are kept in memory (bounded) and the file is written whole when the
+// read reaches the end of its last input, or at destruction when a read cut short found any, so
+// a pass never leaves half a list and passes over the same rows write the same file.
+class BadLineLog {
+ public:
+  static constexpr size_t kMaxBytes = 64 << 20;
+
+  BadLineLog(std::string path, size_t num_files) : path_(std::move(path)), files_(num_files) {}
+  ~BadLineLog() {
+    if (!published_ && count_ > 0) (void)Publish();
+  }
+
+  Status Add(const std::string& file, int64_t line_no, const Status& why, std::string_view line) {
+    ++count_;
+    if (text_.size() + line.size() > kMaxBytes) {
+      return Status::InvalidArgument(fmt::format(
+          "{}:{}: {} malformed lines ({} MB) skipped so far; this does not look like JSON Lines "
+          "(one JSON object per line): check the file's format",
+          file, line_no, count_, kMaxBytes >> 20));
+    }
+    text_ += "{\"file\":";
+    AppendJsonString(&text_, file);
+    text_ += fmt::format(",\"line\":{},\"error\":", line_no);
+    AppendJsonString(&text_, why.message());
+    text_ += ",\"text\":";
+    AppendJsonString(&text_, line);
+    text_ += "}\n";
+    return Status::OK();
+  }
+  // One input file read to its end; after the last, the list is written.
+  Status FileDone() {
+    if (++done_ < files_ || published_) return Status::OK();
+    return Publish();
+  }
+  int64_t count() const { return count_; }
+
+ private:
+  Status Publish() {
+    published_ = true;
+    // AtomicFile's temporary name is per process: two reads of one input at once (the engine
+    // may scan an input from two threads) take turns.
+    static std::mutex mu;
+    std::lock_guard lock(mu);
+    auto file = AtomicFile::Create(path_);
+    if (!file.ok()) return file.status();
+    SF_RETURN_NOT_OK((*file)->Append(text_));
+    return (*file)->Commit();
+  }
+
+  std::string path_;
+  size_t files_;
+  size_t done_ = 0;
+  int64_t count_ = 0;
+  bool published_ = false;
+  std::string text_;
 };
 
 Result<Inferred> InferFile(const std::string& file, const ReadOptions& options,
@@ -227,10 +294,16 @@ Result<Inferred> InferFile(const std::string& file, const ReadOptions& options,
   std::unordered_set<std::string> seen_names;  // sampled keys outside the projection
   while (sampled < options.infer_rows) {
     SF_ASSIGN_OR_RAISE(bool more, reader->Next(&line));
-    if (!more) break;
+    if (!more) {
+      inf.complete = true;
+      break;
+    }
     if (IsBlank(line)) continue;
     element row;
-    SF_RETURN_NOT_OK(ParseLine(&parser, line, file, reader->line_number(), &row));
+    bool malformed;
+    Status parsed = ParseLine(&parser, line, file, reader->line_number(), &row, &malformed);
+    if (!parsed.ok() && malformed && !options.bad_lines_path.empty()) continue;
+    SF_RETURN_NOT_OK(parsed);
     ++sampled;
     simdjson::dom::object obj = row.get_object().value_unsafe();
     for (auto kv : obj) {
@@ -248,6 +321,9 @@ Result<Inferred> InferFile(const std::string& file, const ReadOptions& options,
       Observe(child, kv.value);
     }
   }
+  inf.rows = sampled;
+  // An empty file has no columns to check; the caller says when every input is empty.
+  if (sampled == 0) return inf;
   std::string names;
   for (const auto& n : inf.all_names) names += (names.empty() ? "" : ", ") + n;
   for (const auto& c : options.columns) {
@@ -416,11 +492,12 @@ bool AppendValue(table::Column* col, const Plan& plan, element v, Mismatch* err)
 class JsonlFileSource : public Source {
  public:
   JsonlFileSource(std::string file, table::Schema schema, std::unique_ptr<LineReader> reader,
-                  ReadOptions options)
+                  ReadOptions options, std::shared_ptr<BadLineLog> bad_lines)
       : file_(std::move(file)),
         schema_(std::move(schema)),
         reader_(std::move(reader)),
-        options_(std::move(options)) {
+        options_(std::move(options)),
+        bad_lines_(std::move(bad_lines)) {
     for (size_t i = 0; i < schema_.fields.size(); ++i) {
       plans_.push_back(MakePlan(*schema_.fields[i].type));
       index_.emplace(schema_.fields[i].name, static_cast<int>(i));
@@ -430,6 +507,7 @@ class JsonlFileSource : public Source {
   const table::Schema& schema() const override { return schema_; }
   std::optional<int64_t> num_rows() const override { return std::nullopt; }
   std::string base_dir() const override { return ParentDir(file_); }
+  int64_t skipped_rows() const override { return skipped_; }
 
   Result<std::optional<table::RecordBatch>> Next() override {
     if (done_) return std::optional<table::RecordBatch>();
@@ -441,12 +519,20 @@ class JsonlFileSource : public Source {
       SF_ASSIGN_OR_RAISE(bool more, reader_->Next(&line));
       if (!more) {
         done_ = true;
+        if (bad_lines_) SF_RETURN_NOT_OK(bad_lines_->FileDone());
         break;
       }
       if (IsBlank(line)) continue;
       int64_t line_no = reader_->line_number();
       element row;
-      SF_RETURN_NOT_OK(ParseLine(&parser_, line, file_, line_no, &row));
+      bool malformed;
+      Status parsed = ParseLine(&parser_, line, file_, line_no, &row, &malformed);
+      if (!parsed.ok() && malformed && bad_lines_) {
+        ++skipped_;
+        SF_RETURN_NOT_OK(bad_lines_->Add(file_, line_no, parsed, line));
+        continue;
+      }
+      SF_RETURN_NOT_OK(parsed);
       std::fill(seen.begin(), seen.end(), false);
       simdjson::dom::object obj = row.get_object().value_unsafe();
       for (auto kv : obj) {
@@ -494,6 +580,8 @@ class JsonlFileSource : public Source {
   simdjson::dom::parser parser_;
   std::vector<Plan> plans_;
   std::unordered_map<std::string_view, int> index_;
+  std::shared_ptr<BadLineLog> bad_lines_;  // null: a malformed line stops the read
+  int64_t skipped_ = 0;
   bool done_ = false;
 };
 
@@ -529,16 +617,43 @@ Result<std::unique_ptr<Source>> OpenJsonlSource(const std::vector<std::string>& 
         fmt::format("infer_rows must be positive, got {}", options.infer_rows));
   }
   SF_ASSIGN_OR_RAISE(auto overrides, ParseTypeOverrides(options.type_overrides));
-  SF_ASSIGN_OR_RAISE(Inferred first, InferFile(files[0], options, overrides));
-  for (size_t i = 1; i < files.size(); ++i) {
-    SF_ASSIGN_OR_RAISE(Inferred other, InferFile(files[i], options, overrides));
+  // Files with no rows (an empty shard) take no part in the schema; when every file is empty
+  // there is nothing to read, which is said as such (not as a missing column).
+  std::vector<Inferred> inferred;
+  std::vector<size_t> nonempty;
+  std::optional<int64_t> total = 0;
+  for (size_t i = 0; i < files.size(); ++i) {
+    SF_ASSIGN_OR_RAISE(Inferred inf, InferFile(files[i], options, overrides));
+    if (inf.complete && total) {
+      *total += inf.rows;
+    } else {
+      total.reset();
+    }
+    if (inf.rows > 0) nonempty.push_back(i);
+    inferred.push_back(std::move(inf));
+  }
+  if (nonempty.empty()) {
+    return Status::InvalidArgument(
+        fmt::format("the input has no rows: {} no JSON object on any line{}; check that the file{} "
+                    "written completely",
+                    files.size() == 1 ? fmt::format("'{}' has", files[0])
+                                      : fmt::format("none of the {} files ('{}' ... '{}') has",
+                                                    files.size(), files.front(), files.back()),
+                    options.bad_lines_path.empty() ? "" : " that is not malformed",
+                    files.size() == 1 ? " was" : "s were"));
+  }
+  const std::string& first_file = files[nonempty[0]];
+  Inferred& first = inferred[nonempty[0]];
+  for (size_t j = 1; j < nonempty.size(); ++j) {
+    const std::string& file = files[nonempty[j]];
+    Inferred& other = inferred[nonempty[j]];
     // Top-level columns must match; nested types unify.
     for (const auto& n : first.root.names) {
       if (!other.root.index.count(n)) {
         return Status::InvalidArgument(fmt::format(
             "inputs '{}' and '{}' have different schemas: column '{}' is in '{}' but not in the "
             "first {} lines of '{}'; read them separately or select common columns (--columns)",
-            files[0], files[i], n, files[0], options.infer_rows, files[i]));
+            first_file, file, n, first_file, options.infer_rows, file));
       }
     }
     for (const auto& n : other.root.names) {
@@ -546,25 +661,33 @@ Result<std::unique_ptr<Source>> OpenJsonlSource(const std::vector<std::string>& 
         return Status::InvalidArgument(fmt::format(
             "inputs '{}' and '{}' have different schemas: column '{}' is in '{}' but not in the "
             "first {} lines of '{}'; read them separately or select common columns (--columns)",
-            files[0], files[i], n, files[i], options.infer_rows, files[0]));
+            first_file, file, n, file, options.infer_rows, first_file));
       }
     }
     for (size_t k = 0; k < other.root.names.size(); ++k) {
       const std::string& n = other.root.names[k];
-      SF_RETURN_NOT_OK(
-          Merge(first.root.Child(n), *other.root.children[k], n, files[0], files[i], n));
+      SF_RETURN_NOT_OK(Merge(first.root.Child(n), *other.root.children[k], n, first_file, file, n));
     }
   }
   SF_ASSIGN_OR_RAISE(
       table::Schema schema,
       ProjectSchema(SchemaOf(first.root), options.columns,
-                    fmt::format("'{}' (first {} lines)", files[0], options.infer_rows)));
-  auto open = [schema, options](const std::string& path) -> Result<std::unique_ptr<Source>> {
+                    fmt::format("'{}' (first {} lines)", first_file, options.infer_rows)));
+  // One log per read (each OpenJsonlSource call is one pass over the files).
+  std::shared_ptr<BadLineLog> bad_lines;
+  if (!options.bad_lines_path.empty()) {
+    bad_lines = std::make_shared<BadLineLog>(options.bad_lines_path, files.size());
+  }
+  auto open = [schema, options,
+               bad_lines](const std::string& path) -> Result<std::unique_ptr<Source>> {
     SF_ASSIGN_OR_RAISE(auto reader, LineReader::Open(path));
-    return std::unique_ptr<Source>(new JsonlFileSource(path, schema, std::move(reader), options));
+    return std::unique_ptr<Source>(
+        new JsonlFileSource(path, schema, std::move(reader), options, bad_lines));
   };
+  // Files that fit in the inference sample were read whole: their row count is known (a
+  // progress total from the start, and an empty input said before any request).
   return std::unique_ptr<Source>(
-      new MultiFileSource(schema, files, std::move(open), std::nullopt, ParentDir(files[0])));
+      new MultiFileSource(schema, files, std::move(open), total, ParentDir(files[0])));
 }
 
 Result<std::unique_ptr<Sink>> OpenJsonlSink(const std::string& path, const table::Schema& schema) {

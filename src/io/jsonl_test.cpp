@@ -1,6 +1,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <filesystem>
+
 #include "io/formats.h"
 #include "io/io_test_util.h"
 #include "io/source.h"
@@ -29,7 +32,8 @@ TEST(JsonlReader, InfersNestedTypesUnifiesNumbersAndKeepsMixedValuesAsJsonText) 
   EXPECT_EQ((*src)->schema().ToString(),
             "id: int64\nscore: double\ntags: list<string>\nuser: struct<name: string, age: "
             "int64>\nmixed: string\nextra: string\n");
-  EXPECT_EQ((*src)->num_rows(), std::nullopt);
+  // The whole file fit in the type sample: its rows are counted (the blank line is not one).
+  EXPECT_EQ((*src)->num_rows(), 3);
   EXPECT_EQ((*src)->base_dir(), dir.str());
   EXPECT_EQ(
       ReadAllJson(src->get()),
@@ -225,6 +229,99 @@ TEST(JsonlReader, FilesWithDifferentSchemasFailNamingBothAndTheDifference) {
   src = OpenSource({dir / "p1.jsonl", dir / "p3.jsonl"});
   ASSERT_FALSE(src.ok());
   EXPECT_THAT(src.status().message(), HasSubstr("column 'a' is in"));
+}
+
+TEST(JsonlReader, RowsAreCountedOnlyWhenTheSampleReadTheWholeFile) {
+  ScratchDir dir;
+  WriteFile(dir / "a.jsonl", "{\"x\":1}\n{\"x\":2}\n{\"x\":3}\n");
+  ReadOptions opts;
+  opts.infer_rows = 2;
+  auto src = OpenSource({dir / "a.jsonl"}, opts);
+  ASSERT_TRUE(src.ok()) << src.status().ToString();
+  EXPECT_EQ((*src)->num_rows(), std::nullopt);
+  opts.infer_rows = 3;
+  src = OpenSource({dir / "a.jsonl"}, opts);
+  ASSERT_TRUE(src.ok()) << src.status().ToString();
+  EXPECT_EQ((*src)->num_rows(), std::nullopt);  // the sample stopped before seeing the end
+  opts.infer_rows = 4;
+  src = OpenSource({dir / "a.jsonl"}, opts);
+  ASSERT_TRUE(src.ok()) << src.status().ToString();
+  EXPECT_EQ((*src)->num_rows(), 3);
+}
+
+TEST(JsonlReader, AnEmptyInputSaysItHasNoRowsNotThatAColumnIsMissing) {
+  ScratchDir dir;
+  WriteFile(dir / "empty.jsonl", "");
+  WriteFile(dir / "blank.jsonl", "\n  \n");
+  for (const char* name : {"empty.jsonl", "blank.jsonl"}) {
+    ReadOptions opts;
+    opts.columns = {"question"};
+    auto src = OpenSource({dir / name}, opts);
+    ASSERT_FALSE(src.ok()) << name;
+    EXPECT_THAT(src.status().message(), HasSubstr("the input has no rows"));
+    EXPECT_THAT(src.status().message(), HasSubstr(name));
+    EXPECT_THAT(src.status().message(), ::testing::Not(HasSubstr("(none)")));
+  }
+}
+
+TEST(JsonlReader, EmptyShardsTakeNoPartInTheSchema) {
+  ScratchDir dir;
+  WriteFile(dir / "part-0.jsonl", "{\"q\":\"a\"}\n");
+  WriteFile(dir / "part-1.jsonl", "");
+  WriteFile(dir / "part-2.jsonl", "{\"q\":\"b\"}\n");
+  ReadOptions opts;
+  opts.columns = {"q"};
+  auto src = OpenSource({dir / "part-*.jsonl"}, opts);
+  ASSERT_TRUE(src.ok()) << src.status().ToString();
+  EXPECT_EQ((*src)->num_rows(), 2);
+  EXPECT_EQ(ReadAllJson(src->get()), "{\"q\":\"a\"}\n{\"q\":\"b\"}\n");
+}
+
+TEST(JsonlReader, BadLinesAreSkippedIntoTheirFileWhenAsked) {
+  ScratchDir dir;
+  // A bare value, invalid JSON in the middle, and a last line cut short by a killed writer.
+  WriteFile(dir / "in.jsonl", "{\"x\":1}\n42\n{\"x\":2}\n{\"x\": oops}\n{\"x\":3}\n{\"x\":4");
+  // Without the option, the first bad line stops the read where it is.
+  auto plain = OpenSource({dir / "in.jsonl"});
+  ASSERT_FALSE(plain.ok());
+  EXPECT_THAT(plain.status().message(), HasSubstr("in.jsonl:2:"));
+
+  ReadOptions opts;
+  opts.bad_lines_path = dir / "bad.jsonl";
+  auto src = OpenSource({dir / "in.jsonl"}, opts);
+  ASSERT_TRUE(src.ok()) << src.status().ToString();
+  EXPECT_EQ((*src)->num_rows(), 3);
+  // Opening (type inference) writes nothing; the read does, once at its end.
+  EXPECT_FALSE(std::filesystem::exists(dir / "bad.jsonl"));
+  EXPECT_EQ(ReadAllJson(src->get()), "{\"x\":1}\n{\"x\":2}\n{\"x\":3}\n");
+  EXPECT_EQ((*src)->skipped_rows(), 3);
+  std::string bad = ReadFile(dir / "bad.jsonl");
+  EXPECT_THAT(bad, HasSubstr("\"line\":2,"));
+  EXPECT_THAT(bad, HasSubstr("\"text\":\"42\""));
+  EXPECT_THAT(bad, HasSubstr("\"line\":4,"));
+  EXPECT_THAT(bad, HasSubstr("\"text\":\"{\\\"x\\\": oops}\""));
+  EXPECT_THAT(bad, HasSubstr("\"line\":6,"));
+  EXPECT_EQ(std::count(bad.begin(), bad.end(), '\n'), 3);
+  // A second read writes the same list again (it does not append).
+  auto again = OpenSource({dir / "in.jsonl"}, opts);
+  ASSERT_TRUE(again.ok());
+  ReadAllJson(again->get());
+  EXPECT_EQ(ReadFile(dir / "bad.jsonl"), bad);
+}
+
+TEST(JsonlReader, BadLinesFileMustNotBeAnInputAndAppliesToJsonlOnly) {
+  ScratchDir dir;
+  WriteFile(dir / "in.jsonl", "{\"x\":1}\n");
+  WriteFile(dir / "in.csv", "x\n1\n");
+  ReadOptions opts;
+  opts.bad_lines_path = dir / "in.jsonl";
+  auto src = OpenSource({dir / "in.jsonl"}, opts);
+  ASSERT_FALSE(src.ok());
+  EXPECT_THAT(src.status().message(), HasSubstr("is one of the inputs"));
+  opts.bad_lines_path = dir / "bad.jsonl";
+  src = OpenSource({dir / "in.csv"}, opts);
+  ASSERT_FALSE(src.ok());
+  EXPECT_THAT(src.status().message(), HasSubstr("applies to JSONL inputs"));
 }
 
 TEST(JsonlWriter, WritesBinaryAsBase64AndPublishesOnlyOnFinish) {

@@ -51,6 +51,7 @@ Result<std::optional<table::RecordBatch>> MultiFileSource::Next() {
       return batch.status();
     }
     if (batch->has_value()) return batch;
+    skipped_done_ += current_->skipped_rows();
     current_.reset();
   }
 }
@@ -68,6 +69,23 @@ Result<std::unique_ptr<Source>> OpenSource(const std::vector<std::string>& input
         "type overrides (--schema-override) apply to JSONL and CSV inputs, but '{}' is {}, whose "
         "types are already fixed; drop the override",
         expanded.paths[0], FormatName(expanded.format)));
+  }
+  if (!options.bad_lines_path.empty()) {
+    if (expanded.format != Format::kJsonl) {
+      return Status::InvalidArgument(fmt::format(
+          "skipping malformed lines (--bad-lines) applies to JSONL inputs, but '{}' is {}; drop "
+          "--bad-lines",
+          expanded.paths[0], FormatName(expanded.format)));
+    }
+    std::error_code ec;
+    std::filesystem::path bad = std::filesystem::weakly_canonical(options.bad_lines_path, ec);
+    for (const auto& p : expanded.paths) {
+      if (!ec && bad == std::filesystem::weakly_canonical(p, ec)) {
+        return Status::InvalidArgument(fmt::format(
+            "--bad-lines {} is one of the inputs; name another file for the skipped lines",
+            options.bad_lines_path));
+      }
+    }
   }
   switch (expanded.format) {
     case Format::kParquet:

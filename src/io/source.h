@@ -27,6 +27,12 @@ struct ReadOptions {
   // column's type instead of inferring it. `string` keeps any JSON value as its JSON text;
   // `binary` decodes base64 text.
   std::vector<std::string> type_overrides;
+  // JSONL: skip lines that are not a JSON object (invalid JSON, a last line cut short, a bare
+  // value) instead of stopping at the first, and list each in this file as one JSON line
+  // {"file", "line", "error", "text"}. The file is written whole when a read reaches the end of
+  // the input (empty when nothing was skipped), or when a read cut short skipped any. Empty: a
+  // malformed line stops the read, naming its file and line.
+  std::string bad_lines_path;
 };
 
 class Source {
@@ -37,8 +43,11 @@ class Source {
   // The next batch, or nullopt at the end. Errors name the file (and row group, column, page
   // or line) and stop the stream.
   virtual Result<std::optional<table::RecordBatch>> Next() = 0;
-  // Total rows when known cheaply (Parquet footers), else nullopt.
+  // Total rows when known cheaply (Parquet footers; JSONL and CSV files short enough to have
+  // been read whole while inferring their types), else nullopt. 0: the input has no rows.
   virtual std::optional<int64_t> num_rows() const = 0;
+  // Lines skipped so far as malformed (ReadOptions::bad_lines_path); they are not rows.
+  virtual int64_t skipped_rows() const { return 0; }
   // The folder relative image paths resolve against (the first input file's folder).
   virtual std::string base_dir() const = 0;
 };

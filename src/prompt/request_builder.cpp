@@ -61,6 +61,7 @@ RequestBuilder::RequestBuilder(Template t, std::vector<table::ColumnPath> images
   load_.max_bytes = options_.image_max_bytes;
   load_.fetch.max_bytes = options_.image_max_bytes;
   load_.root = options_.image_root;
+  load_.url_cache = options_.url_cache.get();
 }
 
 Result<RequestBuilder> RequestBuilder::Make(const std::string& prompt_template,
@@ -88,6 +89,9 @@ Result<RequestBuilder> RequestBuilder::Make(const std::string& prompt_template,
   }
   if (options.image_max_bytes == 0) {
     return Status::InvalidArgument("--image-max-bytes must be positive");
+  }
+  if (options.fetch_images && !options.url_cache) {
+    options.url_cache = std::make_shared<image::UrlCache>();
   }
   if (options.max_tokens <= 0) {
     return Status::InvalidArgument(

@@ -8,7 +8,8 @@
 //    "max_tokens":N, "temperature":T, "seed":S?, <extra structured-output members>}
 // Images are decoded, oriented and resized by image::Prepare and their base64 is written
 // straight into the body buffer (no intermediate string). http(s) URLs are passed through as
-// image_url unless fetch_images is set.
+// image_url unless fetch_images is set; then each distinct URL is downloaded once per job
+// (image::UrlCache) and sent inline like any other image.
 //
 // Thread-safety: Build is const and may be called from many worker threads at once (each uses
 // thread-local scratch buffers). set_extra_members_json is not: call it before sharing the
@@ -47,6 +48,10 @@ struct RequestOptions {
   // reach the images); false: pass the URL to the server.
   bool fetch_images = false;
   image::FetchOptions fetch;
+  // With fetch_images: fetched URLs by URL, so each distinct URL is downloaded once; shared by
+  // every builder of a job. Null: Make creates one (kDefaultUrlCacheBytes) for this builder and
+  // its copies.
+  std::shared_ptr<image::UrlCache> url_cache;
   // Local image files (and fetched or data: URL images) larger than this are row errors.
   size_t image_max_bytes = image::kDefaultMaxImageBytes;
   // Only image files inside this folder are read (any form: Make canonicalises it); empty: any.

@@ -106,6 +106,36 @@ void Template::Render(const table::RecordBatch& batch, int64_t row, std::string*
   }
 }
 
+void Template::NullPlaceholders(const table::RecordBatch& batch, int64_t row,
+                                std::vector<int>* out) const {
+  int index = 0;
+  for (const Segment& s : segments_) {
+    if (!s.is_path) continue;
+    if (!s.path[0].Locate(batch, row)) out->push_back(index);
+    ++index;
+  }
+}
+
+void NullTally::Observe(const table::RecordBatch& batch, int64_t row) {
+  ++rows_;
+  scratch_.clear();
+  template_->NullPlaceholders(batch, row, &scratch_);
+  for (int i : scratch_) ++counts_[static_cast<size_t>(i)];
+}
+
+std::vector<std::string> NullTally::Warnings() const {
+  std::vector<std::string> out;
+  auto placeholders = template_->placeholders();
+  for (size_t i = 0; i < counts_.size(); ++i) {
+    if (counts_[i] == 0) continue;
+    out.push_back(fmt::format(
+        "prompt placeholder {{{}}} was null in {} of {} rows; those prompts had nothing in its "
+        "place (fill the column, or leave such rows out)",
+        placeholders[i]->text(), counts_[i], rows_));
+  }
+  return out;
+}
+
 std::vector<const table::ColumnPath*> Template::placeholders() const {
   std::vector<const table::ColumnPath*> out;
   for (const Segment& s : segments_) {

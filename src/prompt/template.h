@@ -29,6 +29,10 @@ class Template {
   // Appends the text for row `row` of `batch` (whose schema is the one bound) to *out.
   void Render(const table::RecordBatch& batch, int64_t row, std::string* out) const;
 
+  // Appends to *out the index (into placeholders()) of each placeholder that renders as nothing
+  // in row `row`: its value is null, or a list index is past the end.
+  void NullPlaceholders(const table::RecordBatch& batch, int64_t row, std::vector<int>* out) const;
+
   const std::string& text() const { return text_; }
   // The placeholders, in order of appearance.
   std::vector<const table::ColumnPath*> placeholders() const;
@@ -43,6 +47,27 @@ class Template {
   };
   std::string text_;
   std::vector<Segment> segments_;
+};
+
+// Counts, over the rows of a job, how often each placeholder rendered as nothing, so a job can
+// say once, with the count, that a column it puts in the prompt is null in some rows (the model
+// then saw the prompt without it) instead of sending those prompts silently.
+// Thread-safety: one thread (the reader, which sees each row once) calls Observe; not shared.
+class NullTally {
+ public:
+  explicit NullTally(const Template& t) : template_(&t), counts_(t.placeholders().size()) {}
+
+  void Observe(const table::RecordBatch& batch, int64_t row);
+  int64_t rows() const { return rows_; }
+  // Per placeholder that was ever null: "{texts.user} was null in 12 of 400 rows; those prompts
+  // had nothing in its place (fill the column, or leave such rows out)". Empty when none was.
+  std::vector<std::string> Warnings() const;
+
+ private:
+  const Template* template_;  // not owned; must outlive the tally
+  std::vector<int64_t> counts_;
+  std::vector<int> scratch_;
+  int64_t rows_ = 0;
 };
 
 }  // namespace structflow::prompt

@@ -61,6 +61,24 @@ TEST(Template, NullsAndMissingListElementsRenderAsNothing) {
   EXPECT_EQ(RenderRow(*t, b, 1), "[][][][]");
 }
 
+TEST(NullTally, CountsTheRowsWhereEachPlaceholderRenderedAsNothing) {
+  RecordBatch b = QaBatch();
+  auto t = Template::Parse("{question} ({texts[0].user}) {question}");
+  ASSERT_TRUE(t.ok());
+  ASSERT_TRUE(t->Bind(b.schema).ok());
+  NullTally tally(*t);
+  tally.Observe(b, 0);
+  EXPECT_TRUE(tally.Warnings().empty());
+  tally.Observe(b, 1);
+  tally.Observe(b, 1);
+  auto w = tally.Warnings();
+  ASSERT_EQ(w.size(), 3u);  // each placeholder, the repeated one too
+  EXPECT_EQ(w[0],
+            "prompt placeholder {question} was null in 2 of 3 rows; those prompts had nothing in "
+            "its place (fill the column, or leave such rows out)");
+  EXPECT_NE(w[1].find("{texts[0].user} was null in 2 of 3 rows"), std::string::npos) << w[1];
+}
+
 TEST(Template, BindNamesTheMissingColumnAndTheColumnsThatExist) {
   RecordBatch b = QaBatch();
   auto t = Template::Parse("Q: {questoin}");

@@ -1,5 +1,6 @@
 #include "schema/constraint.h"
 
+#include <fmt/format.h>
 #include <re2/re2.h>
 
 #include <algorithm>
@@ -315,9 +316,31 @@ Result<Constraint> Constraint::FromSchemaText(std::string_view json, std::string
   return Constraint(std::move(impl));
 }
 
-Result<Constraint> Constraint::FromChoices(std::vector<std::string> choices) {
+Result<Constraint> Constraint::FromChoices(std::vector<std::string> choices, std::string* trimmed) {
   if (choices.empty()) {
     return Status::InvalidArgument("--choice needs at least one choice, e.g. --choice A,B,C,D");
+  }
+  std::string changed;
+  for (auto& c : choices) {
+    size_t b = c.find_first_not_of(" \t\r\n");
+    size_t e = c.find_last_not_of(" \t\r\n");
+    std::string t = b == std::string::npos ? std::string() : c.substr(b, e - b + 1);
+    if (t.empty()) {
+      return Status::InvalidArgument(
+          "--choice has an empty choice (two commas in a row, or a trailing comma); list "
+          "non-empty choices, e.g. --choice A,B,C,D");
+    }
+    if (t != c) {
+      changed += fmt::format("{}'{}' -> '{}'", changed.empty() ? "" : ", ", c, t);
+      c = std::move(t);
+    }
+  }
+  if (trimmed) {
+    *trimmed = changed.empty() ? std::string()
+                               : fmt::format(
+                                     "--choice: removed the spaces around {} (write the list "
+                                     "without spaces, e.g. --choice A,B,C, to keep this quiet)",
+                                     changed);
   }
   auto impl = std::make_shared<Impl>();
   impl->kind = Kind::kChoice;
@@ -331,6 +354,14 @@ Result<Constraint> Constraint::FromChoices(std::vector<std::string> choices) {
   impl->type = table::DataType::String();
   BuildTextMembers(impl.get());
   return Constraint(std::move(impl));
+}
+
+int Constraint::SuggestedMaxTokens() const {
+  if (impl_->kind != Kind::kChoice) return 0;
+  size_t longest = 0;
+  for (const auto& c : impl_->choices) longest = std::max(longest, c.size());
+  // {"answer": "..."} with the choice escaped (at most doubling it) and the end token.
+  return static_cast<int>(std::min<size_t>(2 * longest + 16, 1 << 20));
 }
 
 Result<Constraint> Constraint::FromRegex(std::string pattern) {

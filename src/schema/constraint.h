@@ -67,8 +67,12 @@ class Constraint {
   static Result<Constraint> FromSchemaFile(const std::string& path);
   // Compiles a JSON Schema given as text; `origin` names it in errors (a file name, "--schema").
   static Result<Constraint> FromSchemaText(std::string_view json, std::string_view origin);
-  // The answer must be exactly one of `choices` (non-empty, distinct).
-  static Result<Constraint> FromChoices(std::vector<std::string> choices);
+  // The answer must be exactly one of `choices` (non-empty, distinct). Each is trimmed of
+  // surrounding whitespace (`--choice 'A, B'` hands over " B", which no model answers); when that
+  // changes one, *trimmed (when given) says which, for the caller to show once, else it is
+  // cleared.
+  static Result<Constraint> FromChoices(std::vector<std::string> choices,
+                                        std::string* trimmed = nullptr);
   // The whole answer must match `pattern` (RE2 syntax, checked here; the servers anchor it too).
   static Result<Constraint> FromRegex(std::string pattern);
 
@@ -83,7 +87,12 @@ class Constraint {
   // in a strict mode.
   const std::vector<std::string>& local_only_keywords() const;
   const std::vector<std::string>& choices() const;  // kChoice only
-  const std::string& pattern() const;               // kRegex only
+  // A max_tokens that fits every allowed answer, for a job that did not set --max-tokens: for
+  // choices, the longest choice's bytes (a token is at least one byte) plus room for the JSON
+  // object the openai dialect wraps it in and the end token; 0 when the answer's length has no
+  // bound known here (schemas, regexes): keep the default.
+  int SuggestedMaxTokens() const;
+  const std::string& pattern() const;  // kRegex only
   // True when the schema meets OpenAI's strict mode (every object lists all its properties as
   // required and sets additionalProperties false); RequestMembers(kOpenAI) sends "strict": this
   // value, because OpenAI rejects strict:true for other schemas.

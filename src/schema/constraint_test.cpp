@@ -228,6 +228,33 @@ TEST(ConstraintSchemaErrors, ChoiceAndRegexInputsAreChecked) {
   EXPECT_NE(re.status().message().find("--regex '(ab'"), std::string::npos);
 }
 
+TEST(ConstraintChoices, SpacesAroundChoicesAreTrimmedAndSaid) {
+  std::string note = "stale";
+  auto c = Constraint::FromChoices({"A", " B", "C ", "new york"}, &note);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->choices(), (std::vector<std::string>{"A", "B", "C", "new york"}));
+  EXPECT_NE(note.find("' B' -> 'B', 'C ' -> 'C'"), std::string::npos) << note;
+  // Nothing to trim: no note.
+  ASSERT_TRUE(Constraint::FromChoices({"A", "B"}, &note).ok());
+  EXPECT_EQ(note, "");
+  // Trimming that makes two choices equal, or an empty choice, is an error.
+  auto dup = Constraint::FromChoices({"A", " A"});
+  ASSERT_FALSE(dup.ok());
+  EXPECT_NE(dup.status().message().find("'A' twice"), std::string::npos);
+  auto empty = Constraint::FromChoices({"A", " ", "B"});
+  ASSERT_FALSE(empty.ok());
+  EXPECT_NE(empty.status().message().find("empty choice"), std::string::npos);
+}
+
+TEST(ConstraintChoices, SuggestedMaxTokensFitsTheLongestChoice) {
+  auto c = *Constraint::FromChoices({"A", "B", "none of the above"});
+  // 17 bytes: at most 17 tokens, doubled for escaping, plus the JSON wrapper and the end token.
+  EXPECT_EQ(c.SuggestedMaxTokens(), 2 * 17 + 16);
+  EXPECT_LT(c.SuggestedMaxTokens(), 256);
+  EXPECT_EQ(Constraint::FromRegex("[0-9]+")->SuggestedMaxTokens(), 0);
+  EXPECT_EQ(Constraint::FromSchemaText(R"({"type":"object"})", "s")->SuggestedMaxTokens(), 0);
+}
+
 // ---- Column types ----
 
 TEST(ConstraintOutputType, ExampleSchemasMapToNestedColumns) {
