@@ -388,6 +388,9 @@ Status Job::Setup() {
       .Int(cfg_.image_max_side);
   w.Int(cfg_.image_max_pixels).String(cfg_.image_format).Int(cfg_.image_quality);
   for (const auto& e : cfg_.explode) w.String(e);
+  // The image before the question changes the prompt; text-first (the old order) adds nothing,
+  // so checkpoints written before the option existed resume with --image-position last.
+  if (!cfg_.images.empty() && cfg_.image_position != "last") w.String("image-first");
   w.EndArray();
   job_fp_ = Fingerprint(key);
   return Status::OK();
@@ -420,6 +423,7 @@ Result<Prepared> Job::MakePrepared(schema::Dialect dialect) {
   ro.fetch.cancel = &stop_;
   ro.image_max_bytes = static_cast<size_t>(cfg_.image_max_bytes);
   ro.image_root = cfg_.image_root;
+  SF_ASSIGN_OR_RAISE(ro.image_position, prompt::ParseImagePosition(cfg_.image_position));
   if (constraint_) ro.extra_members_json = constraint_->RequestMembers(dialect);
   image::ImagePolicy policy;
   policy.max_side = cfg_.image_max_side;
