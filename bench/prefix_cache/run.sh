@@ -24,7 +24,7 @@ API=${API:-vllm-0.12}
 # The realistic model of bench/run_peers.sh: ~3.6 s per request at a full 256-slot batch, ~45k
 # prompt tokens/s: about a 7B VLM on one H100-class GPU. Prefix caching is on by default.
 GPU_SIM=(--api "$API" --max-num-seqs 256 --prefill-ms-per-1k 4000 --decode-ms-per-token 15
-  --decode-batch-slowdown 5 --tokens-per-image 576 --enable-prompt-tokens-details)
+  --decode-batch-slowdown 5 --tokens-per-image 576 --enable-prompt-tokens-details --enable-metrics)
 # As many distinct images as AI2D has per question (2,434 diagrams for 7,462 questions); the
 # questions about one image are adjacent, as in AI2D's files.
 IMAGES=$(( (ROWS * 2434 + 7461) / 7462 ))
