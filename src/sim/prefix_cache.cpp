@@ -221,6 +221,15 @@ class SglangRadixCache final : public PrefixCache {
     uint64_t last_access = 0;
   };
 
+  // How many of node's key tokens equal ids[pos, end).
+  static size_t Common(const Node& node, const std::vector<uint64_t>& ids, int pos, int end) {
+    size_t m = 0;
+    while (m < node.key.size() && pos + static_cast<int>(m) < end && node.key[m] == ids[pos + m]) {
+      ++m;
+    }
+    return m;
+  }
+
   // The longest cached prefix of ids[0, limit), in tokens (refreshing access times).
   int Match(const std::vector<uint64_t>& ids, int limit) {
     Node* node = &root_;
@@ -230,11 +239,7 @@ class SglangRadixCache final : public PrefixCache {
       if (it == node->children.end()) break;
       Node* child = it->second.get();
       child->last_access = tick_;
-      size_t m = 0;
-      while (m < child->key.size() && pos + static_cast<int>(m) < limit &&
-             child->key[m] == ids[pos + m]) {
-        ++m;
-      }
+      const size_t m = Common(*child, ids, pos, limit);
       pos += static_cast<int>(m);
       if (m < child->key.size()) break;
       node = child;
@@ -278,11 +283,7 @@ class SglangRadixCache final : public PrefixCache {
       }
       Node* child = it->second.get();
       child->last_access = tick_;
-      size_t m = 0;
-      while (m < child->key.size() && pos + static_cast<int>(m) < len &&
-             child->key[m] == ids[pos + m]) {
-        ++m;
-      }
+      const size_t m = Common(*child, ids, pos, len);
       if (m < child->key.size()) child = Split(child, m);
       pos += static_cast<int>(m);
       node = child;
