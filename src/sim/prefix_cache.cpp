@@ -292,9 +292,12 @@ class SglangRadixCache final : public PrefixCache {
   }
 
   // radix_cache.py evict: unlocked leaves, least recently used first, until the tree and the
-  // running requests' other tokens fit the pool (or nothing more can go).
+  // running requests' other tokens fit the pool (or nothing more can go). SGLang evicts just
+  // what the next batch needs; here each pass frees a sixteenth of the pool more, so the walk
+  // over the tree is not repeated for every request once the pool is full.
   void EvictToFit() {
     if (tree_tokens_ + extra_ <= capacity_) return;
+    const int64_t target = capacity_ - capacity_ / 16;
     auto older = [](const Node* a, const Node* b) { return a->last_access > b->last_access; };
     std::priority_queue<Node*, std::vector<Node*>, decltype(older)> leaves(older);
     std::vector<Node*> stack{&root_};
@@ -304,7 +307,7 @@ class SglangRadixCache final : public PrefixCache {
       if (x != &root_ && x->children.empty() && x->lock == 0) leaves.push(x);
       for (auto& [k, c] : x->children) stack.push_back(c.get());
     }
-    while (tree_tokens_ + extra_ > capacity_ && !leaves.empty()) {
+    while (tree_tokens_ + extra_ > target && !leaves.empty()) {
       Node* x = leaves.top();
       leaves.pop();
       Node* parent = x->parent;
