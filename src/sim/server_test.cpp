@@ -486,6 +486,17 @@ TEST_F(SimPrefixCacheTest, VllmReusesTheImageWhenItComesFirst) {
   }
 }
 
+TEST_F(SimPrefixCacheTest, StreamsReportCachedTokensInTheUsageChunk) {
+  auto server = StartOrDie(Options("vllm-0.12"));
+  Ask(*server, Body("Which colour is it? A) red B) blue", true));
+  std::string body = Body("How many sides? A) three B) four", true);
+  body.insert(body.size() - 1, R"(,"stream":true,"stream_options":{"include_usage":true})");
+  auto r = Fetch(server->base_url() + "/chat/completions", &body);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_NE(r.body.find(R"("prompt_tokens_details":{"cached_tokens":576})"), std::string::npos)
+      << r.body;
+}
+
 TEST_F(SimPrefixCacheTest, OffByFlagAndUnreportedUnlessAsked) {
   SimOptions o = Options("vllm-0.12");
   o.prefix_caching = false;
