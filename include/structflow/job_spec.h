@@ -23,6 +23,9 @@ enum class ConstraintKind { kNone, kJsonSchema, kChoice, kRegex };
 enum class DialectChoice { kAuto, kVllm, kVllmLegacy, kOpenAI, kSglang, kLlamaCpp };
 
 enum class ImageFormat { kJpeg, kPng, kWebp, kKeep };
+// Where a row's images go in the user message: before the question (a server's prefix cache then
+// reuses them across the questions about one image) or after it.
+enum class ImagePosition { kFirst, kLast };
 
 struct JobSpec {
   // Model and prompt. An empty model means the server's only model (resolved by Plan).
@@ -30,6 +33,7 @@ struct JobSpec {
   std::string prompt;  // template: {column}, {column.field}, {column[0]}
   std::string system;
   std::vector<std::string> images;  // column paths of images
+  ImagePosition image_position = ImagePosition::kFirst;
 
   // Structured output.
   ConstraintKind constraint = ConstraintKind::kNone;

@@ -149,6 +149,12 @@ void AddRunCommand(CLI::App& app, int* exit_code) {
                   "Column path of an image (bytes, path, URL, {bytes, path} struct or a list of "
                   "them); repeatable")
       ->group(prompt);
+  sub->add_option("--image-position", cfg->image_position,
+                  "first: images before the question, so the server's prefix cache reuses them "
+                  "across questions on one image; last: the question first")
+      ->check(CLI::IsMember({"first", "last"}))
+      ->capture_default_str()
+      ->group(prompt);
   sub->add_option("--image-max-side", cfg->image_max_side,
                   "Shrink images so no side exceeds N pixels (0: keep)")
       ->group(prompt);

@@ -133,6 +133,24 @@ void AddSimCommand(CLI::App& app, int* exit_code) {
   sub->add_flag("--no-image-support", *no_images,
                 "Act as a text-only model: an image is the family's error (vLLM and SGLang 400, "
                 "llama.cpp 500 'provide the mmproj', Ollama 500)");
+  auto no_prefix_cache = std::make_shared<bool>(false);
+  sub->add_flag("--no-prefix-caching,--no-enable-prefix-caching,--disable-radix-cache",
+                *no_prefix_cache,
+                "Turn prefix caching off (on by default, as on vLLM and SGLang; llama.cpp and "
+                "Ollama families have none here): every prompt token is prefilled");
+  sub->add_option("--block-size,--page-size", o->block_size,
+                  "Prefix cache granularity in tokens: vLLM's --block-size (16), SGLang's "
+                  "--page-size (1); 0: the family's default")
+      ->check(CLI::NonNegativeNumber);
+  sub->add_option("--kv-cache-tokens,--max-total-tokens", o->kv_cache_tokens,
+                  "KV cache capacity in tokens (vLLM: GPU blocks x block size; SGLang "
+                  "--max-total-tokens); unused cached prefixes are evicted, least recently used "
+                  "first, to make room")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  sub->add_flag("--enable-prompt-tokens-details,--enable-cache-report", o->report_cached_tokens,
+                "Report usage.prompt_tokens_details.cached_tokens (vLLM and SGLang flags; off by "
+                "default, as there: the field is then null)");
   sub->add_option("--faults", o->faults,
                   "Faults to inject, as NAME:RATE,... with rates adding up to at most 1. Names: "
                   "429 (with Retry-After), 500, 503, reset (connection reset mid-response), hang "
@@ -147,8 +165,10 @@ void AddSimCommand(CLI::App& app, int* exit_code) {
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
 
-  sub->callback([o, models, no_images, no_template, no_queue, metrics_on, exit_code] {
+  sub->callback([o, models, no_images, no_template, no_queue, metrics_on, no_prefix_cache,
+                 exit_code] {
     if (!models->empty()) o->models = *models;
+    o->prefix_caching = !*no_prefix_cache;
     if (*metrics_on) o->metrics = true;
     o->image_support = !*no_images;
     o->chat_template = !*no_template;

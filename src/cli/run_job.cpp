@@ -62,6 +62,7 @@ Result<JobSpec> MakeSpec(const RunFlags& f) {
   }
   s.system = f.system;
   s.images = f.images;
+  s.image_position = f.image_position == "last" ? ImagePosition::kLast : ImagePosition::kFirst;
   if (!f.schema_file.empty()) {
     s.constraint = ConstraintKind::kJsonSchema;
     SF_ASSIGN_OR_RAISE(s.json_schema, ReadFile(f.schema_file, "--schema"));

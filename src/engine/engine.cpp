@@ -527,6 +527,9 @@ Result<std::shared_ptr<const JobPlan>> EngineImpl::Plan(const JobSpec& spec,
   w.Int(s.image_max_pixels).String(std::string(ImageFormatName(s.image_format)));
   w.Int(s.image_quality);
   for (const auto& e : s.explode) w.String(e);
+  // The image before the question changes the prompt; text-first (the old order) adds nothing,
+  // so checkpoints written before the option existed resume with image_position last.
+  if (!s.images.empty() && s.image_position == ImagePosition::kFirst) w.String("image-first");
   w.EndArray();
   plan->fingerprint = engine::Fingerprint(key);
   return std::shared_ptr<const JobPlan>(std::move(plan));
@@ -548,6 +551,8 @@ Result<Prepared> EngineImpl::MakePrepared(const JobPlan& plan, schema::Dialect d
   ro.fetch.cancel = cancel;
   ro.image_max_bytes = static_cast<size_t>(std::max<int64_t>(0, s.image_max_bytes));
   ro.image_root = s.image_root;
+  ro.image_position = s.image_position == ImagePosition::kFirst ? prompt::ImagePosition::kFirst
+                                                                : prompt::ImagePosition::kLast;
   if (plan.constraint) ro.extra_members_json = plan.constraint->RequestMembers(dialect);
   ro.image_cache = std::move(cache);
   Prepared p;

@@ -82,6 +82,7 @@ std::string ToJson(const JobSpec& s) {
   j["prompt"] = s.prompt;
   j["system"] = s.system;
   j["images"] = s.images;
+  j["image_position"] = s.image_position == ImagePosition::kFirst ? "first" : "last";
   j["constraint"] = std::string(kConstraintNames[static_cast<int>(s.constraint)]);
   j["json_schema"] = s.json_schema;
   j["schema_origin"] = s.schema_origin;
@@ -135,6 +136,14 @@ Result<JobSpec> JobSpecFromJson(std::string_view text) {
         s.system = v.get<std::string>();
       else if (k == "images")
         s.images = v.get<std::vector<std::string>>();
+      else if (k == "image_position") {
+        const std::string p = v.get<std::string>();
+        if (p != "first" && p != "last") {
+          return Status::InvalidArgument(
+              fmt::format("job spec: image_position '{}': use first or last", p));
+        }
+        s.image_position = p == "first" ? ImagePosition::kFirst : ImagePosition::kLast;
+      }
       else if (k == "constraint") {
         std::string c = v.get<std::string>();
         bool found = false;

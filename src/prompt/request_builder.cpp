@@ -48,6 +48,15 @@ bool IsBase64Char(char c) {
 
 }  // namespace
 
+Result<ImagePosition> ParseImagePosition(std::string_view text) {
+  if (text == "first") return ImagePosition::kFirst;
+  if (text == "last") return ImagePosition::kLast;
+  return Status::InvalidArgument(fmt::format(
+      "--image-position '{}' is not a position: use first (the image before the question, so a "
+      "server's prefix cache reuses it) or last (the question first)",
+      text));
+}
+
 RequestBuilder::RequestBuilder(Template t, std::vector<table::ColumnPath> images,
                                RequestOptions options, image::ImagePolicy policy,
                                std::string base_dir)
@@ -190,7 +199,7 @@ RowError RequestBuilder::Build(const table::RecordBatch& batch, int64_t row,
       if (s.text.empty()) return;
       w.BeginObject().Key("type").String("text").Key("text").String(s.text).EndObject();
     };
-    if (!options_.images_before_text) text_part();
+    if (options_.image_position == ImagePosition::kLast) text_part();
     for (const Part& part : s.parts) {
       w.BeginObject().Key("type").String("image_url").Key("image_url").BeginObject().Key("url");
       if (!part.url.empty()) {
@@ -212,7 +221,7 @@ RowError RequestBuilder::Build(const table::RecordBatch& batch, int64_t row,
       }
       w.EndObject().EndObject();
     }
-    if (options_.images_before_text) text_part();
+    if (options_.image_position == ImagePosition::kFirst) text_part();
     w.EndArray();
   }
   w.EndObject();  // user message

@@ -2,9 +2,9 @@
 // /v1/chat/completions request, written once into one buffer:
 //   {"model":..., "messages":[{"role":"system","content":...}?,
 //     {"role":"user","content":"text"}                       (no images), or
-//     {"role":"user","content":[{"type":"text","text":...},
-//                               {"type":"image_url","image_url":{"url":"data:image/jpeg;base64,..."}},
-//                               ...]}],
+//     {"role":"user","content":[{"type":"image_url","image_url":{"url":"data:image/jpeg;base64,..."}},
+//                               ..., {"type":"text","text":...}]}],   (image_position kLast:
+//                               the text part first)
 //    "max_tokens":N, "temperature":T, "seed":S?, <extra structured-output members>}
 // Images are decoded, oriented and resized by image::Prepare and their base64 is written
 // straight into the body buffer (no intermediate string). http(s) URLs are passed through as
@@ -34,6 +34,10 @@
 
 namespace structflow::prompt {
 
+enum class ImagePosition { kFirst, kLast };
+// "first" or "last" (`--image-position`); anything else is an InvalidArgument naming both.
+Result<ImagePosition> ParseImagePosition(std::string_view text);
+
 struct RequestOptions {
   std::string model;
   // Empty: no system message.
@@ -56,8 +60,12 @@ struct RequestOptions {
   size_t image_max_bytes = image::kDefaultMaxImageBytes;
   // Only image files inside this folder are read (any form: Make canonicalises it); empty: any.
   std::string image_root;
-  // Put the images before the text in the user message (some models are trained that way).
-  bool images_before_text = false;
+  // Where the images go in the user message. First (the default): a server's prefix cache
+  // (vLLM automatic prefix caching, SGLang's radix cache) can reuse the system prompt and the
+  // image's computed tokens for every question about the same image; the question, which
+  // differs, comes last. Last: the question before the images, as most hand-written scripts
+  // send it (for models whose own examples put the text first, or to match an earlier run).
+  ImagePosition image_position = ImagePosition::kFirst;
   // Prepared images by content, shared by every builder of a job (its policy must be the
   // builder's); null: every image is prepared anew.
   std::shared_ptr<image::PreparedCache> image_cache;

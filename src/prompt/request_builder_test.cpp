@@ -135,7 +135,7 @@ RecordBatch HubBatch(const std::vector<std::vector<std::string>>& rows) {
   return b;
 }
 
-TEST(RequestBuilder, WritesImagesAsDataUrlsInOrderAfterTheText) {
+TEST(RequestBuilder, WritesImagesAsDataUrlsInOrderBeforeTheText) {
   std::string big_jpeg = Save(PhotoLike(1600, 1200), ".jpg");
   std::string small_png = Save(PhotoLike(100, 80), ".png");
   RecordBatch batch = HubBatch({{big_jpeg, small_png}});
@@ -145,33 +145,43 @@ TEST(RequestBuilder, WritesImagesAsDataUrlsInOrderAfterTheText) {
   const json& content = j["messages"][0]["content"];
   ASSERT_TRUE(content.is_array());
   ASSERT_EQ(content.size(), 3u);
-  EXPECT_EQ(content[0]["type"], "text");
-  EXPECT_EQ(content[0]["text"], "What is shown?");
-  EXPECT_EQ(content[1]["type"], "image_url");
-  auto [mime1, bytes1] = DecodeDataUrl(content[1]["image_url"]["url"]);
+  // Images first (the default): every question about one image shares the server's cached
+  // prefix up to the text.
+  EXPECT_EQ(content[0]["type"], "image_url");
+  EXPECT_EQ(content[2]["type"], "text");
+  EXPECT_EQ(content[2]["text"], "What is shown?");
+  auto [mime1, bytes1] = DecodeDataUrl(content[0]["image_url"]["url"]);
   EXPECT_EQ(mime1, "image/jpeg");
   vips::VImage first = Load(bytes1);
   EXPECT_EQ(first.width(), 768);
   EXPECT_EQ(first.height(), 576);
-  auto [mime2, bytes2] = DecodeDataUrl(content[2]["image_url"]["url"]);
+  auto [mime2, bytes2] = DecodeDataUrl(content[1]["image_url"]["url"]);
   EXPECT_EQ(mime2, "image/png");
   EXPECT_EQ(bytes2, small_png) << "a fitting PNG is sent byte for byte";
 }
 
-TEST(RequestBuilder, SelectsOneListElementAndCanPutImagesFirst) {
+TEST(RequestBuilder, SelectsOneListElementAndCanPutTheTextFirst) {
   std::string a = Save(Solid(40, 30, {255, 0, 0}), ".png");
   std::string c = Save(Solid(40, 30, {0, 0, 255}), ".png");
   RecordBatch batch = HubBatch({{a, c}});
   RequestOptions o = Options();
-  o.images_before_text = true;
+  o.image_position = ImagePosition::kLast;
   auto b = RequestBuilder::Make("{question}", {"images[1]"}, batch.schema, o, Policy768(), "");
   ASSERT_TRUE(b.ok()) << b.status().ToString();
   json j = MustBuild(*b, batch, 0);
   const json& content = j["messages"][0]["content"];
   ASSERT_EQ(content.size(), 2u);
-  EXPECT_EQ(content[0]["type"], "image_url");
-  EXPECT_EQ(DecodeDataUrl(content[0]["image_url"]["url"]).second, c);
-  EXPECT_EQ(content[1]["type"], "text");
+  EXPECT_EQ(content[0]["type"], "text");
+  EXPECT_EQ(content[1]["type"], "image_url");
+  EXPECT_EQ(DecodeDataUrl(content[1]["image_url"]["url"]).second, c);
+}
+
+TEST(RequestBuilder, ImagePositionParsesFirstAndLast) {
+  EXPECT_EQ(*ParseImagePosition("first"), ImagePosition::kFirst);
+  EXPECT_EQ(*ParseImagePosition("last"), ImagePosition::kLast);
+  auto bad = ParseImagePosition("before");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("use first"), std::string::npos);
 }
 
 TEST(RequestBuilder, PassesUrlsThroughAndResolvesRelativePaths) {
@@ -188,10 +198,10 @@ TEST(RequestBuilder, PassesUrlsThroughAndResolvesRelativePaths) {
   auto b = RequestBuilder::Make("Describe.", {"image"}, schema, Options(), Policy768(), dir);
   ASSERT_TRUE(b.ok()) << b.status().ToString();
   json j0 = MustBuild(*b, batch, 0);
-  EXPECT_EQ(j0["messages"][0]["content"][1]["image_url"]["url"],
+  EXPECT_EQ(j0["messages"][0]["content"][0]["image_url"]["url"],
             "https://example.com/cat.jpg?a=1&b=\"2\"");
   json j1 = MustBuild(*b, batch, 1);
-  EXPECT_EQ(DecodeDataUrl(j1["messages"][0]["content"][1]["image_url"]["url"]).second, png);
+  EXPECT_EQ(DecodeDataUrl(j1["messages"][0]["content"][0]["image_url"]["url"]).second, png);
   std::string body;
   RowError err = b->Build(batch, 2, &body);
   EXPECT_EQ(err.kind, ErrorKind::kImageError);
@@ -219,7 +229,7 @@ TEST(RequestBuilder, ImageRootAndSizeCapHoldForCachedAndUncachedImages) {
     auto b = RequestBuilder::Make("Describe.", {"image"}, schema, o, Policy768(), dir + "/root");
     ASSERT_TRUE(b.ok()) << b.status().ToString();
     json j0 = MustBuild(*b, batch, 0);
-    EXPECT_EQ(DecodeDataUrl(j0["messages"][0]["content"][1]["image_url"]["url"]).second, png);
+    EXPECT_EQ(DecodeDataUrl(j0["messages"][0]["content"][0]["image_url"]["url"]).second, png);
     for (int64_t row : {1, 2}) {
       std::string body;
       RowError err = b->Build(batch, row, &body);
@@ -258,7 +268,7 @@ TEST(RequestBuilder, FetchImagesDownloadsUrlsInTheWorkerAndSendsDataUrls) {
   auto b = RequestBuilder::Make("Describe.", {"image"}, schema, o, Policy768(), "");
   ASSERT_TRUE(b.ok()) << b.status().ToString();
   json j = MustBuild(*b, batch, 0);
-  auto [mime, bytes] = DecodeDataUrl(j["messages"][0]["content"][1]["image_url"]["url"]);
+  auto [mime, bytes] = DecodeDataUrl(j["messages"][0]["content"][0]["image_url"]["url"]);
   EXPECT_EQ(mime, "image/jpeg");
   EXPECT_EQ(Load(bytes).width(), 768) << "fetched images follow the resize policy";
 }
@@ -279,8 +289,8 @@ TEST(RequestBuilder, KeptImagesFromSeveralPathColumnsDoNotShareBuffers) {
   json j = MustBuild(*b, batch, 0);
   const json& content = j["messages"][0]["content"];
   ASSERT_EQ(content.size(), 3u);
-  EXPECT_EQ(DecodeDataUrl(content[1]["image_url"]["url"]).second, red);
-  EXPECT_EQ(DecodeDataUrl(content[2]["image_url"]["url"]).second, blue);
+  EXPECT_EQ(DecodeDataUrl(content[0]["image_url"]["url"]).second, red);
+  EXPECT_EQ(DecodeDataUrl(content[1]["image_url"]["url"]).second, blue);
   std::filesystem::remove_all(dir);
 }
 

@@ -125,7 +125,7 @@ TEST_F(RequestSimTest, SimulatorAcceptsEveryImageStructflowSends) {
       ASSERT_TRUE(err.ok()) << err.message;
       // What the server decodes respects the policy.
       auto sent = nlohmann::json::parse(body);
-      const std::string url = sent["messages"][1]["content"][1]["image_url"]["url"];
+      const std::string url = sent["messages"][1]["content"][0]["image_url"]["url"];
       std::string bytes;
       ASSERT_TRUE(Base64Decode(std::string_view(url).substr(url.find(',') + 1), &bytes));
       VImage decoded = image::testing::Load(bytes);

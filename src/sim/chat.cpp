@@ -11,6 +11,7 @@
 #include "common/json_writer.h"
 #include "sim/grammar_gen.h"
 #include "sim/image_check.h"
+#include "sim/prefix_cache.h"
 #include "sim/regex_gen.h"
 #include "sim/rng.h"
 #include "sim/schema_gen_internal.h"
@@ -19,9 +20,6 @@ namespace structflow::sim {
 namespace {
 
 using nlohmann::json;
-
-// Chat templates add a few tokens per message (role markers, separators).
-constexpr int kTokensPerMessage = 4;
 
 ApiError BadRequest(std::string message) {
   return ApiError{400, "BadRequestError", std::move(message)};
@@ -726,6 +724,8 @@ ChatOutcome PlanChat(std::string_view body, const ChatConfig& config) {
   size_t text_bytes = 0;
   std::string last_user_text;
   std::vector<std::string_view> image_urls;
+  // The prompt as pseudo-tokens, in order, for the prefix cache (prefix_cache.h).
+  PromptTokenizer tokens(config.bytes_per_text_token, config.tokens_per_image);
   size_t i = 0;
   for (Element m_el : messages) {
     Object m;
@@ -746,6 +746,10 @@ ChatOutcome PlanChat(std::string_view body, const ChatConfig& config) {
     Element content;
     std::string_view s;
     simdjson::dom::array parts;
+    if (config.prompt_token_ids) {
+      tokens.Message();
+      tokens.Text(r);
+    }
     if (!Find(m, "content", &content)) {
       if (r != "assistant") {
         return fail(BadRequest(llama ? "All non-assistant messages must contain 'content'"
@@ -753,6 +757,7 @@ ChatOutcome PlanChat(std::string_view body, const ChatConfig& config) {
       }
     } else if (content.get_string().get(s) == simdjson::SUCCESS) {
       text = std::string(s);
+      if (config.prompt_token_ids) tokens.Text(text);
     } else if (content.get_array().get(parts) == simdjson::SUCCESS) {
       size_t k = 0;
       for (Element part_el : parts) {
@@ -767,6 +772,10 @@ ChatOutcome PlanChat(std::string_view body, const ChatConfig& config) {
           std::string_view t;
           if (!Find(part, "text", &e) || e.get_string().get(t) != simdjson::SUCCESS) {
             return fail(BadRequest(where + ".text: Field required"));
+          }
+          if (config.prompt_token_ids) {
+            if (!text.empty()) tokens.Text("\n");
+            tokens.Text(t);
           }
           if (!text.empty()) text += "\n";
           text += t;
@@ -789,6 +798,7 @@ ChatOutcome PlanChat(std::string_view body, const ChatConfig& config) {
           }
           if (!found) return fail(BadRequest(where + ".image_url.url: Field required"));
           image_urls.push_back(url);
+          if (config.prompt_token_ids) tokens.Image(url);
         } else {
           if (llama) return fail(LlamaInvalid("unsupported content[].type"));
           if (family == Family::kOllama) return fail(BadRequest("invalid message format"));
@@ -987,6 +997,13 @@ ChatOutcome PlanChat(std::string_view body, const ChatConfig& config) {
       break;
   }
   plan.max_tokens = max_tokens;
+  if (config.prompt_token_ids) {
+    plan.tokens = tokens.Finish();
+    // Counted the same way as prompt_tokens; a truncated (Ollama) prompt is cut alike.
+    if (plan.tokens.ids.size() > static_cast<size_t>(plan.prompt_tokens)) {
+      plan.tokens.ids.resize(static_cast<size_t>(plan.prompt_tokens));
+    }
+  }
 
   // The constraint this server version honours; the others are ignored as a real server does.
   Constraint c;
@@ -1180,9 +1197,15 @@ void WriteUsage(JsonWriter& w, const ChatPlan& plan) {
       .Int(plan.prompt_tokens + plan.completion_tokens)
       .Key("completion_tokens")
       .Int(plan.completion_tokens)
-      .Key("prompt_tokens_details")
-      .Null()
-      .EndObject();
+      .Key("prompt_tokens_details");
+  // vLLM (serving_chat.py, with --enable-prompt-tokens-details) and SGLang (usage_processor.py,
+  // with --enable-cache-report) both write the details only when some tokens were cached.
+  if (plan.report_cached_tokens && plan.cached_tokens > 0) {
+    w.BeginObject().Key("cached_tokens").Int(plan.cached_tokens).EndObject();
+  } else {
+    w.Null();
+  }
+  w.EndObject();
 }
 }  // namespace
 

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "sim/prefix_cache.h"
 
 namespace structflow::sim {
 
@@ -68,6 +69,8 @@ struct ChatConfig {
   // there (counted in completion tokens, one per whitespace character).
   double json_whitespace = 0;
   uint64_t seed = 0;
+  // Fill ChatPlan::tokens (the prompt as the prefix cache sees it).
+  bool prompt_token_ids = false;
 };
 
 // An error answered with vLLM's body: see ErrorBody for the shape per version.
@@ -94,6 +97,13 @@ struct ChatPlan {
   bool stream = false;
   bool include_usage = false;
   uint64_t hash = 0;  // of the request body and seed: drives every choice
+  // With ChatConfig::prompt_token_ids: the prompt's pseudo-tokens (prompt_tokens of them).
+  PromptTokens tokens;
+  // Prompt tokens the prefix cache held (set by the server when the request starts), and
+  // whether usage.prompt_tokens_details reports them (vLLM --enable-prompt-tokens-details,
+  // SGLang --enable-cache-report).
+  int cached_tokens = 0;
+  bool report_cached_tokens = false;
 };
 
 struct ChatOutcome {

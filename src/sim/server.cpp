@@ -24,6 +24,7 @@
 #include "common/logging.h"
 #include "sim/chat.h"
 #include "sim/faults.h"
+#include "sim/prefix_cache.h"
 #include "sim/rng.h"
 
 namespace structflow::sim {
@@ -333,6 +334,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Fault fault_ = Fault::kNone;
   uint64_t sequence_ = 0;
   bool holds_slot_ = false;
+  // The KV blocks (or radix nodes) the request in service holds; released with its slot.
+  PrefixCache::Lease lease_;
   char hang_byte_ = 0;
   // A paced stream (batching model only): the SSE events and how far they have been sent.
   std::string stream_;
@@ -351,6 +354,16 @@ class ServerImpl : public Server {
         http_workers_(options_.http_threads, options_.http_threads_max,
                       options_.http_thread_wake_ms / 1000) {
     for (auto& c : status_counts_) c.store(0, std::memory_order_relaxed);
+    PrefixCacheOptions cache;
+    const Family family = FamilyOf(chat_.api);
+    if (options_.prefix_caching && family == Family::kVllm) cache.kind = CacheKind::kVllmBlocks;
+    if (options_.prefix_caching && family == Family::kSglang) cache.kind = CacheKind::kSglangRadix;
+    // vLLM CacheConfig block_size 16 (CUDA); SGLang ServerArgs page_size 1.
+    cache.block_size = options_.block_size > 0     ? options_.block_size
+                       : family == Family::kSglang ? 1
+                                                   : 16;
+    cache.capacity_tokens = options_.kv_cache_tokens;
+    cache_ = PrefixCache::Make(cache);
   }
   ~ServerImpl() override { Stop(); }
 
@@ -401,6 +414,11 @@ class ServerImpl : public Server {
     m.running = slots_.running();
     m.waiting = slots_.waiting();
     m.busy_slot_seconds = slots_.busy_slot_seconds();
+    m.gpu_busy_seconds = gpu_busy_seconds_.load(std::memory_order_relaxed);
+    const PrefixCacheStats cache = cache_->stats();
+    m.prefix_cache_queries = cache.queries;
+    m.prefix_cache_hits = cache.hits;
+    m.kv_cache_usage = cache.usage;
     m.prompt_tokens = prompt_tokens_.load(std::memory_order_relaxed);
     m.generation_tokens = generation_tokens_.load(std::memory_order_relaxed);
     m.connections = connections_.load(std::memory_order_relaxed);
@@ -488,6 +506,15 @@ class ServerImpl : public Server {
       // num_requests_total); llama.cpp and Ollama publish no request count at all.
       metric("sglang:num_requests_total", "Number of requests processed.",
              static_cast<double>(m.finished_requests), true);
+      // srt/metrics/collector.py: cached prompt tokens, and the hit rate (here over the whole
+      // run; SGLang's gauge is the last prefill batch's).
+      metric("sglang:cached_tokens_total", "Number of cached prompt tokens.",
+             static_cast<double>(m.prefix_cache_hits), true);
+      metric("sglang:cache_hit_rate", "The prefix cache hit rate.",
+             m.prefix_cache_queries > 0 ? static_cast<double>(m.prefix_cache_hits) /
+                                              static_cast<double>(m.prefix_cache_queries)
+                                        : 0.0,
+             false);
     } else {
       if (options_.queue_metrics) {
         metric("vllm:num_requests_running", "Number of requests in model execution batches.",
@@ -498,6 +525,16 @@ class ServerImpl : public Server {
       metric("vllm:prompt_tokens_total", "Number of prefill tokens processed.", prompt, true);
       metric("vllm:generation_tokens_total", "Number of generation tokens processed.", generated,
              true);
+      // vllm/v1/metrics/loggers.py PrometheusStatLogger (prometheus_client adds _total to
+      // counters); zero when prefix caching is off.
+      metric("vllm:kv_cache_usage_perc", "KV-cache usage. 1 means 100 percent usage.",
+             m.kv_cache_usage, false);
+      metric("vllm:prefix_cache_queries_total",
+             "Prefix cache queries, in terms of number of queried tokens.",
+             static_cast<double>(m.prefix_cache_queries), true);
+      metric("vllm:prefix_cache_hits_total",
+             "Prefix cache hits, in terms of number of cached tokens.",
+             static_cast<double>(m.prefix_cache_hits), true);
     }
     out += SimOnlyMetricsText(m);
     return out;
@@ -527,6 +564,12 @@ class ServerImpl : public Server {
                    "structflow_sim_busy_slot_seconds_total {}\n",
                    m.busy_slot_seconds);
     fmt::format_to(std::back_inserter(out),
+                   "# HELP structflow_sim_gpu_busy_seconds_total Simulated GPU time: each "
+                   "request's modelled service time over max_num_seqs.\n"
+                   "# TYPE structflow_sim_gpu_busy_seconds_total counter\n"
+                   "structflow_sim_gpu_busy_seconds_total {}\n",
+                   m.gpu_busy_seconds);
+    fmt::format_to(std::back_inserter(out),
                    "# HELP structflow_sim_connections Open client connections.\n"
                    "# TYPE structflow_sim_connections gauge\nstructflow_sim_connections {}\n",
                    m.connections);
@@ -553,6 +596,8 @@ class ServerImpl : public Server {
   const ChatConfig& chat() const { return chat_; }
   const FaultPlan& faults() const { return faults_; }
   Slots& slots() { return slots_; }
+  PrefixCache& cache() { return *cache_; }
+  void AddGpuSeconds(double s) { gpu_busy_seconds_.fetch_add(s, std::memory_order_relaxed); }
   HttpPool& http_workers() { return http_workers_; }
   // The Server header each family's HTTP stack sends (Go's net/http sends none).
   std::string_view server_header() const {
@@ -601,6 +646,8 @@ class ServerImpl : public Server {
   const FaultPlan faults_;
   Slots slots_;
   HttpPool http_workers_;  // used only when options_.http_threads > 0
+  std::unique_ptr<PrefixCache> cache_;
+  std::atomic<double> gpu_busy_seconds_{0};
   std::vector<std::unique_ptr<asio::io_context>> contexts_;
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards_;
   std::vector<std::thread> threads_;
@@ -1059,16 +1106,25 @@ void Connection::OnPlanned(ChatOutcome outcome) {
 void Connection::StartService() {
   holds_slot_ = true;
   const SimOptions& o = server_->options();
+  // Scheduled: the prompt is looked up in the prefix cache (the cached part is not computed)
+  // and made reusable for the requests after it.
+  lease_ = server_->cache().Admit(plan_.tokens, plan_.completion_tokens);
+  plan_.tokens = PromptTokens();
+  plan_.cached_tokens = lease_.cached_tokens();
+  plan_.report_cached_tokens = o.report_cached_tokens;
   double ms;
   if (o.latency_ms >= 0) {
     ms = o.latency_ms;
+    server_->AddGpuSeconds(ms / 1000.0 / o.max_num_seqs);
   } else {
     double running = static_cast<double>(server_->slots().running());
     double fill = o.max_num_seqs > 1 ? (running - 1) / (o.max_num_seqs - 1) : 1.0;
     if (fill < 0) fill = 0;
     double per_token = o.decode_ms_per_token * (1.0 + o.decode_batch_slowdown * fill);
-    double prefill = o.prefill_ms_per_1k_tokens * plan_.prompt_tokens / 1000.0;
+    double prefill =
+        o.prefill_ms_per_1k_tokens * (plan_.prompt_tokens - plan_.cached_tokens) / 1000.0;
     ms = prefill + per_token * plan_.completion_tokens;
+    server_->AddGpuSeconds(ms / 1000.0 / o.max_num_seqs);
     if (plan_.stream && (fault_ == Fault::kNone || fault_ == Fault::kLength)) {
       // Streams arrive as they are decoded: the head after prefill, then tokens as they come.
       token_ms_ = per_token;
@@ -1129,6 +1185,7 @@ void Connection::StreamNext(int events) {
 
 void Connection::EndStream() {
   holds_slot_ = false;
+  lease_.Release();
   server_->slots().Release();
   server_->finished_requests_.fetch_add(1, std::memory_order_relaxed);
   server_->prompt_tokens_.fetch_add(plan_.prompt_tokens, std::memory_order_relaxed);
@@ -1141,6 +1198,7 @@ void Connection::EndStream() {
 
 void Connection::FinishService() {
   holds_slot_ = false;
+  lease_.Release();
   server_->slots().Release();
   server_->finished_requests_.fetch_add(1, std::memory_order_relaxed);
   if (fault_ == Fault::kLength) TruncateForLengthFault(&plan_);
@@ -1284,6 +1342,13 @@ Result<std::unique_ptr<Server>> Server::Start(const SimOptions& requested) {
   chat.chat_template = options.chat_template;
   chat.json_whitespace = options.json_whitespace;
   chat.seed = options.seed;
+  const Family family = FamilyOf(chat.api);
+  chat.prompt_token_ids =
+      options.prefix_caching && (family == Family::kVllm || family == Family::kSglang);
+  if (options.block_size < 0) return Status::InvalidArgument("--block-size must be 0 or more");
+  if (options.kv_cache_tokens < 1) {
+    return Status::InvalidArgument("--kv-cache-tokens must be at least 1");
+  }
   RaiseOpenFileLimit();
   auto server = std::make_unique<ServerImpl>(options, std::move(chat), faults);
   SF_RETURN_NOT_OK(server->Listen());

@@ -65,6 +65,18 @@ struct SimOptions {
   // connection arriving meanwhile counts that thread as idle, so it starts no thread of its own.
   double http_thread_wake_ms = 0.5;
   double keep_alive_s = 5;
+  // Prefix caching, on by default as on the servers (vLLM --no-enable-prefix-caching, SGLang
+  // --disable-radix-cache turn it off): vLLM's hashed blocks, SGLang's radix tree (see
+  // prefix_cache.h); llama.cpp and Ollama get none. Prefill is charged only for the prompt
+  // tokens not found cached.
+  bool prefix_caching = true;
+  // vLLM --block-size / SGLang --page-size; 0: the family's default (16, 1).
+  int block_size = 0;
+  // KV capacity in tokens (vLLM num_gpu_blocks x block size, SGLang --max-total-tokens).
+  int64_t kv_cache_tokens = 262144;
+  // usage.prompt_tokens_details.cached_tokens in answers (vLLM --enable-prompt-tokens-details,
+  // SGLang --enable-cache-report; both off by default, and then the field is null).
+  bool report_cached_tokens = false;
   // "429:0.1,500:0.05,503:0.02,reset:0.02,hang:0.01,garbage:0.01,length:0.02"
   std::string faults;
   uint64_t seed = 0;
@@ -79,6 +91,13 @@ struct SimMetrics {
   uint64_t running = 0;          // requests holding a slot now
   uint64_t waiting = 0;          // requests queued for a slot now
   double busy_slot_seconds = 0;  // integral of running slots over time
+  // Simulated GPU time: each request's modelled service time (its prefill of the tokens not
+  // cached plus its decode) over max_num_seqs, since the batching model's times are those of
+  // a request sharing the GPU with a full batch. What a benchmark reads as GPU cost.
+  double gpu_busy_seconds = 0;
+  uint64_t prefix_cache_queries = 0;  // prompt tokens looked up in the prefix cache
+  uint64_t prefix_cache_hits = 0;     // of them, found cached (prefill skipped)
+  double kv_cache_usage = 0;          // share of the KV capacity running requests hold
   uint64_t prompt_tokens = 0;
   uint64_t generation_tokens = 0;
   uint64_t connections = 0;    // open client connections now

@@ -409,3 +409,127 @@ TEST(SimServer, BodiesOverTheLimitAre413) {
 
 }  // namespace
 }  // namespace structflow::sim
+
+namespace structflow::sim {
+namespace {
+
+// Prefix caching through the server: what a client sees (cached_tokens, /metrics) and what the
+// GPU is charged (prefill of the uncached tokens only).
+class SimPrefixCacheTest : public ::testing::Test {
+ protected:
+  static SimOptions Options(const std::string& api) {
+    SimOptions o;
+    o.api = api;
+    o.metrics = true;
+    o.max_num_seqs = 4;
+    o.prefill_ms_per_1k_tokens = 10;  // 0.01 ms a token: the GPU charge is easy to compute
+    o.decode_ms_per_token = 0;
+    o.decode_batch_slowdown = 0;
+    o.report_cached_tokens = true;
+    return o;
+  }
+  // One user message with the image before or after the question.
+  static std::string Body(const std::string& question, bool image_first) {
+    std::string image =
+        std::string(R"({"type":"image_url","image_url":{"url":"data:image/png;base64,)") + kPng1x1 +
+        R"("}})";
+    std::string text = R"({"type":"text","text":")" + question + R"("})";
+    return R"({"model":"sim-vlm","messages":[{"role":"user","content":[)" +
+           (image_first ? image + "," + text : text + "," + image) + R"(]}],"max_tokens":4})";
+  }
+  struct Answer {
+    int prompt_tokens = 0;
+    int cached_tokens = -1;  // -1: prompt_tokens_details was null
+    double gpu_seconds = 0;  // the server's GPU-seconds counter grew by this much
+  };
+  static Answer Ask(Server& server, const std::string& body) {
+    double before = server.metrics().gpu_busy_seconds;
+    std::string b = body;
+    auto r = Fetch(server.base_url() + "/chat/completions", &b);
+    EXPECT_EQ(r.status, 200) << r.body;
+    Answer a;
+    json usage = json::parse(r.body)["usage"];
+    a.prompt_tokens = usage["prompt_tokens"].get<int>();
+    if (!usage["prompt_tokens_details"].is_null()) {
+      a.cached_tokens = usage["prompt_tokens_details"]["cached_tokens"].get<int>();
+    }
+    a.gpu_seconds = server.metrics().gpu_busy_seconds - before;
+    return a;
+  }
+  static double Gpu(int computed_tokens) { return computed_tokens * 0.01 / 1000.0 / 4; }
+};
+
+TEST_F(SimPrefixCacheTest, VllmReusesTheImageWhenItComesFirst) {
+  auto server = StartOrDie(Options("vllm-0.12"));
+  // 4 template tokens, "user" (1), 576 image tokens, then the question.
+  Answer a = Ask(*server, Body("Which colour is it? A) red B) blue", true));
+  EXPECT_EQ(a.cached_tokens, -1);  // nothing cached: vLLM writes null
+  EXPECT_NEAR(a.gpu_seconds, Gpu(a.prompt_tokens), 1e-9);
+  Answer b = Ask(*server, Body("How many sides? A) three B) four", true));
+  // 581 shared tokens: 36 whole blocks of 16.
+  EXPECT_EQ(b.cached_tokens, 576);
+  EXPECT_NEAR(b.gpu_seconds, Gpu(b.prompt_tokens - 576), 1e-9);
+  // Text first, two other questions share only what comes before their first difference.
+  Answer c = Ask(*server, Body("Is it round? A) yes B) no", false));
+  Answer d = Ask(*server, Body("Where is it? A) left B) right", false));
+  EXPECT_EQ(c.cached_tokens, -1);
+  EXPECT_EQ(d.cached_tokens, -1);
+  EXPECT_NEAR(d.gpu_seconds, Gpu(d.prompt_tokens), 1e-9);
+  auto m = Fetch("http://127.0.0.1:" + std::to_string(server->port()) + "/metrics");
+  const int queries = a.prompt_tokens + b.prompt_tokens + c.prompt_tokens + d.prompt_tokens;
+  for (const std::string& line :
+       {std::string("vllm:prefix_cache_hits_total{model_name=\"sim-vlm\"} 576"),
+        "vllm:prefix_cache_queries_total{model_name=\"sim-vlm\"} " + std::to_string(queries),
+        std::string("vllm:kv_cache_usage_perc{model_name=\"sim-vlm\"} 0"),
+        std::string("structflow_sim_gpu_busy_seconds_total")}) {
+    EXPECT_NE(m.body.find(line), std::string::npos) << line << "\n" << m.body;
+  }
+}
+
+TEST_F(SimPrefixCacheTest, StreamsReportCachedTokensInTheUsageChunk) {
+  auto server = StartOrDie(Options("vllm-0.12"));
+  Ask(*server, Body("Which colour is it? A) red B) blue", true));
+  std::string body = Body("How many sides? A) three B) four", true);
+  body.insert(body.size() - 1, R"(,"stream":true,"stream_options":{"include_usage":true})");
+  auto r = Fetch(server->base_url() + "/chat/completions", &body);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_NE(r.body.find(R"("prompt_tokens_details":{"cached_tokens":576})"), std::string::npos)
+      << r.body;
+}
+
+TEST_F(SimPrefixCacheTest, OffByFlagAndUnreportedUnlessAsked) {
+  SimOptions o = Options("vllm-0.12");
+  o.prefix_caching = false;
+  auto off = StartOrDie(o);
+  Ask(*off, Body("Which colour is it? A) red B) blue", true));
+  Answer b = Ask(*off, Body("How many sides? A) three B) four", true));
+  EXPECT_EQ(b.cached_tokens, -1);
+  EXPECT_NEAR(b.gpu_seconds, Gpu(b.prompt_tokens), 1e-9);
+  EXPECT_EQ(off->metrics().prefix_cache_hits, 0u);
+
+  o = Options("vllm-0.12");
+  o.report_cached_tokens = false;  // vLLM's default: cached, but not said in usage
+  auto quiet = StartOrDie(o);
+  Ask(*quiet, Body("Which colour is it? A) red B) blue", true));
+  Answer q = Ask(*quiet, Body("How many sides? A) three B) four", true));
+  EXPECT_EQ(q.cached_tokens, -1);
+  EXPECT_NEAR(q.gpu_seconds, Gpu(q.prompt_tokens - 576), 1e-9);
+  EXPECT_EQ(quiet->metrics().prefix_cache_hits, 576u);
+}
+
+TEST_F(SimPrefixCacheTest, SglangMatchesTokenByToken) {
+  auto server = StartOrDie(Options("sglang"));
+  Ask(*server, Body("Which colour is it? A) red B) blue", true));
+  // 581 shared tokens, then "Whic" (one more 4-byte token) before the texts differ.
+  Answer b = Ask(*server, Body("Which shape is it? A) round B) square", true));
+  EXPECT_EQ(b.cached_tokens, 582);
+  EXPECT_NEAR(b.gpu_seconds, Gpu(b.prompt_tokens - 582), 1e-9);
+  auto m = Fetch("http://127.0.0.1:" + std::to_string(server->port()) + "/metrics");
+  EXPECT_NE(m.body.find("sglang:cached_tokens_total{model_name=\"sim-vlm\"} 582"),
+            std::string::npos)
+      << m.body;
+  EXPECT_NE(m.body.find("sglang:cache_hit_rate"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace structflow::sim

@@ -87,6 +87,17 @@ before=$(sim_metric structflow_sim_chat_requests_total)
   --image picture --prompt '{question}' --choice A,B,C,D --dry-run >"$WORK/dry.txt"
 grep -q 'data:image/png;base64,' "$WORK/dry.txt" || fail "dry run does not show the image"
 grep -q '"choice"' "$WORK/dry.txt" || fail "dry run does not show the constraint"
+# The image comes before the question by default (a server's prefix cache then reuses it for
+# every question about it); --image-position last puts the question first.
+grep -q '"content":\[{"type":"image_url"' "$WORK/dry.txt" || fail "dry run: the image is not first"
+"$STRUCTFLOW" run "$WORK/items.jsonl" --out "$WORK/dry.jsonl" --endpoint "$SIM_URL" --model sim-vlm \
+  --image picture --prompt '{question}' --choice A,B,C,D --image-position last --dry-run >"$WORK/dry_last.txt"
+grep -q '"content":\[{"type":"text"' "$WORK/dry_last.txt" || fail "dry run: --image-position last did not put the text first"
+if "$STRUCTFLOW" run "$WORK/items.jsonl" --out "$WORK/dry.jsonl" --endpoint "$SIM_URL" --model sim-vlm \
+  --image picture --prompt '{question}' --image-position middle --dry-run 2>"$WORK/pos.err"; then
+  fail "--image-position middle was accepted"
+fi
+grep -q 'image-position' "$WORK/pos.err" || fail "a bad --image-position is not named: $(cat "$WORK/pos.err")"
 [ ! -e "$WORK/dry.jsonl" ] || fail "dry run wrote an output"
 after=$(sim_metric structflow_sim_chat_requests_total)
 [ "$before" = "$after" ] || fail "dry run sent $((after - before)) requests"
