@@ -18,6 +18,7 @@
 #include "client/api_key.h"
 #include "common/text.h"
 #include "engine/progress.h"
+#include "io/source.h"
 #include "structflow/engine.h"
 
 namespace structflow::cli {
@@ -250,6 +251,9 @@ int RunJob(const RunFlags& f) {
     return fail(Status::InvalidArgument("no input: give one or more files, globs or folders"));
   if (f.out.empty())
     return fail(Status::InvalidArgument("no output: pass --out results.parquet (or .jsonl, .csv)"));
+  // The output is checked before anything is sent: a wrong extension or folder found after the
+  // last request would waste the whole job.
+  if (Status st = io::CheckSinkPath(f.out); !st.ok()) return fail(st);
   auto spec = MakeSpec(f);
   if (!spec.ok()) return fail(spec.status());
   auto eo = MakeEngineOptions(f);

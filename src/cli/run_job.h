@@ -27,7 +27,6 @@ struct RunFlags {
   std::string system;
   std::vector<std::string> images;
   std::string image_position = "first";  // "first" or "last": the images before the question?
-  std::string image_position = "first";  // "first" or "last": the images before the question?
   // Constraint (at most one).
   std::string schema_file;
   std::vector<std::string> choices;

@@ -426,7 +426,9 @@ Result<std::shared_ptr<const JobPlan>> EngineImpl::Plan(const JobSpec& spec,
       break;
     }
     case ConstraintKind::kChoice: {
-      SF_ASSIGN_OR_RAISE(auto c, schema::Constraint::FromChoices(s.choices));
+      std::string note;
+      SF_ASSIGN_OR_RAISE(auto c, schema::Constraint::FromChoices(s.choices, &note));
+      if (!note.empty()) SF_LOG_WARN("{}", note);
       plan->constraint = std::move(c);
       break;
     }
@@ -491,6 +493,9 @@ Result<std::shared_ptr<const JobPlan>> EngineImpl::Plan(const JobSpec& spec,
     SetupScope scope(this, &stop);
     SF_ASSIGN_OR_RAISE(plan->facts, engine::RunPreflight(
                                         copts_, {s.model, !s.images.empty(), s.max_tokens}, &stop));
+    // A llama.cpp server serves no more connections than its HTTP threads: the shared client is
+    // held to that, with a fixed concurrency too, so no request waits on a connection.
+    engine::FitClientToServer(plan->facts, client_.get());
   }
   if (plan->model.empty() && offline) {
     plan->model = "MODEL";
@@ -530,6 +535,9 @@ Result<std::shared_ptr<const JobPlan>> EngineImpl::Plan(const JobSpec& spec,
   // The image before the question changes the prompt; text-first (the old order) adds nothing,
   // so checkpoints written before the option existed resume with image_position last.
   if (!s.images.empty() && s.image_position == ImagePosition::kFirst) w.String("image-first");
+  // Image URLs fetched here instead of by the server: a resume after the server failed to fetch
+  // them sends those rows again (nothing added without it, so older checkpoints still match).
+  if (s.fetch_images) w.String("fetch-images");
   w.EndArray();
   plan->fingerprint = engine::Fingerprint(key);
   return std::shared_ptr<const JobPlan>(std::move(plan));

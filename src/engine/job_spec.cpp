@@ -143,8 +143,7 @@ Result<JobSpec> JobSpecFromJson(std::string_view text) {
               fmt::format("job spec: image_position '{}': use first or last", p));
         }
         s.image_position = p == "first" ? ImagePosition::kFirst : ImagePosition::kLast;
-      }
-      else if (k == "constraint") {
+      } else if (k == "constraint") {
         std::string c = v.get<std::string>();
         bool found = false;
         for (int i = 0; i < 4; ++i) {

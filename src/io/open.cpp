@@ -1,6 +1,9 @@
 // OpenSource / OpenSink: pick the reader or writer by extension (source.h).
 #include <fmt/format.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 
 #include "io/files.h"
@@ -100,6 +103,36 @@ Result<std::unique_ptr<Source>> OpenSource(const std::vector<std::string>& input
       break;
   }
   return Status::Internal("ExpandInputs returned an unknown format");
+}
+
+Status CheckSinkPath(const std::string& path) {
+  namespace fs = std::filesystem;
+  const std::string ext = fs::path(path).extension().string();
+  if (ext == ".json") {
+    return Status::InvalidArgument(fmt::format(
+        "--out '{}': the output is JSON Lines (one JSON object per line), not one JSON document; "
+        "name it {}l, or .parquet or .csv for another format",
+        path, path));
+  }
+  if (FormatFromPath(path) == Format::kUnknown) {
+    return Status::InvalidArgument(
+        fmt::format("--out '{}': cannot tell which format to write from its extension; name it "
+                    ".parquet, .jsonl (or .ndjson) or .csv",
+                    path));
+  }
+  const std::string dir = ParentDir(path);
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) {
+    return Status::NotFound(
+        fmt::format("--out '{}': the folder '{}' does not exist; create it first (mkdir -p {})",
+                    path, dir, dir));
+  }
+  if (::access(dir.c_str(), W_OK) != 0) {
+    return Status::IOError(fmt::format(
+        "--out '{}': cannot write in the folder '{}' ({}); choose a folder you can write to", path,
+        dir, std::strerror(errno)));
+  }
+  return Status::OK();
 }
 
 Result<std::unique_ptr<Sink>> OpenSink(const std::string& path, const table::Schema& schema,

@@ -72,6 +72,11 @@ struct WriteOptions {
 };
 
 // Chooses the format by the extension of `path` (.parquet, .jsonl/.ndjson, .csv).
+// Checks, before any work, that OpenSink could write `path`: an extension it knows (".json" is
+// refused: the output is JSON Lines, so it is named .jsonl), an existing folder (the error says
+// `mkdir -p`) that this process may write to. The error names the path and the fix.
+Status CheckSinkPath(const std::string& path);
+
 Result<std::unique_ptr<Sink>> OpenSink(const std::string& path, const table::Schema& schema,
                                        const WriteOptions& options = {});
 
