@@ -639,6 +639,15 @@ PYBIND11_MODULE(_structflow, m) {
         return PyStore{Unwrap(RowStore::Sqlite(path, job_key), "input")};
       },
       py::arg("path"), py::arg("job_key"));
+  m.def(
+      "set_log_level",
+      [](const std::string& level) {
+        LogLevel l;
+        if (!ParseLogLevel(level, &l))
+          throw py::value_error("log level '" + level + "': use debug, info, warn or error");
+        SetLogLevel(l);
+      },
+      py::arg("level"));
   m.def("memory_store", [] { return PyStore{RowStore::Memory()}; });
   m.def("start", &Start, py::arg("input"), py::arg("spec_json"), py::arg("engine_options"),
         py::arg("store"), py::arg("results_only"));

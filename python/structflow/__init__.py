@@ -11,6 +11,11 @@ run() returns a DataFrame: the input columns, `output` and `error`. start() retu
 from ._errors import InputError, JobError, SchemaError, ServerError, Stopped
 from ._run import Job, run, start
 from ._tools import DoctorReport, Sim, doctor, eval
+from ._structflow import set_log_level
+
+# The engine's info lines (the dialect found, the concurrency mode) are for the CLI's log; from
+# Python only warnings and errors show unless set_log_level("info") (or STRUCTFLOW_LOG=info).
+set_log_level(__import__("os").environ.get("STRUCTFLOW_LOG", "warn"))
 
 __all__ = ["run", "start", "Job", "JobError", "ServerError", "SchemaError", "InputError",
-           "Stopped", "Sim", "doctor", "DoctorReport", "eval"]
+           "Stopped", "Sim", "doctor", "DoctorReport", "eval", "set_log_level"]
