@@ -52,9 +52,9 @@ using table::TypePtr;
     d["advice"] = ff->advice;
     detail = d;
   }
-  py::object err = py::module_::import("structflow._errors")
-                       .attr("from_status")(stage, std::string(StatusCodeName(st.code())),
-                                            st.message(), detail);
+  py::object err =
+      py::module_::import("structflow._errors")
+          .attr("from_status")(stage, std::string(StatusCodeName(st.code())), st.message(), detail);
   PyErr_SetObject(reinterpret_cast<PyObject*>(Py_TYPE(err.ptr())), err.ptr());
   throw py::error_already_set();
 }
@@ -131,8 +131,8 @@ TypePtr Infer(py::handle raw, const std::string& where) {
     for (auto item : py::reinterpret_borrow<py::dict>(v)) {
       if (!PyUnicode_Check(item.first.ptr())) {
         throw py::value_error(fmt::format(
-            "column '{}' holds a dict with a key that is not a string ({}): use string keys",
-            where, py::repr(item.first).cast<std::string>()));
+            "column '{}' holds a dict with a key that is not a string ({}): use string keys", where,
+            py::repr(item.first).cast<std::string>()));
       }
       std::string name = item.first.cast<std::string>();
       fields.push_back({name, Infer(item.second, where + "." + name), true});
@@ -238,9 +238,10 @@ std::vector<RecordBatch> ToBatches(const std::vector<std::string>& names, const 
     py::list column = values[c];
     int64_t n = static_cast<int64_t>(column.size());
     if (rows >= 0 && n != rows) {
-      throw py::value_error(fmt::format("column '{}' has {} values, column '{}' has {}: give "
-                                        "columns of one length",
-                                        names[c], n, names[0], rows));
+      throw py::value_error(
+          fmt::format("column '{}' has {} values, column '{}' has {}: give "
+                      "columns of one length",
+                      names[c], n, names[0], rows));
     }
     rows = n;
     TypePtr t = DataType::Null();
@@ -400,29 +401,41 @@ struct PyStore {
   std::string location() const { return store->location(); }
 };
 
+// A running job. Once its result is taken the engine job (and with it the row store: a SQLite
+// checkpoint stays locked while open) is let go; progress() then gives the last figures.
 class PyJob {
  public:
   PyJob(std::shared_ptr<Engine> engine, std::shared_ptr<Job> job, std::shared_ptr<Sink> sink)
       : engine_(std::move(engine)), job_(std::move(job)), sink_(std::move(sink)) {}
 
   bool WaitFor(double seconds) {
+    if (!job_) return true;
+    std::shared_ptr<Job> job = job_;
     py::gil_scoped_release release;
-    return job_->WaitFor(std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000)));
+    return job->WaitFor(std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000)));
   }
-  void Stop(bool abandon) { job_->Stop(abandon ? StopMode::kAbandon : StopMode::kDrain); }
-  py::dict Progress() const { return ProgressDict(job_->progress()); }
+  void Stop(bool abandon) {
+    if (job_) job_->Stop(abandon ? StopMode::kAbandon : StopMode::kDrain);
+  }
+  py::dict Progress() const { return ProgressDict(job_ ? job_->progress() : last_); }
 
   // (report, columns or None): the columns of the in-memory sink once the job completed.
   py::tuple Result() {
+    if (!job_) throw py::value_error("the job's result was taken already");
     ::structflow::Result<JobReport> r = Status::OK();
     {
+      std::shared_ptr<Job> job = job_;
       py::gil_scoped_release release;
-      r = job_->Wait();
+      r = job->Wait();
     }
+    last_ = job_->progress();
+    job_.reset();
+    engine_.reset();
+    std::shared_ptr<Sink> sink = std::move(sink_);
     if (!r.ok()) Raise(r.status(), "run");
     py::object columns = py::none();
     if (r->complete) {
-      std::vector<RecordBatch> batches = sink_->batches();
+      std::vector<RecordBatch> batches = sink->batches();
       if (!batches.empty()) columns = BatchesToColumns(batches, batches[0].schema);
     }
     return py::make_tuple(ReportDict(*r), columns);
@@ -432,6 +445,7 @@ class PyJob {
   std::shared_ptr<Engine> engine_;
   std::shared_ptr<Job> job_;
   std::shared_ptr<Sink> sink_;
+  JobProgress last_;
 };
 
 EngineOptions MakeEngineOptions(const py::dict& o) {
@@ -570,8 +584,8 @@ py::dict Doctor(const std::string& endpoint, const std::string& model, const std
 }
 
 // outcomes: (failed, has_key, pred, key) per row. Returns the JSON text `eval --json` prints.
-std::vector<engine::RowOutcome> Outcomes(const std::vector<std::tuple<bool, bool, std::string,
-                                                                      std::string>>& rows) {
+std::vector<engine::RowOutcome> Outcomes(
+    const std::vector<std::tuple<bool, bool, std::string, std::string>>& rows) {
   std::vector<engine::RowOutcome> out;
   out.reserve(rows.size());
   for (const auto& [failed, has_key, pred, key] : rows) {

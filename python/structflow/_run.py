@@ -322,13 +322,18 @@ class Job:
             bar.update(self._native.progress())
         finally:
             bar.close()
-        report, columns = self._native.result()
+        try:
+            report, columns = self._native.result()
+        except JobError:
+            self._ctx.pop("store", None)
+            raise
         if not report["complete"]:
             self._remember()
             raise Stopped(
                 f"the job stopped after {report['sent_this_run']} rows "
                 f"({report['sent_this_run'] + report['resumed']} kept in {self._where()}); run the "
                 "same call again to resume", report)
+        ctx.pop("store", None)
         with _interrupted_lock:
             _interrupted.pop(ctx["resume_key"], None)
         self._frame = _assemble(ctx, report, columns)
@@ -339,9 +344,10 @@ class Job:
         return cp if cp else "memory, for the same call in this process"
 
     def _remember(self):
+        store = self._ctx.pop("store", None)  # a checkpoint is closed with its last reference
         if not self._ctx["checkpoint"]:
             with _interrupted_lock:
-                _interrupted[self._ctx["resume_key"]] = self._ctx["store"]
+                _interrupted[self._ctx["resume_key"]] = store
 
 
 def _assemble(ctx, report, columns):
