@@ -583,7 +583,8 @@ py::dict Doctor(const std::string& endpoint, const std::string& model, const std
   return d;
 }
 
-// outcomes: (failed, has_key, pred, key) per row. Returns the JSON text `eval --json` prints.
+// Rows to score: (failed, has_key, pred, key) each. score/compare return (the JSON text
+// `eval --json` prints, the text `eval` prints).
 std::vector<engine::RowOutcome> Outcomes(
     const std::vector<std::tuple<bool, bool, std::string, std::string>>& rows) {
   std::vector<engine::RowOutcome> out;
@@ -671,7 +672,8 @@ PYBIND11_MODULE(_structflow, m) {
       "score",
       [](const std::string& name,
          const std::vector<std::tuple<bool, bool, std::string, std::string>>& rows) {
-        return engine::ScoreJson(engine::ScoreOutcomes(name, Outcomes(rows)));
+        engine::Score score = engine::ScoreOutcomes(name, Outcomes(rows));
+        return py::make_tuple(engine::ScoreJson(score), engine::FormatScore(score));
       },
       py::arg("name"), py::arg("rows"));
   m.def(
@@ -683,8 +685,9 @@ PYBIND11_MODULE(_structflow, m) {
         auto a = Outcomes(rows_a);
         auto b = Outcomes(rows_b);
         auto c = Unwrap(engine::Compare(a, b), "input");
-        return engine::ComparisonJson(engine::ScoreOutcomes(name_a, a),
-                                      engine::ScoreOutcomes(name_b, b), c);
+        engine::Score sa = engine::ScoreOutcomes(name_a, a), sb = engine::ScoreOutcomes(name_b, b);
+        return py::make_tuple(engine::ComparisonJson(sa, sb, c),
+                              engine::FormatComparison(sa, sb, c, name_a, name_b));
       },
       py::arg("name_a"), py::arg("rows_a"), py::arg("name_b"), py::arg("rows_b"));
   m.def(

@@ -139,17 +139,29 @@ def _outcomes(results, pred, key, error):
     return "DataFrame", rows
 
 
+class Figures(dict):
+    """The figures of `structflow eval --json` as a dict; ``str()`` gives `eval`'s text report."""
+
+    def __init__(self, json_text, text):
+        super().__init__(json.loads(json_text))
+        self.text = text
+
+    def __str__(self):
+        return self.text
+
+
 def eval(results, other=None, *, pred="output", key="key", error="error", labels=None):
     """Scores results against their answer key (as `structflow eval --json`) and returns its
     figures as a dict: accuracy with a 95% interval, per-class counts, the confusion table; with
     ``other`` (the same rows run another way, say without the image) both scores and the
-    four-way table. ``results``/``other``: DataFrames from structflow.run or results files."""
+    four-way table. ``results``/``other``: DataFrames from structflow.run or results files.
+    ``print(figures)`` shows the CLI's text report."""
     name_a, rows_a = _outcomes(results, pred, key, error)
     if labels:
         name_a = labels[0]
     if other is None:
-        return json.loads(_native.score(name_a, rows_a))
+        return Figures(*_native.score(name_a, rows_a))
     name_b, rows_b = _outcomes(other, pred, key, error)
     if labels:
         name_b = labels[1]
-    return json.loads(_native.compare(name_a, rows_a, name_b, rows_b))
+    return Figures(*_native.compare(name_a, rows_a, name_b, rows_b))
