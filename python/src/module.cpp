@@ -9,11 +9,13 @@
 // Thread-safety: every function may be called from any Python thread; blocking calls release the
 // GIL (the engine's own threads never call into Python).
 #include <fmt/format.h>
+#include <pthread.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
 #include <chrono>
 #include <cmath>
+#include <csignal>
 #include <memory>
 #include <optional>
 #include <string>
@@ -64,6 +66,26 @@ T Unwrap(Result<T> r, const char* stage) {
   if (!r.ok()) Raise(r.status(), stage);
   return std::move(*r);
 }
+
+// Threads started while this lives (the engine's, the simulator's) inherit SIGINT and SIGTERM
+// blocked, so those signals reach Python's threads only: Python's handler runs there and
+// raises KeyboardInterrupt in the main thread, and no engine system call sees EINTR.
+class BlockSignalsForNewThreads {
+ public:
+  BlockSignalsForNewThreads() {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, &old_);
+  }
+  ~BlockSignalsForNewThreads() { pthread_sigmask(SIG_SETMASK, &old_, nullptr); }
+  BlockSignalsForNewThreads(const BlockSignalsForNewThreads&) = delete;
+  BlockSignalsForNewThreads& operator=(const BlockSignalsForNewThreads&) = delete;
+
+ private:
+  sigset_t old_;
+};
 
 // ---------------------------------------------------------------------------------------------
 // Python values -> record batches
@@ -407,6 +429,15 @@ class PyJob {
  public:
   PyJob(std::shared_ptr<Engine> engine, std::shared_ptr<Job> job, std::shared_ptr<Sink> sink)
       : engine_(std::move(engine)), job_(std::move(job)), sink_(std::move(sink)) {}
+  // A job dropped while running is abandoned (Job's destructor): wait for that without the GIL.
+  ~PyJob() {
+    py::gil_scoped_release release;
+    job_.reset();
+    engine_.reset();
+    sink_.reset();
+  }
+  PyJob(const PyJob&) = delete;
+  PyJob& operator=(const PyJob&) = delete;
 
   bool WaitFor(double seconds) {
     if (!job_) return true;
@@ -477,6 +508,7 @@ std::unique_ptr<PyJob> Start(const PyInput& in, const std::string& spec_json,
   const char* stage = "server";
   {
     py::gil_scoped_release release;
+    BlockSignalsForNewThreads block;
     auto made = Engine::Make(eo);
     if (!made.ok()) {
       job = made.status();
@@ -524,6 +556,7 @@ class PySim {
     ::structflow::Result<std::unique_ptr<sim::Server>> s = Status::OK();
     {
       py::gil_scoped_release release;
+      BlockSignalsForNewThreads block;
       s = sim::Server::Start(so);
     }
     server_ = Unwrap(std::move(s), "server");
