@@ -13,6 +13,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <csignal>
@@ -369,7 +370,7 @@ py::dict ProgressDict(const JobProgress& p) {
   d["resumed"] = p.resumed;
   d["done"] = p.done;
   d["succeeded"] = p.succeeded;
-  d["failed"] = p.done - p.succeeded;
+  d["failed"] = std::max<int64_t>(0, p.done - p.succeeded);  // the two are read apart
   d["in_flight"] = p.in_flight;
   d["http_retries"] = p.http_retries;
   d["output_retries"] = p.output_retries;
