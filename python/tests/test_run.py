@@ -122,3 +122,17 @@ def test_a_value_that_cannot_be_sent_names_the_column(sim):
     df_in = pd.DataFrame({"q": ["a", object()]})
     with pytest.raises(structflow.InputError, match="column 'q'"):
         structflow.run(df_in, prompt="{q}", choices=["A"], endpoint=sim.url)
+
+
+def test_several_endpoints_share_the_rows(sim):
+    with structflow.Sim(latency_ms=0) as other:
+        df = structflow.run(QUESTIONS, prompt="{question}", choices=["A", "B"],
+                            endpoint=[sim.url, other.url], concurrency=8)
+        assert df["error"].isna().all()
+        assert other.metrics()["chat_requests"] > 0
+
+
+def test_unknown_arguments_are_refused(sim):
+    with pytest.raises(TypeError, match="no_such_flag"):
+        structflow.run(QUESTIONS, prompt="{question}", choices=["A"], endpoint=sim.url,
+                       no_such_flag=1)
