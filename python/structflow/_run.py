@@ -352,6 +352,10 @@ class Job:
 
 def _assemble(ctx, report, columns):
     out_col = ctx["output_column"]
+    if columns is None:  # no rows: the sink received no batch
+        columns = {"row_id": [], out_col: [], "error": []}
+        if ctx["keep_raw"]:
+            columns[out_col + "_raw"] = []
     if ctx["frame"] is not None and ctx["results_only"]:
         frame = ctx["frame"].copy()
         n = len(frame)

@@ -136,3 +136,10 @@ def test_unknown_arguments_are_refused(sim):
     with pytest.raises(TypeError, match="no_such_flag"):
         structflow.run(QUESTIONS, prompt="{question}", choices=["A"], endpoint=sim.url,
                        no_such_flag=1)
+
+
+def test_no_rows_give_an_empty_typed_frame(sim):
+    df = structflow.run(pd.DataFrame({"q": pd.Series([], dtype=object)}), prompt="{q}",
+                        choices=["A"], endpoint=sim.url)
+    assert list(df.columns) == ["q", "output", "error"] and len(df) == 0
+    assert str(df["output"].dtype) == "string"
