@@ -106,3 +106,35 @@ def test_as_models_needs_a_model(sim):
     with pytest.raises(structflow.SchemaError, match="Pydantic"):
         structflow.run({"q": ["a"]}, prompt="{q}", schema={"type": "object"}, as_models=True,
                        endpoint=sim.url)
+
+
+class V2Style:
+    """Pydantic v2's two class methods structflow calls (Debian 12 ships Pydantic v1, so v2 itself
+    cannot be imported here): model_json_schema() for the schema, with "$defs" as v2 writes
+    them, and model_validate() for as_models=True."""
+
+    def __init__(self, **fields):
+        self.fields = fields
+
+    @classmethod
+    def model_json_schema(cls):
+        return {"$defs": {"Toy": {"type": "object", "properties": {"name": {"type": "string"}},
+                                  "required": ["name"]}},
+                "type": "object",
+                "properties": {"age": {"type": "integer"},
+                               "toy": {"$ref": "#/$defs/Toy"},
+                               "nickname": {"anyOf": [{"type": "string"}, {"type": "null"}]}},
+                "required": ["age", "toy"]}
+
+    @classmethod
+    def model_validate(cls, data):
+        return cls(**data)
+
+
+def test_pydantic_v2_methods_are_used(sim):
+    df_in = pd.DataFrame({"text": ["a", "b", "c"]})
+    df = structflow.run(df_in, prompt="{text}", schema=V2Style, endpoint=sim.url, as_models=True)
+    assert all(isinstance(m, V2Style) and isinstance(m.fields["age"], int) for m in df["output"])
+    assert all(isinstance(m.fields["toy"]["name"], str) for m in df["output"])
+    flat = structflow.run(df_in, prompt="{text}", schema=V2Style, endpoint=sim.url, flatten=True)
+    assert str(flat["age"].dtype) == "Int64" and str(flat["nickname"].dtype) == "string"
