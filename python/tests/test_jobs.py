@@ -101,22 +101,20 @@ def test_ctrl_c_without_checkpoint_resumes_in_the_same_process(slow_sim):
 def test_dead_server_raises_server_error_with_the_fix(dead_endpoint):
     with pytest.raises(structflow.ServerError, match="is the server running and the URL right"):
         structflow.run(ROWS.head(3), prompt="{q}", choices=CHOICES, endpoint=dead_endpoint)
-    # With the model named, the job starts and stops on its first rows with the CLI's advice.
+    # With the model named too: the server is checked before row 1, with the CLI's fix.
     with pytest.raises(structflow.ServerError) as e:
         structflow.run(ROWS.head(40), prompt="{q}", choices=CHOICES, endpoint=dead_endpoint,
                        model="m", max_attempts=1, connect_timeout_s=1)
-    assert e.value.kind == "connect"
+    assert dead_endpoint in str(e.value)
     assert "start the server, or point --endpoint at it" in str(e.value)
-    assert e.value.advice in str(e.value)
 
 
 def test_unknown_model_raises_server_error_naming_the_served_models(sim):
     with pytest.raises(structflow.ServerError) as e:
         structflow.run(ROWS.head(40), prompt="{q}", choices=CHOICES, endpoint=sim.url,
                        model="no-such-model")
-    assert e.value.kind == "http_status" and e.value.http_status == 404
     assert "the server does not serve model 'no-such-model'" in str(e.value)
-    assert "the server serves: sim-vlm" in str(e.value)
+    assert "pass --model with one it serves (sim-vlm)" in str(e.value)
 
 
 @pytest.mark.parametrize("schema, says", [
@@ -132,6 +130,15 @@ def test_bad_schema_raises_schema_error_with_the_fix(sim, schema, says):
 def test_a_prompt_naming_a_missing_column_raises_input_error(sim):
     with pytest.raises(structflow.InputError, match="column 'nope' does not exist; the columns are: q"):
         structflow.run(ROWS.head(3), prompt="{nope}", choices=CHOICES, endpoint=sim.url)
+
+
+def test_a_job_whose_first_rows_all_fail_raises_with_the_fix():
+    with structflow.Sim(latency_ms=0, faults="500:1.0") as failing:
+        with pytest.raises(structflow.ServerError) as e:
+            structflow.run(ROWS.head(40), prompt="{q}", choices=CHOICES, endpoint=failing.url,
+                           max_attempts=1, dialect="vllm")
+    assert e.value.kind == "http_status" and e.value.http_status == 500 and e.value.rows > 0
+    assert "all failed the same way" in str(e.value) and e.value.advice in str(e.value)
 
 
 def test_row_failures_stay_values(sim):
