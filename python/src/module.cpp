@@ -617,21 +617,34 @@ py::dict Doctor(const std::string& endpoint, const std::string& model, const std
   return d;
 }
 
-// Rows to score: (failed, has_key, pred, key) each. score/compare return (the JSON text
+// One row to score: (failed, has_key, pred, key, group, error kind, error message), pred and
+// key already normalised when asked (NormalizeAnswer). score/compare return (the JSON text
 // `eval --json` prints, the text `eval` prints).
-std::vector<engine::RowOutcome> Outcomes(
-    const std::vector<std::tuple<bool, bool, std::string, std::string>>& rows) {
+using OutcomeTuple =
+    std::tuple<bool, bool, std::string, std::string, std::string, std::string, std::string>;
+
+std::vector<engine::RowOutcome> Outcomes(const std::vector<OutcomeTuple>& rows) {
   std::vector<engine::RowOutcome> out;
   out.reserve(rows.size());
-  for (const auto& [failed, has_key, pred, key] : rows) {
+  for (const auto& [failed, has_key, pred, key, group, kind, message] : rows) {
     engine::RowOutcome o;
     o.failed = failed;
     o.has_key = has_key;
     o.pred = pred;
     o.key = key;
+    o.group = group;
+    o.error_kind = kind;
+    o.error_message = message;
     out.push_back(std::move(o));
   }
   return out;
+}
+
+engine::EvalOptions MakeEvalOptions(const std::string& by, bool normalize) {
+  engine::EvalOptions o;
+  o.by = by;
+  o.normalize = normalize;
+  return o;
 }
 
 }  // namespace
@@ -702,37 +715,47 @@ PYBIND11_MODULE(_structflow, m) {
         py::arg("store"), py::arg("results_only"));
   m.def("doctor", &Doctor, py::arg("endpoint"), py::arg("model"), py::arg("api_key"),
         py::arg("api_key_file"), py::arg("api_key_env"), py::arg("load_test"));
+  m.def("normalize_answer", [](const std::string& text) { return engine::NormalizeAnswer(text); });
   m.def(
       "score",
-      [](const std::string& name,
-         const std::vector<std::tuple<bool, bool, std::string, std::string>>& rows) {
-        engine::Score score = engine::ScoreOutcomes(name, Outcomes(rows));
+      [](const std::string& name, const std::vector<OutcomeTuple>& rows, const std::string& by,
+         bool normalize) {
+        engine::Score score =
+            engine::ScoreOutcomes(name, Outcomes(rows), MakeEvalOptions(by, normalize));
         return py::make_tuple(engine::ScoreJson(score), engine::FormatScore(score));
       },
-      py::arg("name"), py::arg("rows"));
+      py::arg("name"), py::arg("rows"), py::arg("by"), py::arg("normalize"));
   m.def(
       "compare",
-      [](const std::string& name_a,
-         const std::vector<std::tuple<bool, bool, std::string, std::string>>& rows_a,
-         const std::string& name_b,
-         const std::vector<std::tuple<bool, bool, std::string, std::string>>& rows_b) {
+      [](const std::string& name_a, const std::vector<OutcomeTuple>& rows_a,
+         const std::string& name_b, const std::vector<OutcomeTuple>& rows_b, const std::string& by,
+         bool normalize) {
         auto a = Outcomes(rows_a);
         auto b = Outcomes(rows_b);
         auto c = Unwrap(engine::Compare(a, b), "input");
-        engine::Score sa = engine::ScoreOutcomes(name_a, a), sb = engine::ScoreOutcomes(name_b, b);
+        engine::EvalOptions o = MakeEvalOptions(by, normalize);
+        engine::Score sa = engine::ScoreOutcomes(name_a, a, o),
+                      sb = engine::ScoreOutcomes(name_b, b, o);
         return py::make_tuple(engine::ComparisonJson(sa, sb, c),
                               engine::FormatComparison(sa, sb, c, name_a, name_b));
       },
-      py::arg("name_a"), py::arg("rows_a"), py::arg("name_b"), py::arg("rows_b"));
+      py::arg("name_a"), py::arg("rows_a"), py::arg("name_b"), py::arg("rows_b"), py::arg("by"),
+      py::arg("normalize"));
   m.def(
       "read_outcomes",
       [](const std::string& file, const std::string& pred, const std::string& key,
-         const std::string& error) {
-        engine::EvalOptions o{pred, key, error};
+         const std::string& error, const std::string& by, bool normalize) {
+        engine::EvalOptions o = MakeEvalOptions(by, normalize);
+        o.pred = pred;
+        o.key = key;
+        o.error = error;
         auto rows = Unwrap(engine::ReadOutcomes(file, o), "input");
-        std::vector<std::tuple<bool, bool, std::string, std::string>> out;
-        for (auto& r : rows) out.emplace_back(r.failed, r.has_key, r.pred, r.key);
+        std::vector<OutcomeTuple> out;
+        for (auto& r : rows)
+          out.emplace_back(r.failed, r.has_key, r.pred, r.key, r.group, r.error_kind,
+                           r.error_message);
         return out;
       },
-      py::arg("file"), py::arg("pred"), py::arg("key"), py::arg("error"));
+      py::arg("file"), py::arg("pred"), py::arg("key"), py::arg("error"), py::arg("by"),
+      py::arg("normalize"));
 }

@@ -115,27 +115,36 @@ def _text(v):
     return json.dumps(v, separators=(",", ":"))
 
 
-def _outcomes(results, pred, key, error):
+def _outcomes(results, pred, key, error, by, normalize):
     if isinstance(results, (str, os.PathLike)):
-        return os.fspath(results), _native.read_outcomes(os.fspath(results), pred, key, error)
+        path = os.fspath(results)
+        return path, _native.read_outcomes(path, pred, key, error, by or "", normalize)
     frame = results
-    head, _, rest = pred.partition(".")
-    khead, _, krest = key.partition(".")
-    for col in (head, khead):
+    paths = [pred, key] + ([by] if by else [])
+    for col in (p.partition(".")[0] for p in paths):
         if col not in frame.columns:
             raise InputError(f"eval: the results have no column '{col}'; they have: "
                              f"{', '.join(map(str, frame.columns))}", stage="input")
-    rows = []
+
+    def cells(path):
+        head, _, rest = path.partition(".")
+        values = frame[head].tolist()
+        return [_lookup(v, rest) for v in values] if rest else values
+
+    norm = _native.normalize_answer if normalize else (lambda t: t)
     errs = frame[error].tolist() if error and error in frame.columns else [None] * len(frame)
-    preds = frame[head].tolist()
-    keys = frame[khead].tolist()
-    for p, k, e in zip(preds, keys, errs):
-        p = _lookup(p, rest) if rest else p
-        k = _lookup(k, krest) if krest else k
+    groups = cells(by) if by else [None] * len(frame)
+    rows = []
+    for p, k, e, g in zip(cells(pred), cells(key), errs, groups):
         failed = not _missing(e)
         has_key = not _missing(k)
-        rows.append((failed, has_key, "" if _missing(p) else _text(p),
-                     _text(k) if has_key else ""))
+        kind = message = ""
+        if failed:
+            kind = str(e.get("kind", "error")) if isinstance(e, dict) else "error"
+            message = str(e.get("message", "")) if isinstance(e, dict) else str(e)
+        rows.append((failed, has_key, "" if _missing(p) else norm(_text(p)),
+                     norm(_text(k)) if has_key else "", "" if _missing(g) else _text(g),
+                     kind, message))
     return "DataFrame", rows
 
 
@@ -150,18 +159,21 @@ class Figures(dict):
         return self.text
 
 
-def eval(results, other=None, *, pred="output", key="key", error="error", labels=None):
+def eval(results, other=None, *, pred="output", key="key", error="error", by=None,
+         normalize=True, labels=None):
     """Scores results against their answer key (as `structflow eval --json`) and returns its
     figures as a dict: accuracy with a 95% interval, per-class counts, the confusion table; with
     ``other`` (the same rows run another way, say without the image) both scores and the
     four-way table. ``results``/``other``: DataFrames from structflow.run or results files.
-    ``print(figures)`` shows the CLI's text report."""
-    name_a, rows_a = _outcomes(results, pred, key, error)
+    ``by``: a column path to break the score down by; ``normalize=False`` compares keys and
+    predictions as they are (`eval --no-normalize`). ``print(figures)`` shows the CLI's text
+    report."""
+    name_a, rows_a = _outcomes(results, pred, key, error, by, normalize)
     if labels:
         name_a = labels[0]
     if other is None:
-        return Figures(*_native.score(name_a, rows_a))
-    name_b, rows_b = _outcomes(other, pred, key, error)
+        return Figures(*_native.score(name_a, rows_a, by or "", normalize))
+    name_b, rows_b = _outcomes(other, pred, key, error, by, normalize)
     if labels:
         name_b = labels[1]
-    return Figures(*_native.compare(name_a, rows_a, name_b, rows_b))
+    return Figures(*_native.compare(name_a, rows_a, name_b, rows_b, by or "", normalize))

@@ -41,7 +41,8 @@ def test_doctor_on_a_dead_server_says_so(dead_endpoint):
 
 def _results():
     return pd.DataFrame({
-        "output": ["A", "B", "A", "C", None],
+        "output": ["A", "B", "Answer: a", "C", None],
+        "grade": [1, 1, 2, 2, 2],
         "key": ["A", "A", "A", "C", "B"],
         "error": [None, None, None, None, {"kind": "timeout", "message": "slow",
                                              "http_status": None, "attempts": 5}],
@@ -69,12 +70,19 @@ def test_eval_compares_two_runs():
 def test_eval_gives_the_figures_of_eval_json(tmp_path):
     path = tmp_path / "results.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in _results().to_dict("records")))
-    cli = json.loads(subprocess.run([STRUCTFLOW, "eval", str(path), "--json"], check=True,
-                                    capture_output=True, text=True).stdout)
-    assert structflow.eval(str(path)) == cli
-    mine = structflow.eval(_results())
-    cli.pop("file"), mine.pop("file")
-    assert mine == cli
+    for by in (None, "grade"):
+        flags = ["--by", by] if by else []
+        cli = json.loads(subprocess.run([STRUCTFLOW, "eval", str(path), "--json", *flags],
+                                        check=True, capture_output=True, text=True).stdout)
+        assert structflow.eval(str(path), by=by) == cli
+        mine = structflow.eval(_results(), by=by)
+        cli.pop("file"), mine.pop("file")
+        assert mine == cli
+
+
+def test_eval_normalises_answers_unless_told_not_to():
+    assert structflow.eval(_results())["correct"] == 3
+    assert structflow.eval(_results(), normalize=False)["correct"] == 2
 
 
 @pytest.mark.skipif(not STRUCTFLOW, reason="STRUCTFLOW_BIN (the CLI) not given")
