@@ -25,7 +25,8 @@ configure: $(BUILD_DIR)/build.ninja
 build: configure
 	cmake --build --preset $(PRESET)
 
-# The `structflow` binary into $(PREFIX)/bin (DESTDIR is honoured, for packaging).
+# The `structflow` binary into $(PREFIX)/bin and `import structflow` for Debian's python3
+# ($(PREFIX)/lib/python3.11/dist-packages; DESTDIR is honoured, for packaging).
 PREFIX ?= /usr/local
 install: build
 	cmake --install $(BUILD_DIR) --prefix "$(PREFIX)"

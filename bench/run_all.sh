@@ -21,6 +21,11 @@ have prepare/prepare_bench && step bash "$root/bench/prepare/run.sh" "$build"
 have parquet/parquet_bench && step bash "$root/bench/parquet/run.sh" "$build" \
   /tmp/structflow-parquet-bench-${PARQUET_MB:-256} "${PARQUET_MB:-256}"
 step bash "$root/bench/run_peers.sh" "$build"
+if compgen -G "$build/python/structflow/_structflow*.so" >/dev/null; then
+  step bash "$root/bench/python/run.sh" "$build"
+else
+  echo "skip: $build/python/structflow/_structflow*.so not built"
+fi
 
 echo
 if ((${#failed[@]})); then

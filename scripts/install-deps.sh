@@ -14,6 +14,9 @@ APT_PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-14 libclang-rt-14-dev  # libFuzzer for tools/fuzz/run_libfuzzer.sh
   python3 python3-pil python3-httpx python3-aiohttp
+  # the Python package (python/): built with pybind11, tested with pytest, against Debian's pandas
+  python3-dev pybind11-dev python3-pybind11 python3-pandas python3-numpy python3-pytest python3-tqdm
+  python3-pydantic python3-venv
   time bc curl  # bench/run_peers.sh: /usr/bin/time, ratios, the simulator's /metrics
   nodejs npm
   chromium  # tests/e2e/report_browser.sh opens `structflow report` pages headless
