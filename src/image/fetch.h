@@ -48,4 +48,14 @@ inline Status ReadFileBytes(const std::string& path, std::string* out) {
   return ReadFileBytes(path, kDefaultMaxImageBytes, out);
 }
 
+// ReadFileBytes for `--image-root`: `path` is canonical and inside the canonical `root` (as
+// ResolveImagePath gives it), and is opened relative to the root's directory following no
+// symbolic link, so that a link swapped into the path between ResolveImagePath's check and the
+// open cannot lead out of the root (an InvalidArgument naming the path and the root). Uses
+// openat2 with RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS where the kernel has it (Linux 5.6), else
+// openat one component at a time with O_NOFOLLOW; `allow_openat2` false forces the latter
+// (tests).
+Status ReadFileBytesBeneath(const std::string& root, const std::string& path, size_t max_bytes,
+                            std::string* out, bool allow_openat2 = true);
+
 }  // namespace structflow::image

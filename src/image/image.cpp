@@ -207,6 +207,82 @@ Format PickOutput(OutputFormat want, Format input, bool has_alpha) {
   return Format::kJpeg;
 }
 
+// The scale-down factor LoadShrunk asks the WebP decoder for (1: none).
+int WebpShrink(int w, int h, int tw, int th) {
+  if (tw >= w && th >= h) return 1;
+  return std::max(1, std::min(w / std::max(tw, 1), h / std::max(th, 1)));
+}
+
+uint32_t LittleEndian32(std::string_view b, size_t at) {
+  const auto* p = reinterpret_cast<const unsigned char*>(b.data() + at);
+  return p[0] | (p[1] << 8) | (p[2] << 16) | (uint32_t{p[3]} << 24);
+}
+
+// Whether a WebP holds a lossless bitstream (libwebp's VP8L decoder keeps the whole ARGB image,
+// whatever the output scale) or an animation (libvips composes frames on a full-size canvas).
+// Walks the RIFF chunks (WebP container spec: "VP8 " simple lossy, "VP8L" simple lossless,
+// "VP8X" extended with the animation flag 0x02 in its first byte, then ANIM/ANMF/ALPH/VP8/VP8L
+// chunks, each padded to an even size).
+bool WebpDecodedWhole(std::string_view b) {
+  if (b.size() < 16) return false;
+  const std::string_view first = b.substr(12, 4);
+  if (first == "VP8L") return true;
+  if (first != "VP8X") return false;
+  if (b.size() < 21 || (static_cast<unsigned char>(b[20]) & 0x02) != 0) return true;
+  size_t at = 12;
+  for (int chunks = 0; chunks < 64 && at + 8 <= b.size(); ++chunks) {
+    const std::string_view fourcc = b.substr(at, 4);
+    if (fourcc == "VP8L" || fourcc == "ANMF") return true;
+    if (fourcc == "VP8 ") return false;
+    const uint64_t size = LittleEndian32(b, at + 4);
+    at += 8 + size + (size & 1);
+  }
+  return false;
+}
+
+// The pixels the decoder must hold in memory at once to decode `header` (the image `input`, of
+// w x h, prepared to tw x th), when it cannot stream them row by row; 0 when it can, with *why
+// set to the reason otherwise. Read from libvips 8.14 (gifload via libnsgif keeps the whole
+// canvas; pngload and jpegload mark interlaced files with "interlaced", whose rows or DCT
+// coefficients all stay in memory until the last pass; magickload reads the whole image) and
+// libwebp (see WebpDecodedWhole; lossy WebP holds only the scaled frame).
+int64_t BufferedPixels(VipsImage* header, std::string_view input, Format format, int w, int h,
+                       int tw, int th, const char** why) {
+  const int64_t all = int64_t{w} * h;
+  auto interlaced = [&] {
+    int flag = 0;
+    return vips_image_get_typeof(header, "interlaced") &&
+           vips_image_get_int(header, "interlaced", &flag) == 0 && flag != 0;
+  };
+  switch (format) {
+    case Format::kGif:
+      *why = "GIF frames are decoded onto the whole canvas";
+      return all;
+    case Format::kBmp:
+      *why = "BMP is decoded whole";
+      return all;
+    case Format::kPng:
+      *why = "an interlaced PNG is decoded whole";
+      return interlaced() ? all : 0;
+    case Format::kJpeg:
+      *why = "a progressive JPEG keeps every DCT coefficient until its last scan";
+      return interlaced() ? all : 0;
+    case Format::kWebp: {
+      if (WebpDecodedWhole(input)) {
+        *why = "a lossless or animated WebP is decoded whole";
+        return all;
+      }
+      *why = "a WebP frame is decoded whole at its shrink-on-load scale";
+      const int64_t shrink = WebpShrink(w, h, tw, th);
+      return (w / shrink) * (h / shrink);
+    }
+    case Format::kTiff:
+    case Format::kUnknown:
+      break;
+  }
+  return 0;
+}
+
 // Loads `input` at the smallest scale the codec offers that still covers tw x th (JPEG: DCT
 // scaling by 1/2, 1/4, 1/8; WebP: scaled decode), reading sequentially and failing on truncation.
 Status LoadShrunk(std::string_view input, Format format, int w, int h, int tw, int th,
@@ -225,7 +301,7 @@ Status LoadShrunk(std::string_view input, Format format, int w, int h, int tw, i
     im = vips_image_new_from_buffer(data, size, "", "access", VIPS_ACCESS_SEQUENTIAL, "fail_on",
                                     VIPS_FAIL_ON_TRUNCATED, "shrink", shrink, nullptr);
   } else if (format == Format::kWebp && (tw < w || th < h)) {
-    int shrink = std::max(1, std::min(w / std::max(tw, 1), h / std::max(th, 1)));
+    const int shrink = WebpShrink(w, h, tw, th);
     im = vips_image_new_from_buffer(data, size, "", "access", VIPS_ACCESS_SEQUENTIAL, "fail_on",
                                     VIPS_FAIL_ON_TRUNCATED, "scale", 1.0 / shrink, nullptr);
   } else {
@@ -626,6 +702,8 @@ Result<PreparedImage> Prepare(std::string_view input, const ImagePolicy& policy)
   int orientation = 1;
   bool plain = false;  // 8-bit RGB or grey, no CMYK, no 16-bit
   bool has_icc = false;
+  int tw = 0;
+  int th = 0;
   {
     VipsRef header(vips_image_new_from_buffer(input.data(), input.size(), "", "access",
                                               VIPS_ACCESS_SEQUENTIAL, "fail_on",
@@ -644,15 +722,29 @@ Result<PreparedImage> Prepare(std::string_view input, const ImagePolicy& policy)
     plain = vips_image_get_format(header.im) == VIPS_FORMAT_UCHAR &&
             (interp == VIPS_INTERPRETATION_sRGB || interp == VIPS_INTERPRETATION_B_W) &&
             vips_image_get_bands(header.im) <= 4;
+    if (width <= 0 || height <= 0) {
+      return Status::Corrupt(
+          fmt::format("{} header gives an empty size {}x{}", FormatName(format), width, height));
+    }
+    FitWithin(width, height, policy, &tw, &th);
+    // Checked from the header, before a single pixel is decoded (or the image is sent to a
+    // server that would decode it whole).
+    const char* why = "";
+    const int64_t buffered = BufferedPixels(header.im, input, format, width, height, tw, th, &why);
+    if (buffered > kMaxBufferedPixels) {
+      auto megapixels = [](int64_t n) { return (n + 500'000) / 1'000'000; };
+      const std::string scaled =
+          buffered == int64_t{width} * height
+              ? std::string()
+              : fmt::format(", {} megapixels at that scale", megapixels(buffered));
+      return Status::InvalidArgument(fmt::format(
+          "{} image of {}x{} ({} megapixels) is too large to decode ({}{}; the limit for images "
+          "decoded whole is {} megapixels); shrink it before the job, or convert it to a baseline "
+          "JPEG or a non-interlaced PNG, which are decoded row by row",
+          FormatName(format), width, height, megapixels(int64_t{width} * height), why, scaled,
+          megapixels(kMaxBufferedPixels)));
+    }
   }
-  if (width <= 0 || height <= 0) {
-    return Status::Corrupt(
-        fmt::format("{} header gives an empty size {}x{}", FormatName(format), width, height));
-  }
-
-  int tw = 0;
-  int th = 0;
-  FitWithin(width, height, policy, &tw, &th);
   const bool fits = tw == width && th == height;
   if (policy.keep_fitting && fits && ServerAccepts(format) && orientation <= 1 && plain) {
     if (!LooksComplete(format, input)) SF_RETURN_NOT_OK(VerifyDecodes(input, format));

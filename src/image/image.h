@@ -88,10 +88,21 @@ class PreparedImage {
 // directly only to fail early (say, in `structflow doctor`).
 Status Init();
 
+// The most pixels an image may make a decoder hold in memory at once: 100 megapixels, 400 MB as
+// RGBA. JPEG (baseline), non-interlaced PNG and TIFF stream row by row and JPEG and lossy WebP
+// shrink on load, so a 20,000 x 20,000 baseline JPEG or PNG is prepared in bounded memory; GIF
+// (the whole canvas), interlaced PNG, progressive JPEG (its coefficients), lossless or animated
+// WebP and BMP are decoded whole, and a 66-byte GIF can declare a 51,220 x 7,710 canvas. Such
+// images above this limit are refused from their header, before any decoding (servers decode
+// them whole too: Pillow refuses 179 megapixels). Same spirit as Pillow's MAX_IMAGE_PIXELS.
+inline constexpr int64_t kMaxBufferedPixels = 100'000'000;
+
 // Decodes, orients, resizes and encodes `input` following `policy`. Errors (code kCorrupt or
 // kInvalidArgument) say why: "empty image (0 bytes)", "not an image: 120 bytes of what looks like
 // an HTML page" (never the bytes themselves: they may be a file that is not the user's to show),
-// "truncated or corrupt JPEG: ...". The caller adds the row and column.
+// "truncated or corrupt JPEG: ...", "gif image of 51220x7710 (395 megapixels) is too large to
+// decode (...)" (kMaxBufferedPixels). The caller adds the row, the column and where the image came
+// from.
 Result<PreparedImage> Prepare(std::string_view input, const ImagePolicy& policy);
 
 // The size of the image after the policy, without decoding: the largest size within max_side and

@@ -8,6 +8,9 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <thread>
 #include <vector>
@@ -534,6 +537,189 @@ TEST(Prepare, ResizesAn8000SquarePngWithinBoundedMemory) { ExpectBoundedMemory(8
 // the ctest `image_soak` (label soak).
 TEST(Prepare, DISABLED_ResizesA20000SquarePngWithinBoundedMemory) {
   ExpectBoundedMemory(20000, 300);
+}
+
+uint32_t LittleEndianAt(std::string_view b, size_t at) {
+  uint32_t v = 0;
+  for (int k = 3; k >= 0; --k) v = (v << 8) | static_cast<unsigned char>(b[at + k]);
+  return v;
+}
+
+// The image fuzz target's regression inputs (tools/fuzz/regress/image/).
+std::filesystem::path RegressDir() {
+  return std::filesystem::path(STRUCTFLOW_SOURCE_DIR) / "tools/fuzz/regress/image";
+}
+
+std::string ReadAll(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  EXPECT_TRUE(in.good()) << path;
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// Found by the image fuzz target: 66 bytes of GIF whose first frame declares a 51,220 x 7,710
+// canvas, which libnsgif allocated whole (1.6 GB as RGBA) before failing on the data.
+std::string GifBomb() { return ReadAll(RegressDir() / "gif-canvas-bomb"); }
+
+void ExpectTooLargeToDecode(std::string_view bytes, const ImagePolicy& policy,
+                            std::string_view size) {
+  long before = PeakRssKb();
+  auto r = Prepare(bytes, policy);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << r.status().ToString();
+  EXPECT_NE(r.status().message().find(size), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find("too large to decode"), std::string::npos)
+      << r.status().message();
+  EXPECT_NE(r.status().message().find("shrink it before the job"), std::string::npos)
+      << r.status().message();
+  // Refused from the header: nothing near the declared size was allocated.
+  EXPECT_LT((PeakRssKb() - before) / 1024, 64);
+}
+
+TEST(Prepare, RefusesAGifWhoseCanvasIsADecompressionBomb) {
+  testing::EnsureVips();
+  const std::string gif = GifBomb();
+  ASSERT_EQ(SniffFormat(gif), Format::kGif);
+  // Resized (decoded by us) and kept as is (decoded by the server): both refused.
+  ExpectTooLargeToDecode(gif, Policy(768), "gif image of 51220x7710 (395 megapixels)");
+  ExpectTooLargeToDecode(gif, Policy(0), "gif image of 51220x7710 (395 megapixels)");
+  ExpectTooLargeToDecode(gif, Policy(0, 0, OutputFormat::kKeep), "51220x7710");
+}
+
+// Every input the fuzz target kept fails (or succeeds) with a Status under the policies the
+// target uses, within bounded memory.
+TEST(Prepare, FuzzRegressionInputsFailCleanly) {
+  testing::EnsureVips();
+  int n = 0;
+  for (const auto& e : std::filesystem::directory_iterator(RegressDir())) {
+    SCOPED_TRACE(e.path().string());
+    const std::string bytes = ReadAll(e.path());
+    ++n;
+    for (const ImagePolicy& policy : {Policy(0), Policy(64), Policy(128, 4096)}) {
+      long before = PeakRssKb();
+      auto r = Prepare(bytes, policy);
+      if (r.ok()) {
+        EXPECT_FALSE(r->bytes().empty());
+      }
+      EXPECT_LT((PeakRssKb() - before) / 1024, 256);
+    }
+  }
+  EXPECT_GT(n, 0) << "no regression inputs in " << RegressDir();
+}
+
+// The first bytes of a w x h RGB PNG, with the interlace flag as asked and one empty row of
+// data: enough for the header, cut before the pixels.
+std::string PngHeader(int w, int h, bool interlaced) {
+  std::string png("\x89PNG\r\n\x1A\n", 8);
+  std::string ihdr;
+  AppendBe32(&ihdr, static_cast<uint32_t>(w));
+  AppendBe32(&ihdr, static_cast<uint32_t>(h));
+  ihdr += std::string("\x08\x02\x00\x00", 4);
+  ihdr.push_back(interlaced ? '\x01' : '\x00');
+  AppendChunk(&png, "IHDR", ihdr);
+  AppendChunk(&png, "IDAT", std::string("\x78\x01\x01\x00\x00\xff\xff", 7));
+  return png;
+}
+
+// An interlaced PNG's rows all stay in memory until its last pass; a plain one streams (the
+// 8,000 and 20,000 square tests above), so the same declared size is decoded (and here found
+// truncated) rather than refused.
+TEST(Prepare, RefusesAHugeInterlacedPngButStreamsAPlainOne) {
+  testing::EnsureVips();
+  ExpectTooLargeToDecode(PngHeader(12000, 10000, true), Policy(768),
+                         "png image of 12000x10000 (120 megapixels)");
+  auto plain = Prepare(PngHeader(12000, 10000, false), Policy(768));
+  ASSERT_FALSE(plain.ok());
+  EXPECT_EQ(plain.status().code(), StatusCode::kCorrupt) << plain.status().ToString();
+  EXPECT_EQ(plain.status().message().find("too large"), std::string::npos)
+      << plain.status().message();
+}
+
+// `jpeg` with the size in its SOF marker (baseline FFC0 or progressive FFC2) replaced.
+std::string WithJpegSize(std::string jpeg, int w, int h) {
+  for (size_t i = 2; i + 9 < jpeg.size(); ++i) {
+    const auto m = static_cast<unsigned char>(jpeg[i + 1]);
+    if (jpeg[i] == '\xFF' && (m == 0xC0 || m == 0xC2)) {
+      jpeg[i + 5] = static_cast<char>(h >> 8);
+      jpeg[i + 6] = static_cast<char>(h & 0xFF);
+      jpeg[i + 7] = static_cast<char>(w >> 8);
+      jpeg[i + 8] = static_cast<char>(w & 0xFF);
+      return jpeg;
+    }
+  }
+  ADD_FAILURE() << "no SOF marker";
+  return jpeg;
+}
+
+// A progressive JPEG keeps all its DCT coefficients whatever the decode scale; a baseline one
+// streams at 1/8 scale.
+TEST(Prepare, RefusesAHugeProgressiveJpegButNotABaselineOne) {
+  VImage im = Solid(64, 48, kRed);
+  std::string progressive = WithJpegSize(Save(im, ".jpg[interlace]"), 12000, 10000);
+  ExpectTooLargeToDecode(progressive, Policy(768), "jpeg image of 12000x10000");
+  ExpectTooLargeToDecode(progressive, Policy(768), "progressive JPEG");
+  // libvips fills the missing rows (a marker cut the data short: a warning, not truncation) and
+  // streams them at 1/8 scale.
+  auto baseline = Prepare(WithJpegSize(Save(im, ".jpg"), 12000, 10000), Policy(768));
+  ASSERT_TRUE(baseline.ok()) << baseline.status().ToString();
+  EXPECT_EQ(baseline->width(), 768);
+  EXPECT_EQ(baseline->height(), 640);
+}
+
+// The image chunk (`fourcc`: "VP8 " or "VP8L") of a WebP in the simple file format (RIFF header,
+// then the chunk at byte 12): libvips writes the extended one (a VP8X chunk first).
+std::string SimpleWebp(std::string_view webp, std::string_view fourcc) {
+  for (size_t at = 12; at + 8 <= webp.size();) {
+    const uint32_t size = LittleEndianAt(webp, at + 4);
+    if (webp.substr(at, 4) == fourcc) {
+      std::string chunk(webp.substr(at, 8 + size + (size & 1)));
+      std::string out = "RIFF" + std::string(4, '\0') + "WEBP" + chunk;
+      const auto riff = static_cast<uint32_t>(out.size() - 8);
+      for (int k = 0; k < 4; ++k) out[4 + k] = static_cast<char>((riff >> (8 * k)) & 0xFF);
+      return out;
+    }
+    at += 8 + size + (size & 1);
+  }
+  ADD_FAILURE() << "no " << fourcc << " chunk";
+  return std::string(webp);
+}
+
+// `webp` with its lossless image in the simple file format ("VP8L" at byte 12) and the size in
+// its bitstream header replaced: after the signature byte 0x2F, 14 bits of width - 1 and 14 of
+// height - 1.
+std::string WithLosslessWebpSize(std::string_view extended, int w, int h) {
+  std::string webp = SimpleWebp(extended, "VP8L");
+  EXPECT_EQ(webp[20], '\x2F');
+  uint32_t bits = LittleEndianAt(webp, 21);
+  bits = (bits & 0xF0000000u) | static_cast<uint32_t>(w - 1) | (static_cast<uint32_t>(h - 1) << 14);
+  for (int k = 0; k < 4; ++k) webp[21 + k] = static_cast<char>((bits >> (8 * k)) & 0xFF);
+  return webp;
+}
+
+// `webp` with its lossy image in the simple file format ("VP8 " at byte 12) and the size in its key
+// frame header replaced: after the 3-byte frame tag and the start code 9D 01 2A, 16-bit width and
+// height.
+std::string WithLossyWebpSize(std::string_view extended, int w, int h) {
+  std::string webp = SimpleWebp(extended, "VP8 ");
+  EXPECT_EQ(webp.substr(23, 3), "\x9D\x01\x2A");
+  webp[26] = static_cast<char>(w & 0xFF);
+  webp[27] = static_cast<char>(w >> 8);
+  webp[28] = static_cast<char>(h & 0xFF);
+  webp[29] = static_cast<char>(h >> 8);
+  return webp;
+}
+
+// libwebp keeps a lossless image's every ARGB pixel whatever the output scale; a lossy one is
+// decoded at its shrink-on-load scale, so only a lossy one sent at full size is refused.
+TEST(Prepare, RefusesAHugeLosslessWebpAndAHugeLossyOneAtFullSize) {
+  VImage im = Solid(64, 48, kRed);
+  std::string lossless = WithLosslessWebpSize(Save(im, ".webp[lossless,strip]"), 16000, 12000);
+  ExpectTooLargeToDecode(lossless, Policy(768), "webp image of 16000x12000 (192 megapixels)");
+  std::string lossy = WithLossyWebpSize(Save(im, ".webp[strip]"), 16000, 12000);
+  ExpectTooLargeToDecode(lossy, Policy(0), "webp image of 16000x12000");
+  auto shrunk = Prepare(lossy, Policy(768));
+  ASSERT_FALSE(shrunk.ok());
+  EXPECT_EQ(shrunk.status().message().find("too large"), std::string::npos)
+      << shrunk.status().message();
 }
 
 }  // namespace

@@ -139,7 +139,8 @@ Result<std::string> ResolveImagePath(std::string_view path, const LoadOptions& o
   std::string resolved = ResolvePath(path, options.base_dir);
   if (options.root.empty()) return resolved;
   // Canonical: `..` and symbolic links resolved, so neither leads out of the root; the file is
-  // then opened by this name.
+  // then opened beneath the root with no link followed (ReadFileBytesBeneath), so a link swapped
+  // in after this check cannot lead out either.
   std::error_code ec;
   std::filesystem::path canon =
       std::filesystem::weakly_canonical(std::filesystem::absolute(resolved, ec), ec);
@@ -186,7 +187,9 @@ Result<std::string_view> LoadImageBytes(const ImageRef& ref, const LoadOptions& 
     }
     case ImageRef::Kind::kPath: {
       SF_ASSIGN_OR_RAISE(std::string file, ResolveImagePath(ref.value, options));
-      SF_RETURN_NOT_OK(ReadFileBytes(file, options.max_bytes, storage));
+      SF_RETURN_NOT_OK(options.root.empty()
+                           ? ReadFileBytes(file, options.max_bytes, storage)
+                           : ReadFileBytesBeneath(options.root, file, options.max_bytes, storage));
       return std::string_view(*storage);
     }
     case ImageRef::Kind::kUrl: {

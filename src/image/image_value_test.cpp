@@ -273,6 +273,68 @@ TEST(LoadImageBytes, ImageRootConfinesPathsAndFileUrls) {
   EXPECT_NE(missing.status().message().find("--image-root"), std::string::npos);
 }
 
+// The race --image-root must survive: a path checked inside the root (ResolveImagePath), then a
+// folder on it swapped for a symbolic link to a folder outside before the file is opened. The
+// read opens beneath the root's directory following no link (openat2, or the component walk
+// kernels without it get), so it refuses instead of reading the file outside.
+TEST(ReadFileBytesBeneath, ASymlinkSwappedInAfterTheCheckDoesNotLeadOutOfTheRoot) {
+  for (bool openat2 : {true, false}) {
+    SCOPED_TRACE(openat2 ? "openat2" : "openat component walk");
+    TempDir dir;
+    std::filesystem::create_directories(dir.path() + "/root/sub");
+    std::filesystem::create_directories(dir.path() + "/outside");
+    std::ofstream(dir.path() + "/root/sub/a.jpg") << "inside";
+    std::ofstream(dir.path() + "/outside/a.jpg") << "root:x:0:0";
+    auto root = CanonicalImageRoot(dir.path() + "/root");
+    ASSERT_TRUE(root.ok()) << root.status().ToString();
+    LoadOptions options;
+    options.base_dir = *root;
+    options.root = *root;
+    auto file = ResolveImagePath("sub/a.jpg", options);
+    ASSERT_TRUE(file.ok()) << file.status().ToString();
+    std::string storage;
+    ASSERT_TRUE(ReadFileBytesBeneath(*root, *file, 1 << 20, &storage, openat2).ok());
+    EXPECT_EQ(storage, "inside");
+
+    // The swap: sub becomes a link to the folder outside (what ReadFileBytes would now follow).
+    std::filesystem::rename(dir.path() + "/root/sub", dir.path() + "/root/old");
+    std::filesystem::create_symlink(dir.path() + "/outside", dir.path() + "/root/sub");
+    ASSERT_TRUE(ReadFileBytes(*file, 1 << 20, &storage).ok());
+    ASSERT_EQ(storage, "root:x:0:0");  // the escape, by name
+    Status st = ReadFileBytesBeneath(*root, *file, 1 << 20, &storage, openat2);
+    ASSERT_FALSE(st.ok());
+    EXPECT_TRUE(storage.empty());
+    EXPECT_NE(st.message().find("image path '" + *file + "' changed while it was being read"),
+              std::string::npos)
+        << st.message();
+    EXPECT_NE(st.message().find("--image-root '" + *root + "'"), std::string::npos);
+    EXPECT_EQ(st.message().find("root:x"), std::string::npos);
+
+    // A relative link out, and a link as the file itself, are refused the same way.
+    std::filesystem::remove(dir.path() + "/root/sub");
+    std::filesystem::create_symlink("../outside", dir.path() + "/root/sub");
+    EXPECT_FALSE(ReadFileBytesBeneath(*root, *file, 1 << 20, &storage, openat2).ok());
+    std::filesystem::remove(dir.path() + "/root/sub");
+    std::filesystem::rename(dir.path() + "/root/old", dir.path() + "/root/sub");
+    std::filesystem::remove(dir.path() + "/root/sub/a.jpg");
+    std::filesystem::create_symlink(dir.path() + "/outside/a.jpg", dir.path() + "/root/sub/a.jpg");
+    st = ReadFileBytesBeneath(*root, *file, 1 << 20, &storage, openat2);
+    EXPECT_NE(st.message().find("changed while it was being read"), std::string::npos)
+        << st.message();
+
+    // Paths that are not under the root, or climb out of it, never reach an open.
+    for (const std::string& bad : {dir.path() + "/outside/a.jpg", *root + "/../outside/a.jpg"}) {
+      st = ReadFileBytesBeneath(*root, bad, 1 << 20, &storage, openat2);
+      ASSERT_FALSE(st.ok()) << bad;
+      EXPECT_TRUE(storage.empty());
+    }
+    // Devices and FIFOs inside the root are refused by kind, as ReadFileBytes does.
+    ASSERT_EQ(::mkfifo((*root + "/pipe.jpg").c_str(), 0600), 0);
+    st = ReadFileBytesBeneath(*root, *root + "/pipe.jpg", 1 << 20, &storage, openat2);
+    EXPECT_NE(st.message().find("FIFO"), std::string::npos) << st.message();
+  }
+}
+
 TEST(LoadImageBytes, DecodesBase64DataUrls) {
   std::string storage;
   std::string url = "data:image/png;base64," + Base64Encode("pixels");

@@ -7,6 +7,7 @@
 
 #include "common/base64.h"
 #include "common/json_writer.h"
+#include "common/text.h"
 
 namespace structflow::prompt {
 namespace {
@@ -164,6 +165,11 @@ RowError RequestBuilder::Build(const table::RecordBatch& batch, int64_t row,
       }
       auto bytes = image::LoadImageBytes(ref, load_, &s.storage[slot]);
       if (!bytes.ok()) return fail(which + bytes.status().message(), bytes.status().code());
+      // A decode error names the file or URL the bytes came from (load errors already do).
+      if (ref.kind == image::ImageRef::Kind::kPath ||
+          (ref.kind == image::ImageRef::Kind::kUrl && ref.value.substr(0, 5) != "data:")) {
+        which += fmt::format("'{}': ", QuoteInput(ref.value, 200));
+      }
       if (cache) {
         auto url = stamp ? cache->DataUrlFor(*bytes, file, *stamp) : cache->DataUrlFor(*bytes);
         if (!url.ok()) return fail(which + url.status().message());

@@ -257,6 +257,34 @@ TEST(RequestBuilder, ImageRootAndSizeCapHoldForCachedAndUncachedImages) {
   std::filesystem::remove_all(dir);
 }
 
+// A file that decodes to too many pixels (the image fuzz target's GIF bomb) fails its row with
+// the file's name and the reason, cached or not.
+TEST(RequestBuilder, ADecodeErrorNamesTheImageFile) {
+  char tmpl[] = "/tmp/structflow-prompt-XXXXXX";
+  std::string dir = mkdtemp(tmpl);
+  std::filesystem::copy_file(
+      std::filesystem::path(STRUCTFLOW_SOURCE_DIR) / "tools/fuzz/regress/image/gif-canvas-bomb",
+      dir + "/bomb.gif");
+  Schema schema{{{"image", DataType::String()}}};
+  RecordBatch batch = RecordBatch::Empty(schema);
+  batch.columns[0].AppendBytes("bomb.gif");
+  for (bool cached : {false, true}) {
+    SCOPED_TRACE(cached);
+    RequestOptions o = Options();
+    if (cached) o.image_cache = std::make_shared<image::PreparedCache>(1 << 20, Policy768());
+    auto b = RequestBuilder::Make("Describe.", {"image"}, schema, o, Policy768(), dir);
+    ASSERT_TRUE(b.ok()) << b.status().ToString();
+    std::string body;
+    RowError err = b->Build(batch, 0, &body);
+    EXPECT_EQ(err.kind, ErrorKind::kImageError);
+    EXPECT_NE(err.message.find("image column 'image': 'bomb.gif': gif image of 51220x7710"),
+              std::string::npos)
+        << err.message;
+    EXPECT_NE(err.message.find("too large to decode"), std::string::npos) << err.message;
+  }
+  std::filesystem::remove_all(dir);
+}
+
 TEST(RequestBuilder, FetchImagesDownloadsUrlsInTheWorkerAndSendsDataUrls) {
   std::string big = Save(PhotoLike(1000, 500), ".png");
   image::testing::OneShotHttpServer server(image::testing::HttpResponse(200, big));

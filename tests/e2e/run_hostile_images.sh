@@ -13,6 +13,7 @@ mkfifo "$WORK/imgs/pipe.png"
 printf 'root:x:0:0:root:/root:/bin/bash\n' >"$WORK/secret.txt"
 cp "$WORK/secret.txt" "$WORK/imgs/notes.png"
 ln -s "$WORK/secret.txt" "$WORK/imgs/link.png"
+cp "$(dirname "$0")/../../tools/fuzz/regress/image/gif-canvas-bomb" "$WORK/imgs/bomb.gif"
 # A silent host: the kernel completes connections from the backlog; nobody ever answers.
 $PY - "$WORK" <<'PYEOF' &
 import socket, sys, time
@@ -34,6 +35,7 @@ bad = {
     60: "imgs/pipe.png",
     70: "imgs/big.png",
     80: "imgs/notes.png",
+    90: "imgs/bomb.gif",
 }
 with open(f"{work}/in.jsonl", "w") as f:
     for i in range(200):
@@ -87,7 +89,8 @@ PYEOF
 
 run_job plain "$WORK/in.jsonl" --image-max-bytes 100000
 expect_errors plain 50="'/dev/zero' is a character device" 60="is a FIFO (named pipe)" \
-  70="more than the 100000 allowed" 80="looks like text"
+  70="more than the 100000 allowed" 80="looks like text" \
+  90="'imgs/bomb.gif': gif image of 51220x7710 (395 megapixels) is too large to decode"
 
 run_job confined "$WORK/imgs/in.jsonl" --image-root "$WORK/imgs"
 expect_errors confined 50="lies outside --image-root" 60="lies outside --image-root" \

@@ -79,28 +79,48 @@ class File {
   int64_t size_ = 0;
 };
 
+// Footer damage is nearly always a file cut short (an interrupted write, copy or download) or
+// partly overwritten: the messages say so, and that the fix is to write or fetch it again.
+constexpr std::string_view kDamaged =
+    "the file was cut short or overwritten (an interrupted write, copy or download?); write or "
+    "download it again";
+
 Status ReadFooter(const File& f, FileMetaData* md) {
   if (f.size() < 12) {
-    return Status::Corrupt(fmt::format("{} bytes is too small for a Parquet file", f.size()));
+    return Status::Corrupt(
+        fmt::format("{} bytes is too small for a Parquet file (it needs the PAR1 magic at both "
+                    "ends and a footer); {}",
+                    f.size(), kDamaged));
   }
   std::string head, tail;
   SF_RETURN_NOT_OK(f.ReadAt(0, 4, &head));
   SF_RETURN_NOT_OK(f.ReadAt(f.size() - 8, 8, &tail));
-  if (head != "PAR1" || tail.compare(4, 4, "PAR1") != 0) {
+  if (head != "PAR1") return Status::Corrupt("not a Parquet file (missing PAR1 magic)");
+  if (tail.compare(4, 4, "PAR1") != 0) {
     if (tail.compare(4, 4, "PARE") == 0) {
       return Status::Unimplemented("encrypted Parquet files are not supported");
     }
-    return Status::Corrupt("not a Parquet file (missing PAR1 magic)");
+    return Status::Corrupt(fmt::format(
+        "not a whole Parquet file: it starts with the PAR1 magic but does not end with it; {}",
+        kDamaged));
   }
   uint32_t len;
   std::memcpy(&len, tail.data(), 4);
   if (len > f.size() - 12 || len > kMaxFooter) {
-    return Status::Corrupt(fmt::format("footer length {} exceeds the file", len));
+    return Status::Corrupt(
+        fmt::format("footer length {} exceeds the file ({} bytes); {}", len, f.size(), kDamaged));
   }
   std::string footer;
   SF_RETURN_NOT_OK(f.ReadAt(f.size() - 8 - len, len, &footer));
   Status st = ParseFileMetaData(reinterpret_cast<const uint8_t*>(footer.data()), footer.size(), md);
-  if (!st.ok()) return st.WithContext("footer");
+  if (!st.ok()) {
+    return Status(st.code(), fmt::format("footer ({} bytes of file metadata) is corrupt: {}; {}",
+                                         len, st.message(), kDamaged));
+  }
+  if (md->schema.empty()) {
+    return Status::Corrupt(
+        fmt::format("footer ({} bytes of file metadata) holds no schema; {}", len, kDamaged));
+  }
   if (md->num_rows < 0) return Status::Corrupt("footer has a negative row count");
   return Status::OK();
 }

@@ -1,6 +1,8 @@
 // Regenerates the fuzz seed corpus (testdata/corpus/): small DuckDB-written Parquet files covering
 // the types, encodings and codecs the reader handles.
 //   NODE_PATH=tools/node/node_modules node src/io/parquet/testdata/make_corpus.mjs
+// (structflow_*.parquet are structflow's own writer's; odd_*.parquet are the files
+// tests/parquet/odd_files.mjs crafts in other writers' layouts, copied from its temp folder.)
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
