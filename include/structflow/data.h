@@ -38,8 +38,17 @@ class InputScan {
 class Input {
  public:
   virtual ~Input() = default;
+  // How JSONL and CSV files are read (the flags `run`, `inspect` and `convert` share).
+  struct FileOptions {
+    int64_t infer_rows = 1000;                // lines per file sampled to infer column types
+    std::vector<std::string> type_overrides;  // "column=type" (bool, int64, double, string, binary)
+    std::string bad_lines_path;  // non-empty: skip malformed JSONL lines, listing them here
+  };
   // Files, globs or image folders (.parquet, .jsonl, .csv); opened once here for the schema.
-  static Result<std::shared_ptr<Input>> Files(std::vector<std::string> paths);
+  static Result<std::shared_ptr<Input>> Files(std::vector<std::string> paths, FileOptions options);
+  static Result<std::shared_ptr<Input>> Files(std::vector<std::string> paths) {
+    return Files(std::move(paths), FileOptions{});
+  }
   // Record batches held in memory (all of one schema); `base_dir` resolves relative image paths.
   static Result<std::shared_ptr<Input>> Batches(std::vector<table::RecordBatch> batches,
                                                 std::string base_dir = ".");

@@ -94,6 +94,9 @@ struct JobReport {
   int64_t failed = 0;      // rows finished in this run with an error
   int64_t error_rows = 0;  // rows in the output with an error (after re-validation)
   std::array<int64_t, kNumErrorKinds> errors{};
+  // The first full message of each kind of failure in this run ("" where none), to show what
+  // went wrong without opening the output.
+  std::array<std::string, kNumErrorKinds> error_examples{};
   double elapsed_s = 0;
   int64_t requests = 0;  // HTTP attempts
   int64_t http_retries = 0;

@@ -11,6 +11,7 @@
 
 #include "cli/command_line.h"
 #include "cli/commands.h"
+#include "cli/read_flags.h"
 #include "cli/run_job.h"
 #include "common/status.h"
 #include "common/text.h"
@@ -266,6 +267,7 @@ void AddRunCommand(CLI::App& app, int* exit_code) {
   sub->add_flag("!--no-fail-fast", cfg->fail_fast,
                 "Keep going even when the first rows all fail the same way")
       ->group(job);
+  AddReadFlags(sub, &cfg->read);
   sub->add_option("--progress", cfg->progress, "auto, tty, log or off")
       ->capture_default_str()
       ->group(job);

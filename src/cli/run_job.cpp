@@ -265,7 +265,8 @@ int RunJob(const RunFlags& f) {
     engine_for_signals = *engine;
   }
   auto interrupted = [&] { return watcher.count() > 0; };
-  auto input = Input::Files(f.inputs);
+  auto input =
+      Input::Files(f.inputs, {f.read.infer_rows, f.read.type_overrides, f.read.bad_lines_path});
   if (!input.ok()) return fail(input.status());
   if (f.dry_run) return PrintDryRun(**engine, f, *eo, *spec, *input);
 
@@ -323,6 +324,21 @@ int RunJob(const RunFlags& f) {
   }
   const JobReport& r = *result;
   (void)WriteStats(f.out, r);
+  if (!f.read.bad_lines_path.empty()) {
+    std::ifstream bad(f.read.bad_lines_path);
+    int64_t n = 0;
+    for (std::string line; std::getline(bad, line);) n += line.empty() ? 0 : 1;
+    if (n > 0) {
+      std::fprintf(stderr, "structflow run: skipped %s malformed line%s; each is listed in %s\n",
+                   WithThousands(n).c_str(), n == 1 ? "" : "s", f.read.bad_lines_path.c_str());
+    }
+  }
+  if (r.complete && r.sent_this_run == 0 && r.resumed == 0) {
+    std::fprintf(stderr,
+                 "structflow run: warning: the input has no rows (a CSV with only its header?); "
+                 "the output %s is empty\n",
+                 f.out.c_str());
+  }
   if (!r.complete) {
     std::fprintf(stderr,
                  "structflow run: interrupted after %s rows (%s kept in %s).\nTo resume, run the "
@@ -342,6 +358,13 @@ int RunJob(const RunFlags& f) {
   std::printf("wrote %s (stats: %s.stats.json)\n", f.out.c_str(), f.out.c_str());
   std::fflush(stdout);
   if (r.error_rows > 0) {
+    // Failures by kind, each with one full message, so what went wrong shows without a tool.
+    for (int k = 1; k < kNumErrorKinds; ++k) {
+      if (r.errors[k] == 0) continue;
+      std::fprintf(stderr, "  %s: %s rows this run, e.g. %s\n",
+                   std::string(ErrorKindName(static_cast<ErrorKind>(k))).c_str(),
+                   WithThousands(r.errors[k]).c_str(), ForTerminal(r.error_examples[k]).c_str());
+    }
     std::fprintf(
         stderr,
         "%s rows failed; their reasons are in the `error` column (`structflow inspect %s`). Rows "

@@ -11,10 +11,14 @@
 #include <string>
 #include <vector>
 
+#include "io/source.h"
+
 namespace structflow::cli {
 
 struct RunFlags {
   std::vector<std::string> inputs;
+  // How JSONL/CSV inputs are read: --infer-rows, --schema-override, --bad-lines (cli/read_flags.h).
+  io::ReadOptions read;
   std::string out;
   // Server.
   std::vector<std::string> endpoints;  // empty: OPENAI_BASE_URL or http://127.0.0.1:8000/v1

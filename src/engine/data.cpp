@@ -44,13 +44,17 @@ class SourceScan : public InputScan {
 
 class FileInput : public Input {
  public:
-  FileInput(std::vector<std::string> paths, table::Schema schema, std::string base_dir)
-      : paths_(std::move(paths)), schema_(std::move(schema)), base_dir_(std::move(base_dir)) {}
+  FileInput(std::vector<std::string> paths, io::ReadOptions read, table::Schema schema,
+            std::string base_dir)
+      : paths_(std::move(paths)),
+        read_(std::move(read)),
+        schema_(std::move(schema)),
+        base_dir_(std::move(base_dir)) {}
   const table::Schema& schema() const override { return schema_; }
   std::string base_dir() const override { return base_dir_; }
   Result<std::unique_ptr<InputScan>> Scan(const std::vector<std::string>& columns,
                                           int64_t batch_rows) const override {
-    io::ReadOptions ro;
+    io::ReadOptions ro = read_;
     ro.columns = columns;
     ro.batch_rows = batch_rows;
     SF_ASSIGN_OR_RAISE(auto source, io::OpenSource(paths_, ro));
@@ -59,6 +63,7 @@ class FileInput : public Input {
 
  private:
   std::vector<std::string> paths_;
+  io::ReadOptions read_;  // every pass reads the files the same way (same inferred types)
   table::Schema schema_;
   std::string base_dir_;
 };
@@ -274,12 +279,16 @@ class MemorySink : public Sink {
 
 }  // namespace
 
-Result<std::shared_ptr<Input>> Input::Files(std::vector<std::string> paths) {
+Result<std::shared_ptr<Input>> Input::Files(std::vector<std::string> paths, FileOptions options) {
   if (paths.empty())
     return Status::InvalidArgument("no input: give one or more files, globs or folders");
-  SF_ASSIGN_OR_RAISE(auto probe, io::OpenSource(paths));
-  return std::shared_ptr<Input>(
-      std::make_shared<FileInput>(std::move(paths), probe->schema(), probe->base_dir()));
+  io::ReadOptions read;
+  read.infer_rows = options.infer_rows;
+  read.type_overrides = std::move(options.type_overrides);
+  read.bad_lines_path = std::move(options.bad_lines_path);
+  SF_ASSIGN_OR_RAISE(auto probe, io::OpenSource(paths, read));
+  return std::shared_ptr<Input>(std::make_shared<FileInput>(std::move(paths), std::move(read),
+                                                            probe->schema(), probe->base_dir()));
 }
 
 Result<std::shared_ptr<Input>> Input::Batches(std::vector<table::RecordBatch> batches,

@@ -96,6 +96,8 @@ struct JobStats {
   std::atomic<int64_t> prompt_tokens{0};
   std::atomic<int64_t> completion_tokens{0};
   std::array<std::atomic<int64_t>, kNumErrorKinds> errors{};
+  mutable std::mutex examples_mu;
+  std::array<std::string, kNumErrorKinds> error_examples;  // the first message of each kind
   std::atomic<int64_t> requests{0};
   std::atomic<int64_t> http_retries{0};
   std::atomic<int64_t> bytes_sent{0};
@@ -939,7 +941,11 @@ bool JobImpl::Submit(const WorkItem& item, int output_attempts, bool long_tokens
 }
 
 void JobImpl::Finish(RowRecord record, std::vector<RowRecord>* batch) {
-  stats_.errors[static_cast<int>(record.error.kind)].fetch_add(record.error.ok() ? 0 : 1);
+  const int kind = static_cast<int>(record.error.kind);
+  if (!record.error.ok() && stats_.errors[kind].fetch_add(1) == 0) {
+    std::lock_guard lock(stats_.examples_mu);
+    if (stats_.error_examples[kind].empty()) stats_.error_examples[kind] = record.error.message;
+  }
   if (record.error.ok()) stats_.succeeded.fetch_add(1);
   stats_.prompt_tokens.fetch_add(record.prompt_tokens);
   stats_.completion_tokens.fetch_add(record.completion_tokens);
@@ -1145,6 +1151,10 @@ JobReport JobImpl::MakeReport(bool complete, int64_t error_rows) const {
   r.succeeded = stats_.succeeded.load();
   for (int k = 0; k < kNumErrorKinds; ++k) r.errors[k] = stats_.errors[k].load();
   for (int k = 1; k < kNumErrorKinds; ++k) r.failed += r.errors[k];
+  {
+    std::lock_guard lock(stats_.examples_mu);
+    r.error_examples = stats_.error_examples;
+  }
   r.error_rows = error_rows;
   r.elapsed_s = SecondsBetween(start_, clock_->Now());
   r.requests = stats_.requests.load();
@@ -1203,6 +1213,13 @@ std::string ToJson(const JobReport& r) {
   w.Key("errors").BeginObject();
   for (int k = 1; k < kNumErrorKinds; ++k) {
     if (r.errors[k] > 0) w.Key(ErrorKindName(static_cast<ErrorKind>(k))).Int(r.errors[k]);
+  }
+  w.EndObject();
+  w.Key("error_examples").BeginObject();
+  for (int k = 1; k < kNumErrorKinds; ++k) {
+    if (!r.error_examples[k].empty()) {
+      w.Key(ErrorKindName(static_cast<ErrorKind>(k))).String(r.error_examples[k]);
+    }
   }
   w.EndObject();
   w.Key("elapsed_s").Double(r.elapsed_s);

@@ -77,4 +77,43 @@ code=$?
 set -e
 [ "$code" = 1 ] || { cat "$WORK/strict.err"; fail "--schema-strict: exit code $code, expected 1"; }
 grep -q "uniqueItems" "$WORK/strict.err" || { cat "$WORK/strict.err"; fail "--schema-strict: no keyword named"; }
+# The output is checked before anything is sent: .json is refused with the .jsonl fix, and the
+# server sees no chat request.
+before=$(sim_metric structflow_sim_chat_requests_total)
+set +e
+"$STRUCTFLOW" run "$WORK/in20.jsonl" --out "$WORK/res.json" --endpoint "$SIM_URL" \
+  --prompt '{text}' --choice yes,no --progress off 2>"$WORK/json.err"
+code=$?
+set -e
+[ "$code" = 1 ] || { cat "$WORK/json.err"; fail "--out res.json: exit code $code, expected 1"; }
+grep -q "res.jsonl" "$WORK/json.err" || { cat "$WORK/json.err"; fail "--out res.json: no .jsonl fix"; }
+[ "$(sim_metric structflow_sim_chat_requests_total)" = "$before" ] || fail "--out res.json: requests were sent"
+
+# CSV pass-through keeps ZIP codes; a header-only CSV warns; --bad-lines skips a broken line.
+printf 'zip,text\n01234,a\n00042,b\n' >"$WORK/zip.csv"
+"$STRUCTFLOW" run "$WORK/zip.csv" --out "$WORK/zip.jsonl" --endpoint "$SIM_URL" --prompt '{text}' \
+  --choice yes,no --progress off --schema-override zip=string 2>/dev/null
+grep -q '"zip":"01234"' "$WORK/zip.jsonl" || { cat "$WORK/zip.jsonl"; fail "run changed the ZIP code"; }
+printf 'zip,text\n' >"$WORK/header.csv"
+"$STRUCTFLOW" run "$WORK/header.csv" --out "$WORK/header.jsonl" --endpoint "$SIM_URL" \
+  --prompt '{text}' --choice yes,no --progress off 2>"$WORK/header.err"
+grep -q "has no rows" "$WORK/header.err" || { cat "$WORK/header.err"; fail "header-only CSV: no warning"; }
+printf '{"text":"a"}\n{broken\n{"text":"c"}\n' >"$WORK/broken.jsonl"
+"$STRUCTFLOW" run "$WORK/broken.jsonl" --out "$WORK/broken_out.jsonl" --endpoint "$SIM_URL" \
+  --prompt '{text}' --choice yes,no --progress off --bad-lines "$WORK/bad.jsonl" 2>"$WORK/broken.err"
+[ "$(jsonl_rows "$WORK/broken_out.jsonl")" = 2 ] || fail "--bad-lines: expected 2 output rows"
+grep -q "skipped 1 malformed line" "$WORK/broken.err" || { cat "$WORK/broken.err"; fail "--bad-lines: not said"; }
+
+# Failures are shown by kind with an example at the end; --retry-failed=KIND re-sends only those.
+start_sim --latency-ms 1 --model m --faults 500:1
+set +e
+"$STRUCTFLOW" run "$WORK/in20.jsonl" --out "$WORK/fails.jsonl" --endpoint "$SIM_URL" \
+  --prompt '{text}' --choice yes,no --dialect openai --progress off --max-attempts 1 \
+  --no-fail-fast 2>"$WORK/fails.err"
+code=$?
+set -e
+[ "$code" = 3 ] || { cat "$WORK/fails.err"; fail "failing rows: exit code $code, expected 3"; }
+grep -q "http_status: 20 rows this run, e.g. row .*HTTP 500" "$WORK/fails.err" ||
+  { cat "$WORK/fails.err"; fail "no failure summary by kind"; }
+grep -q -- "--retry-failed=KIND" "$WORK/fails.err" || { cat "$WORK/fails.err"; fail "no --retry-failed hint"; }
 echo "cli_friction: ok"
