@@ -274,13 +274,24 @@ int RunJob(const RunFlags& f) {
   if (!plan.ok() && interrupted()) return kExitInterrupted;
   if (!plan.ok()) return fail(plan.status());
   const std::string cp_path = f.checkpoint.empty() ? f.out + ".checkpoint" : f.checkpoint;
+  std::error_code ec;
+  const bool cp_existed = std::filesystem::exists(cp_path, ec);
   auto store = RowStore::Sqlite(cp_path, std::filesystem::absolute(f.out).string());
   if (!store.ok()) return fail(store.status());
+  // A job that fails before its first request leaves no empty checkpoint behind.
+  auto drop_new_checkpoint = [&] {
+    if (cp_existed) return;
+    store = Status::Cancelled("closed");
+    for (const char* suffix : {"", "-wal", "-shm"}) {
+      std::filesystem::remove(cp_path + suffix, ec);
+    }
+  };
   // Recorded so that `structflow report` can show the command that re-sends failed rows.
   if (!f.command.empty()) {
     if (Status st = (*store)->SetMeta("command", f.command); !st.ok()) return fail(st);
   }
   auto started = (*engine)->Start(*plan, *input, *store, Sink::File(f.out));
+  if (!started.ok()) drop_new_checkpoint();
   if (!started.ok() && interrupted()) return kExitInterrupted;
   if (!started.ok()) return fail(started.status());
   {

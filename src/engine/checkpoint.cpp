@@ -114,7 +114,13 @@ Result<std::unique_ptr<Checkpoint>> Checkpoint::Open(const std::string& path,
     }
   }
   SF_ASSIGN_OR_RAISE(auto existing, cp->GetMeta("job_key"));
-  if (existing && *existing != job_key) {
+  // The same job in a moved or copied folder: the output's file name matches; the key follows
+  // the new place.
+  const bool moved = existing && *existing != job_key &&
+                     fs::path(*existing).filename() == fs::path(job_key).filename() &&
+                     fs::path(job_key).has_parent_path();
+  if (moved) SF_RETURN_NOT_OK(cp->SetMeta("job_key", job_key));
+  if (existing && *existing != job_key && !moved) {
     return Status::InvalidArgument(fmt::format(
         "checkpoint {} belongs to another job ({}); delete it to start over, or pass a different "
         "--checkpoint PATH",

@@ -170,6 +170,19 @@ TEST(Checkpoint, RefusesACheckpointOfAnotherJob) {
   EXPECT_NE(other.status().message().find("belongs to another job"), std::string::npos);
 }
 
+TEST(Checkpoint, AMovedJobFolderResumesButAnotherOutputIsRefused) {
+  std::string path = TempPath("moved.db");
+  ASSERT_TRUE(Checkpoint::Open(path, "/data/run1/out.parquet").ok());
+  auto moved = Checkpoint::Open(path, "/archive/run1/out.parquet");
+  ASSERT_TRUE(moved.ok()) << moved.status().ToString();
+  moved->reset();
+  auto other = Checkpoint::Open(path, "/archive/run1/other.parquet");
+  ASSERT_FALSE(other.ok());
+  EXPECT_NE(other.status().message().find("belongs to another job"), std::string::npos);
+  // The key followed the move: the old place is now the other one.
+  EXPECT_TRUE(Checkpoint::Open(path, "/archive/run1/out.parquet").ok());
+}
+
 TEST(Checkpoint, ASecondJobOnTheSameCheckpointIsRefusedWhileTheFirstHoldsIt) {
   std::string path = TempPath("locked.db");
   {
