@@ -46,6 +46,9 @@ struct JobSpec {
   bool schema_strict = false;
   DialectChoice dialect = DialectChoice::kAuto;
   std::string output_column = "output";
+  // Non-empty: the output gains a first column of this name with each row's id (the number
+  // error messages cite: the row's position after explode).
+  std::string row_id_column;
   int max_output_retries = 2;
   bool retry_truncated = true;
   bool keep_raw = false;

@@ -214,6 +214,10 @@ void AddRunCommand(CLI::App& app, int* exit_code) {
   sub->add_option("--as", cfg->as, "Name of the result column")
       ->capture_default_str()
       ->group(output);
+  sub->add_option("--row-id", cfg->row_id,
+                  "Add a first column NAME with each row's id: the number error messages cite "
+                  "(the row's position in the input, after --explode)")
+      ->group(output);
   sub->add_flag(
          "--schema-strict", cfg->schema_strict,
          "Refuse a schema with keywords no server can enforce (uniqueItems, contains, not, "

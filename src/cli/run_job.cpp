@@ -78,6 +78,7 @@ Result<JobSpec> MakeSpec(const RunFlags& f) {
   }
   SF_ASSIGN_OR_RAISE(s.dialect, ParseDialectChoice(f.dialect));
   s.output_column = f.as;
+  s.row_id_column = f.row_id;
   s.max_output_retries = f.max_output_retries;
   s.retry_truncated = f.retry_truncated;
   s.keep_raw = f.keep_raw;

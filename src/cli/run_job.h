@@ -39,6 +39,7 @@ struct RunFlags {
   bool schema_strict = false;
   std::string dialect = "auto";
   std::string as = "output";
+  std::string row_id;  // --row-id NAME: a first column with each row's id
   int max_output_retries = 2;
   bool retry_truncated = true;
   bool keep_raw = false;

@@ -480,6 +480,12 @@ Result<std::shared_ptr<const JobPlan>> EngineImpl::Plan(const JobSpec& spec,
     projected.fields.push_back(input_schema.fields[input_schema.FieldIndex(name)]);
   SF_ASSIGN_OR_RAISE(auto t, engine::Transformer::Make(projected, s.explode, extracts));
   plan->transformer = std::make_shared<const engine::Transformer>(std::move(t));
+  if (!s.row_id_column.empty() &&
+      plan->transformer->output_schema().FieldIndex(s.row_id_column) >= 0) {
+    return Status::InvalidArgument(fmt::format(
+        "the input already has a column '{}'; pick another name for the row id (--row-id NAME)",
+        s.row_id_column));
+  }
   plan->image_policy.max_side = s.image_max_side;
   plan->image_policy.max_pixels = s.image_max_pixels;
   SF_ASSIGN_OR_RAISE(plan->image_policy.format,
@@ -1083,6 +1089,7 @@ Status JobImpl::OutputPass(JobReport* report) {
   layout.keep_raw = s.keep_raw;
   layout.keep_binary = s.keep_binary;
   layout.results_only = sink_->options().results_only;
+  layout.row_id_column = s.row_id_column;
   engine::OutputAssembler out(layout);
   engine::WalkOptions wo;
   wo.columns = plan_->read_columns;

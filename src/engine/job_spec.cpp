@@ -91,6 +91,7 @@ std::string ToJson(const JobSpec& s) {
   j["schema_strict"] = s.schema_strict;
   j["dialect"] = std::string(DialectChoiceName(s.dialect));
   j["output_column"] = s.output_column;
+  j["row_id_column"] = s.row_id_column;
   j["max_output_retries"] = s.max_output_retries;
   j["retry_truncated"] = s.retry_truncated;
   j["keep_raw"] = s.keep_raw;
@@ -170,6 +171,8 @@ Result<JobSpec> JobSpecFromJson(std::string_view text) {
         SF_ASSIGN_OR_RAISE(s.dialect, ParseDialectChoice(v.get<std::string>()));
       } else if (k == "output_column")
         s.output_column = v.get<std::string>();
+      else if (k == "row_id_column")
+        s.row_id_column = v.get<std::string>();
       else if (k == "max_output_retries")
         s.max_output_retries = v.get<int>();
       else if (k == "retry_truncated")

@@ -18,6 +18,8 @@ OutputAssembler::OutputAssembler(OutputLayout layout) : layout_(std::move(layout
   if (layout_.results_only) {
     schema_.fields.push_back({"row_id", DataType::Int64(), false});
   } else {
+    if (!layout_.row_id_column.empty())
+      schema_.fields.push_back({layout_.row_id_column, DataType::Int64(), false});
     for (int c = 0; c < static_cast<int>(layout_.input.fields.size()); ++c) {
       const auto& f = layout_.input.fields[c];
       if (layout_.keep_binary || !TypeHasBinary(*f.type)) {
@@ -46,6 +48,7 @@ bool OutputAssembler::Add(const table::RecordBatch& b, int64_t r, int64_t row_id
   if (layout_.results_only) {
     out_.columns[col++].AppendInt(row_id);
   } else {
+    if (!layout_.row_id_column.empty()) out_.columns[col++].AppendInt(row_id);
     for (int c : kept_) out_.columns[col++].AppendFrom(b.columns[c], r);
   }
   Column& result = out_.columns[col++];

@@ -22,6 +22,8 @@ struct OutputLayout {
   bool keep_raw = false;
   bool keep_binary = false;
   bool results_only = false;
+  // Non-empty: a first column of this name holding each row's id (the number errors cite).
+  std::string row_id_column;
 };
 
 class OutputAssembler {

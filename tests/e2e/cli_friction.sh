@@ -116,4 +116,16 @@ set -e
 grep -q "http_status: 20 rows this run, e.g. row .*HTTP 500" "$WORK/fails.err" ||
   { cat "$WORK/fails.err"; fail "no failure summary by kind"; }
 grep -q -- "--retry-failed=KIND" "$WORK/fails.err" || { cat "$WORK/fails.err"; fail "no --retry-failed hint"; }
+# --row-id NAME: the numbers error messages cite, as a first column; a clash is refused.
+start_sim --latency-ms 1 --model m
+"$STRUCTFLOW" run "$WORK/zip.csv" --out "$WORK/rid.jsonl" --endpoint "$SIM_URL" --prompt '{text}' \
+  --choice yes,no --progress off --row-id rid 2>/dev/null
+head -1 "$WORK/rid.jsonl" | grep -q '^{"rid":0,' || { cat "$WORK/rid.jsonl"; fail "--row-id: no first column"; }
+set +e
+"$STRUCTFLOW" run "$WORK/zip.csv" --out "$WORK/rid2.jsonl" --endpoint "$SIM_URL" --prompt '{text}' \
+  --choice yes,no --progress off --row-id zip 2>"$WORK/rid.err"
+code=$?
+set -e
+[ "$code" = 1 ] && grep -q "already has a column 'zip'" "$WORK/rid.err" ||
+  { cat "$WORK/rid.err"; fail "--row-id zip: not refused"; }
 echo "cli_friction: ok"
