@@ -859,6 +859,9 @@ Status JobImpl::RequestPass() {
     };
     WalkRow row;
     const table::RecordBatch* last_batch = nullptr;
+    // A column the prompt uses that is null in some rows is said once, with the count.
+    const auto request_side = prepared();
+    prompt::NullTally nulls(request_side->builder->prompt_template());
     while (!stop_.load()) {
       auto more = walk->Next(&row);
       if (!more.ok()) {
@@ -876,11 +879,13 @@ Status JobImpl::RequestPass() {
         continue;
       }
       ++to_do;
+      nulls.Observe(*row.batch, row.row);
       pending_rows_.fetch_add(1);
       slice.push_back(WorkItem{row.batch, row.row, row.row_id, row.fingerprint});
       if (slice.size() >= kSliceRows && !hand_out()) break;
     }
     if (!slice.empty()) hand_out();
+    for (const std::string& w : nulls.Warnings()) SF_LOG_WARN("{}", w);
   });
   if (!stop_.load()) stats_.total.store(to_do);
   if (stats_.resumed.load() > 0) {

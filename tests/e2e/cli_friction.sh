@@ -128,4 +128,10 @@ code=$?
 set -e
 [ "$code" = 1 ] && grep -q "already has a column 'zip'" "$WORK/rid.err" ||
   { cat "$WORK/rid.err"; fail "--row-id zip: not refused"; }
+# A column the prompt uses that is null in some rows is said once, with the count.
+printf '{"text":"a","ctx":"x"}\n{"text":"b","ctx":null}\n{"text":"c"}\n' >"$WORK/nulls.jsonl"
+"$STRUCTFLOW" run "$WORK/nulls.jsonl" --out "$WORK/nulls_out.jsonl" --endpoint "$SIM_URL" \
+  --prompt '{text} {ctx}' --choice yes,no --progress off 2>"$WORK/nulls.err"
+[ "$(grep -c 'was null in 2 of 3 rows' "$WORK/nulls.err")" = 1 ] ||
+  { cat "$WORK/nulls.err"; fail "null prompt column: not said once with the count"; }
 echo "cli_friction: ok"
