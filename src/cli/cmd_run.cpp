@@ -230,7 +230,9 @@ void AddRunCommand(CLI::App& app, int* exit_code) {
       ->group(output);
   sub->add_flag("--keep-raw", cfg->keep_raw, "Also keep the model's raw text in a column <as>_raw")
       ->group(output);
-  sub->add_option("--max-tokens", cfg->max_tokens, "Maximum tokens per answer")
+  sub->add_option("--max-tokens", cfg->max_tokens,
+                  "Maximum tokens per answer (with --choice and no --max-tokens: sized from the "
+                  "longest choice, at least 64, so the server reserves less)")
       ->capture_default_str()
       ->group(output);
   sub->add_option("--temperature", cfg->temperature, "Sampling temperature")
@@ -289,6 +291,7 @@ void AddRunCommand(CLI::App& app, int* exit_code) {
     // Recorded in the checkpoint so `structflow report` can show the command that re-sends the
     // failed rows; --retry-failed is what the report adds.
     cfg->retry_failed = retry_failed->count() > 0;
+    cfg->max_tokens_given = sub->get_option("--max-tokens")->count() > 0;
     cfg->command = CommandLine();
     for (size_t at; (at = cfg->command.find(" --retry-failed")) != std::string::npos;) {
       size_t end = cfg->command.find(' ', at + 1);

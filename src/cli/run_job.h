@@ -51,6 +51,7 @@ struct RunFlags {
   std::string shard;  // "K/N"
   // Generation.
   int max_tokens = 256;
+  bool max_tokens_given = false;  // false: a choice job sizes max_tokens from its choices
   double temperature = 0;
   std::optional<int64_t> seed;
   // Images.

@@ -145,6 +145,8 @@ class JobImpl : public Job, public std::enable_shared_from_this<JobImpl> {
     prepared_ = std::make_shared<const Prepared>(std::move(p));
   }
   const std::atomic<bool>* cancel_flag() const { return &stop_; }
+  // Set by Engine::Start before Begin: stored truncated rows are sent again (max_tokens grew).
+  void set_resend_truncated(bool v) { resend_truncated_ = v; }
 
   void Begin();
   void Stop(StopMode mode) override;
@@ -195,6 +197,7 @@ class JobImpl : public Job, public std::enable_shared_from_this<JobImpl> {
   std::shared_ptr<const Prepared> prepared_;
   std::shared_ptr<image::PreparedCache> image_cache_;
   std::atomic<int> reprobes_{0};
+  bool resend_truncated_ = false;
   engine::StopSource probe_stop_;  // cancels a re-probe when the job stops
 
   BoundedQueue<WorkItem> prepare_q_{512};
@@ -536,7 +539,9 @@ Result<std::shared_ptr<const JobPlan>> EngineImpl::Plan(const JobSpec& spec,
   if (plan->constraint && !plan->constraint->local_only_keywords().empty()) {
     w.String(plan->constraint->schema_json());
   }
-  w.Int(s.max_tokens).Double(s.temperature).Int(s.seed.value_or(-1)).Int(s.image_max_side);
+  // max_tokens is not part of it: an answer that fit stays a valid answer under another limit;
+  // rows cut at the old limit are sent again when it grows (Start, resend_truncated).
+  w.Double(s.temperature).Int(s.seed.value_or(-1)).Int(s.image_max_side);
   w.Int(s.image_max_pixels).String(std::string(ImageFormatName(s.image_format)));
   w.Int(s.image_quality);
   for (const auto& e : s.explode) w.String(e);
@@ -646,6 +651,18 @@ Result<std::shared_ptr<Job>> EngineImpl::Start(const std::shared_ptr<const JobPl
   }
   if (plan->constraint)
     SF_RETURN_NOT_OK(store->SetMeta("dialect", std::string(schema::DialectName(d))));
+  // Rows cut at max_tokens are sent again when the limit grew since the run that stored them.
+  bool resend_truncated = false;
+  {
+    SF_ASSIGN_OR_RAISE(auto stored, store->GetMeta("max_tokens"));
+    if (stored) {
+      try {
+        resend_truncated = plan->spec.max_tokens > std::stoi(*stored);
+      } catch (const std::exception&) {
+      }
+    }
+    SF_RETURN_NOT_OK(store->SetMeta("max_tokens", std::to_string(plan->spec.max_tokens)));
+  }
   std::shared_ptr<image::PreparedCache> cache;
   if (!plan->spec.images.empty() && options_.image_cache_mb > 0) {
     cache = std::make_shared<image::PreparedCache>(
@@ -662,6 +679,7 @@ Result<std::shared_ptr<Job>> EngineImpl::Start(const std::shared_ptr<const JobPl
                                        std::move(sink), group, cache);
   SF_ASSIGN_OR_RAISE(auto prepared, MakePrepared(*plan, d, base_dir, cache, job->cancel_flag()));
   job->SetPrepared(std::move(prepared));
+  job->set_resend_truncated(resend_truncated);
   {
     std::lock_guard lock(jobs_mu_);
     channels_[group] = job->completions();
@@ -841,6 +859,12 @@ Status JobImpl::RequestPass() {
     wo.reusable_only = true;
     wo.retry_failed = s.retry_failed;
     wo.retry_kinds = s.retry_kinds;
+    if (resend_truncated_ && !(s.retry_failed && s.retry_kinds.empty())) {
+      if (!s.retry_failed) wo.retry_kinds.clear();
+      wo.retry_failed = true;
+      wo.retry_kinds.push_back(ErrorKind::kTruncated);
+      SF_LOG_INFO("max_tokens grew to {}: rows cut at the old limit are sent again", s.max_tokens);
+    }
     auto walk = RowWalk::Open(*input_, *plan_->transformer, wo, store_.get());
     if (!walk.ok()) {
       read_status = walk.status();
