@@ -23,6 +23,9 @@ std::string RenderProgress(const JobProgress& p) {
   std::string out = total >= 0
                         ? fmt::format("{}/{} rows", WithThousands(done), WithThousands(total))
                         : fmt::format("{} rows", WithThousands(done));
+  if (total > 0) out += fmt::format(" ({:.1f}%)", 100.0 * static_cast<double>(done) / total);
+  // After a resume: the rows the checkpoint already held, so the job's whole size shows.
+  if (p.resumed > 0) out += fmt::format(" +{} from the checkpoint", WithThousands(p.resumed));
   out += fmt::format("  {:.1f} rows/s  in flight {}", rate, p.in_flight);
   if (p.http_retries > 0) out += fmt::format("  retries {}", WithThousands(p.http_retries));
   std::string errors;

@@ -117,7 +117,7 @@ Status ParseSchemaElement(CompactReader& r, CType t, SchemaElement* se) {
   return GetStruct(r, t, 2, [&](CType ft, int16_t id) -> Status {
     switch (id) {
       case 1: {
-        PhysicalType p;
+        PhysicalType p = PhysicalType::kBoolean;
         SF_RETURN_NOT_OK(GetEnum(r, ft, id, &p));
         se->type = p;
         return Status::OK();
@@ -125,7 +125,7 @@ Status ParseSchemaElement(CompactReader& r, CType t, SchemaElement* se) {
       case 2:
         return GetI32(r, ft, id, &se->type_length);
       case 3: {
-        Repetition rep;
+        Repetition rep = Repetition::kRequired;
         SF_RETURN_NOT_OK(GetEnum(r, ft, id, &rep));
         se->repetition = rep;
         return Status::OK();
