@@ -523,6 +523,15 @@ Result<std::shared_ptr<const JobPlan>> EngineImpl::Plan(const JobSpec& spec,
     }
     plan->model = models[0].id;
   }
+  plan->fetch_images = s.fetch_images;
+  if (!s.fetch_images && !offline && !s.images.empty() &&
+      !engine::FamilyFetchesImageUrls(plan->facts.family)) {
+    plan->fetch_images = true;
+    SF_LOG_INFO(
+        "{} ({}) does not download image URLs itself: image URLs in this job, if any, "
+        "are downloaded here and sent inline",
+        copts_.endpoints[0], client::ServerFamilyName(plan->facts.family));
+  }
   // The template against the columns: building the request side fails on an unknown column.
   SF_RETURN_NOT_OK(MakePrepared(*plan,
                                 plan->auto_dialect() ? schema::Dialect::kVllm : plan->dialect, "",
@@ -550,7 +559,7 @@ Result<std::shared_ptr<const JobPlan>> EngineImpl::Plan(const JobSpec& spec,
   if (!s.images.empty() && s.image_position == ImagePosition::kFirst) w.String("image-first");
   // Image URLs fetched here instead of by the server: a resume after the server failed to fetch
   // them sends those rows again (nothing added without it, so older checkpoints still match).
-  if (s.fetch_images) w.String("fetch-images");
+  if (plan->fetch_images) w.String("fetch-images");
   w.EndArray();
   plan->fingerprint = engine::Fingerprint(key);
   return std::shared_ptr<const JobPlan>(std::move(plan));
@@ -567,7 +576,7 @@ Result<Prepared> EngineImpl::MakePrepared(const JobPlan& plan, schema::Dialect d
   ro.max_tokens = s.max_tokens;
   ro.temperature = s.temperature;
   ro.seed = s.seed;
-  ro.fetch_images = s.fetch_images;
+  ro.fetch_images = plan.fetch_images;
   ro.fetch.timeout_ms = std::lround(s.fetch_timeout_s * 1000);
   ro.fetch.cancel = cancel;
   ro.image_max_bytes = static_cast<size_t>(std::max<int64_t>(0, s.image_max_bytes));
@@ -830,7 +839,7 @@ Status JobImpl::RequestPass() {
   const int workers = eo.workers > 0
                           ? eo.workers
                           : static_cast<int>(std::max(2u, std::thread::hardware_concurrency()) *
-                                             (plan_->spec.fetch_images ? 4 : 1));
+                                             (plan_->fetch_images ? 4 : 1));
   for (int i = 0; i < workers; ++i)
     workers_.emplace_back([this] { Guarded("worker", [this] { WorkerLoop(); }); });
   for (int i = 0; i < 2; ++i)

@@ -28,6 +28,9 @@ class JobPlan {
   uint64_t fingerprint = 0;  // the job's: what changes the meaning of a row's answer
   // What the server said about itself before row 1 (empty for an offline plan).
   engine::ServerFacts facts;
+  // Image URLs downloaded here: asked for (spec.fetch_images), or the server takes images only
+  // inline (Ollama) or is of no known family (inline works everywhere).
+  bool fetch_images = false;
   bool auto_dialect() const { return dialect == schema::Dialect::kAuto; }
 };
 

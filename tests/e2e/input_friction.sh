@@ -134,4 +134,13 @@ grep -q -- "--fetch-images" "$WORK/nofetch.err" || { cat "$WORK/nofetch.err"; fa
 [ "$(jsonl_rows "$WORK/fetched.jsonl")" = 40 ] || fail "--fetch-images: not 40 rows out"
 downloads=$(grep -c '"GET /img' "$WORK/www.log" || true)
 [ "$downloads" = 20 ] || { cat "$WORK/www.log"; fail "20 distinct URLs were downloaded $downloads times"; }
+# Ollama takes images only inline: its jobs download image URLs here without being asked.
+start_sim --api ollama --latency-ms 1 --model m
+: >"$WORK/www.log"
+"$STRUCTFLOW" run "$WORK/urls.jsonl" --out "$WORK/ollama.jsonl" --endpoint "$SIM_URL" \
+  --image url --prompt '{q}' --choice red,blue --progress off 2>"$WORK/ollama.err" ||
+  { cat "$WORK/ollama.err"; fail "Ollama with image URLs failed"; }
+[ "$(jsonl_rows "$WORK/ollama.jsonl")" = 40 ] || fail "Ollama: not 40 rows out"
+grep -q "downloaded here" "$WORK/ollama.err" || { cat "$WORK/ollama.err"; fail "Ollama: not said"; }
+[ "$(grep -c '"GET /img' "$WORK/www.log" || true)" = 20 ] || fail "Ollama: not 20 downloads"
 echo "input_friction: ok"
