@@ -62,7 +62,9 @@ struct JobSpec {
   int64_t shard_count = 1;
 
   // Generation.
-  int max_tokens = 256;
+  // 0: chosen by Plan: for a choice, max(64, twice the longest choice's bytes + 16), since the
+  // server reserves what max_tokens asks for; otherwise 256.
+  int max_tokens = 0;
   double temperature = 0;
   std::optional<int64_t> seed;
 

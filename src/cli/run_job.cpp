@@ -19,7 +19,6 @@
 #include "common/text.h"
 #include "engine/progress.h"
 #include "io/source.h"
-#include "schema/constraint.h"
 #include "structflow/engine.h"
 
 namespace structflow::cli {
@@ -88,12 +87,7 @@ Result<JobSpec> MakeSpec(const RunFlags& f) {
   s.extract = f.extract;
   s.limit = f.limit;
   SF_RETURN_NOT_OK(ParseShard(f.shard, &s));
-  s.max_tokens = f.max_tokens;
-  if (s.constraint == ConstraintKind::kChoice && !f.max_tokens_given) {
-    // A choice needs a few tokens, not 256: the server reserves what max_tokens asks for.
-    auto c = schema::Constraint::FromChoices(s.choices);
-    if (c.ok() && c->SuggestedMaxTokens() > 0) s.max_tokens = std::max(64, c->SuggestedMaxTokens());
-  }
+  s.max_tokens = f.max_tokens_given ? f.max_tokens : 0;  // 0: the engine sizes it
   s.temperature = f.temperature;
   s.seed = f.seed;
   s.image_max_side = f.image_max_side;

@@ -443,6 +443,11 @@ Result<std::shared_ptr<const JobPlan>> EngineImpl::Plan(const JobSpec& spec,
       break;
     }
   }
+  if (plan->spec.max_tokens <= 0) {
+    const int suggested = plan->constraint ? plan->constraint->SuggestedMaxTokens() : 0;
+    plan->spec.max_tokens =
+        s.constraint == ConstraintKind::kChoice && suggested > 0 ? std::max(64, suggested) : 256;
+  }
   switch (s.dialect) {
     case DialectChoice::kAuto:
       plan->dialect = plan->constraint ? schema::Dialect::kAuto : schema::Dialect::kVllm;

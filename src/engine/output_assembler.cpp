@@ -14,6 +14,56 @@ bool TypeHasBinary(const DataType& t) {
   return false;
 }
 
+namespace {
+
+// The struct fields (of a struct, or of a list's struct element) that hold no binary data;
+// empty when the type is neither or keeps nothing.
+std::vector<int> KeptFields(const DataType& t) {
+  const DataType* st = &t;
+  if (t.id() == TypeId::kList) st = t.element().get();
+  if (st->id() != TypeId::kStruct) return {};
+  std::vector<int> kept;
+  for (int k = 0; k < static_cast<int>(st->fields().size()); ++k) {
+    if (!TypeHasBinary(*st->fields()[k].type)) kept.push_back(k);
+  }
+  return kept;
+}
+
+table::TypePtr Project(const DataType& t, const std::vector<int>& kept) {
+  const DataType& st = t.id() == TypeId::kList ? *t.element() : t;
+  std::vector<table::Field> fields;
+  for (int k : kept) fields.push_back(st.fields()[k]);
+  auto projected = DataType::Struct(std::move(fields));
+  return t.id() == TypeId::kList ? DataType::List(projected, t.fields()[0].nullable) : projected;
+}
+
+void AppendStructFields(const Column& src, int64_t i, const std::vector<int>& kept, Column* dst) {
+  if (src.IsNull(i)) {
+    dst->AppendNull();
+    return;
+  }
+  for (size_t j = 0; j < kept.size(); ++j) {
+    dst->child(static_cast<int>(j)).AppendFrom(src.child(kept[j]), i);
+  }
+  dst->CloseStruct();
+}
+
+void AppendProjected(const Column& src, int64_t r, const std::vector<int>& kept, Column* dst) {
+  if (src.type()->id() != TypeId::kList) {
+    AppendStructFields(src, r, kept, dst);
+    return;
+  }
+  if (src.IsNull(r)) {
+    dst->AppendNull();
+    return;
+  }
+  auto [first, last] = src.ListRange(r);
+  for (int64_t e = first; e < last; ++e) AppendStructFields(src.child(0), e, kept, &dst->child(0));
+  dst->CloseList();
+}
+
+}  // namespace
+
 OutputAssembler::OutputAssembler(OutputLayout layout) : layout_(std::move(layout)) {
   if (layout_.results_only) {
     schema_.fields.push_back({"row_id", DataType::Int64(), false});
@@ -25,6 +75,13 @@ OutputAssembler::OutputAssembler(OutputLayout layout) : layout_(std::move(layout
       if (layout_.keep_binary || !TypeHasBinary(*f.type)) {
         schema_.fields.push_back(f);
         kept_.push_back(c);
+        kept_fields_.emplace_back();
+      } else if (auto kept = KeptFields(*f.type); !kept.empty()) {
+        // An image struct (or a list of them) keeps what traces the row back to its input: its
+        // path and the like; the bytes are dropped.
+        schema_.fields.push_back({f.name, Project(*f.type, kept), f.nullable});
+        kept_.push_back(c);
+        kept_fields_.push_back(std::move(kept));
       }
     }
   }
@@ -49,7 +106,16 @@ bool OutputAssembler::Add(const table::RecordBatch& b, int64_t r, int64_t row_id
     out_.columns[col++].AppendInt(row_id);
   } else {
     if (!layout_.row_id_column.empty()) out_.columns[col++].AppendInt(row_id);
-    for (int c : kept_) out_.columns[col++].AppendFrom(b.columns[c], r);
+    for (size_t i = 0; i < kept_.size(); ++i) {
+      const Column& src = b.columns[kept_[i]];
+      Column& dst = out_.columns[col++];
+      const std::vector<int>& fields = kept_fields_[i];
+      if (fields.empty()) {
+        dst.AppendFrom(src, r);
+      } else {
+        AppendProjected(src, r, fields, &dst);
+      }
+    }
   }
   Column& result = out_.columns[col++];
   RowError err = rec.error;

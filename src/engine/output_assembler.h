@@ -40,6 +40,9 @@ class OutputAssembler {
   OutputLayout layout_;
   table::Schema schema_;
   std::vector<int> kept_;  // input columns copied
+  // Per kept column: for a struct with binary fields (an image's {bytes, path}) dropped without
+  // keep_binary, the indices of the fields kept (its path); empty: copied whole.
+  std::vector<std::vector<int>> kept_fields_;
   table::RecordBatch out_;
 };
 

@@ -72,7 +72,9 @@ assert [(r["id"], r["texts"]["user"]) for r in rows] == expected, "rows missing,
 for r in rows:
     assert r["error"] is None and r["output"] in ("A", "B", "C", "D"), r
     assert r["key"] == r["texts"]["assistant"][-1], r
-    assert "images" not in r, "binary columns are left out unless --keep-binary"
+    # Image bytes are left out unless --keep-binary; their paths stay, to trace the row back.
+    imgs = r["images"] if isinstance(r["images"], list) else [r["images"]]
+    assert imgs and all(set(i) == {"path"} and i["path"].endswith(".png") for i in imgs), r["images"]
 # Rows that share an image (several questions per diagram) prepare it once.
 stats = json.load(open(f"{work}/mc.parquet.stats.json"))
 distinct = len({i["bytes"] for r in src for i in r["images"]})
