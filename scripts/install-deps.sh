@@ -17,6 +17,7 @@ APT_PACKAGES=(
   # the Python package (python/): built with pybind11, tested with pytest, against Debian's pandas
   python3-dev pybind11-dev python3-pybind11 python3-pandas python3-numpy python3-pytest python3-tqdm
   python3-pydantic python3-venv
+  python3-dask python3-distributed  # structflow.dask (python/structflow/dask.py)
   time bc curl  # bench/run_peers.sh: /usr/bin/time, ratios, the simulator's /metrics
   nodejs npm
   chromium  # tests/e2e/report_browser.sh opens `structflow report` pages headless

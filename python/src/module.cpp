@@ -495,12 +495,32 @@ EngineOptions MakeEngineOptions(const py::dict& o) {
   return eo;
 }
 
+// An engine kept by Python to run several jobs on one client (one adaptive controller): the
+// per-process engine of structflow.dask, shared by every partition a worker process runs.
+struct PyEngine {
+  std::shared_ptr<Engine> engine;
+  int in_flight() const { return engine->in_flight(); }
+  int concurrency_limit() const { return engine->concurrency_limit(); }
+};
+
+PyEngine MakeEngine(const py::dict& engine_options) {
+  EngineOptions eo = MakeEngineOptions(engine_options);
+  ::structflow::Result<std::shared_ptr<Engine>> made = Status::OK();
+  {
+    py::gil_scoped_release release;
+    BlockSignalsForNewThreads block;
+    made = Engine::Make(eo);
+  }
+  return PyEngine{Unwrap(std::move(made), "server")};
+}
+
 // Plans and starts a job. The plan is checked in three steps so the error names the kind of
 // problem: the spec without its constraint offline (the input: columns, template, transforms),
 // with it offline (the schema, choices or regex), then against the server (model, endpoint).
+// `shared`: run on that engine instead of a new one made from `engine_options`.
 std::unique_ptr<PyJob> Start(const PyInput& in, const std::string& spec_json,
                              const py::dict& engine_options, const PyStore& store,
-                             bool results_only) {
+                             bool results_only, const PyEngine* shared) {
   JobSpec spec = Unwrap(JobSpecFromJson(spec_json), "input");
   EngineOptions eo = MakeEngineOptions(engine_options);
   std::shared_ptr<Sink> sink = Sink::Memory(SinkOptions{results_only});
@@ -510,7 +530,12 @@ std::unique_ptr<PyJob> Start(const PyInput& in, const std::string& spec_json,
   {
     py::gil_scoped_release release;
     BlockSignalsForNewThreads block;
-    auto made = Engine::Make(eo);
+    ::structflow::Result<std::shared_ptr<Engine>> made = Status::OK();
+    if (shared != nullptr) {
+      made = shared->engine;
+    } else {
+      made = Engine::Make(eo);
+    }
     if (!made.ok()) {
       job = made.status();
     } else {
@@ -711,8 +736,12 @@ PYBIND11_MODULE(_structflow, m) {
       },
       py::arg("level"));
   m.def("memory_store", [] { return PyStore{RowStore::Memory()}; });
+  py::class_<PyEngine>(m, "Engine")
+      .def_property_readonly("in_flight", &PyEngine::in_flight)
+      .def_property_readonly("concurrency_limit", &PyEngine::concurrency_limit);
+  m.def("engine", &MakeEngine, py::arg("engine_options"));
   m.def("start", &Start, py::arg("input"), py::arg("spec_json"), py::arg("engine_options"),
-        py::arg("store"), py::arg("results_only"));
+        py::arg("store"), py::arg("results_only"), py::arg("engine") = nullptr);
   m.def("doctor", &Doctor, py::arg("endpoint"), py::arg("model"), py::arg("api_key"),
         py::arg("api_key_file"), py::arg("api_key_env"), py::arg("load_test"));
   m.def("normalize_answer", [](const std::string& text) { return engine::NormalizeAnswer(text); });

@@ -38,6 +38,23 @@ _interrupted = {}
 _interrupted_lock = threading.Lock()
 
 
+# Engines kept for the life of the process, by their options, for jobs started with
+# shared_engine=True (structflow.process_partition: every partition a Dask worker process runs
+# shares one client and one adaptive controller, as the issue asks).
+_engines = {}
+_engines_lock = threading.Lock()
+
+
+def _shared_engine(engine_options):
+    key = json.dumps(engine_options, sort_keys=True)
+    with _engines_lock:
+        engine = _engines.get(key)
+        if engine is None:
+            engine = _native.engine(engine_options)
+            _engines[key] = engine
+        return engine
+
+
 # ---------------------------------------------------------------------------------------------
 # Arguments
 
@@ -387,8 +404,11 @@ def _assemble(ctx, report, columns):
 def start(data, *, prompt, schema=None, choices=None, regex=None, images=(), system=None,
           endpoint=None, model=None, api_key=None, concurrency=None, max_tokens=None,
           temperature=None, explode=(), extract=None, checkpoint=None, progress=None,
-          flatten=False, as_models=False, output_column="output", **options):
-    """Starts a job and returns a Job at once (see structflow.run for the arguments)."""
+          flatten=False, as_models=False, output_column="output", shared_engine=False,
+          **options):
+    """Starts a job and returns a Job at once (see structflow.run for the arguments).
+    shared_engine=True runs it on this process's engine for these engine options (made on first
+    use, kept until the process ends) instead of a new one."""
     frame, files = _to_frame(data)
     images = _as_list(images)
     explode = _as_list(explode)
@@ -464,7 +484,8 @@ def start(data, *, prompt, schema=None, choices=None, regex=None, images=(), sys
     if as_models and pyd is None:
         raise SchemaError("as_models=True needs schema= to be a Pydantic model class",
                           stage="schema")
-    native = _native.start(native_input, spec_json, engine, store, results_only)
+    shared = _shared_engine(engine) if shared_engine else None
+    native = _native.start(native_input, spec_json, engine, store, results_only, shared)
     ctx = {"frame": frame, "results_only": results_only, "output_column": output_column,
            "keep_raw": bool(spec.get("keep_raw")), "constraint": constraint,
            "schema_json": schema_json, "model": pyd, "as_models": as_models, "flatten": flatten,
