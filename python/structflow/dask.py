@@ -80,15 +80,15 @@ def process_partition(pdf, spec, partition_index=None, checkpoint_dir=None):
             raise TypeError("process_partition: checkpoint_dir= needs partition_index= (which "
                             "partition this is, stable between runs)")
         os.makedirs(checkpoint_dir, exist_ok=True)
-        checkpoint = os.path.join(os.fspath(checkpoint_dir), f"part-{int(partition_index):05d}.sqlite")
+        checkpoint = os.path.join(os.fspath(checkpoint_dir),
+                                  f"part-{int(partition_index):05d}.sqlite")
     frame = _run_frame(pdf, checkpoint=checkpoint, progress=False, shared_engine=True, **spec)
     frame.attrs = {}  # the report stays on the worker; Dask concatenates frames without it
     return frame
 
 
-def _partition_task(pdf, spec_json, spec_extra, checkpoint_dir, partition_info=None):
+def _partition_task(pdf, index, spec_json, spec_extra, checkpoint_dir):
     spec = {**json.loads(spec_json), **spec_extra}
-    index = None if partition_info is None else partition_info["number"]
     return process_partition(pdf, spec, index, checkpoint_dir)
 
 
@@ -113,7 +113,14 @@ def run(ddf, *, checkpoint_dir=None, npartitions=None, **spec):
     spec_json = json.dumps(spec, sort_keys=True, default=os.fspath)
     if checkpoint_dir is not None:
         checkpoint_dir = os.path.abspath(os.fspath(checkpoint_dir))
-    return ddf.map_partitions(_partition_task, spec_json, extra, checkpoint_dir, meta=meta)
+    # One delayed task per partition with its index given outright (map_partitions'
+    # partition_info= arrives wrapped on distributed's in-process workers in Dask 2022.12).
+    from dask import delayed
+
+    task = delayed(_partition_task, pure=True)
+    parts = [task(part, i, spec_json, extra, checkpoint_dir)
+             for i, part in enumerate(ddf.to_delayed())]
+    return dd.from_delayed(parts, meta=meta, divisions=ddf.divisions, verify_meta=False)
 
 
 __all__ = ["run", "process_partition", "result_meta"]

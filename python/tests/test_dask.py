@@ -1,0 +1,129 @@
+"""structflow.dask: a job over a Dask DataFrame gives what structflow.run gives on the pandas
+frame, resumes from per-partition checkpoints, and runs on a distributed LocalCluster."""
+
+import os
+
+import pandas as pd
+import pytest
+
+import structflow
+
+dask = pytest.importorskip("dask")
+dd = pytest.importorskip("dask.dataframe")
+distributed = pytest.importorskip("distributed")
+
+import structflow.dask as sfd  # noqa: E402
+
+ROWS = pd.DataFrame(
+    {"question": [f"question {i}" for i in range(90)], "n": range(90)},
+    index=[f"r{i}" for i in range(90)])
+
+SCHEMA = {
+    "type": "object",
+    "properties": {"count": {"type": "integer"}, "label": {"type": "string"},
+                   "ok": {"type": "boolean"}},
+    "required": ["count", "label", "ok"],
+}
+
+
+def _chat(sim):
+    return sim.metrics()["chat_requests"]
+
+
+def test_three_partitions_give_the_pandas_answers_in_order_once(sim):
+    want = structflow.run(ROWS, prompt="{question} ({n})", choices=["A", "B", "C", "D"],
+                          endpoint=sim.url, seed=7)
+    ddf = dd.from_pandas(ROWS, npartitions=3, sort=False)
+    out = sfd.run(ddf, prompt="{question} ({n})", choices=["A", "B", "C", "D"], endpoint=sim.url,
+                  seed=7)
+    assert out.npartitions == 3
+    assert str(out.dtypes["output"]) == "string"  # meta is typed before anything ran
+    got = out.compute(scheduler="threads")
+    assert list(got.index) == list(ROWS.index)  # every row once, in input order
+    assert list(got.columns) == ["question", "n", "output", "error"]
+    assert got["n"].dtype == "int64"
+    assert str(got["output"].dtype) == "string"
+    assert got["error"].isna().all()
+    pd.testing.assert_series_equal(got["output"], want["output"])
+
+
+def test_flattened_schema_columns_are_typed_like_structflow_run(sim):
+    want = structflow.run(ROWS, prompt="{question}", schema=SCHEMA, flatten=True,
+                          endpoint=sim.url, seed=3)
+    out = sfd.run(dd.from_pandas(ROWS, npartitions=3, sort=False), prompt="{question}",
+                  schema=SCHEMA, flatten=True, endpoint=sim.url, seed=3)
+    assert dict(out.dtypes.astype(str)) == dict(want.dtypes.astype(str))
+    got = out.compute(scheduler="threads")
+    assert dict(got.dtypes.astype(str)) == dict(want.dtypes.astype(str))
+    # The simulator's schema answers are random per request, so only their shape is compared.
+    assert list(got.index) == list(ROWS.index) and got["error"].isna().all()
+    assert got["count"].notna().all() and set(got["label"]) and got["ok"].notna().all()
+
+
+def test_a_resumed_job_sends_only_the_partitions_not_finished(tmp_path):
+    with structflow.Sim(latency_ms=0) as sim:
+        ddf = dd.from_pandas(ROWS, npartitions=3, sort=False)
+        out = sfd.run(ddf, prompt="{question}", choices=["A", "B"], endpoint=sim.url,
+                      checkpoint_dir=tmp_path / "ckpt", seed=5)
+        # The job stops after two of its three partitions.
+        before = _chat(sim)
+        first = out.partitions[:2].compute(scheduler="threads")
+        two_partitions = _chat(sim) - before
+        assert len(first) == 60 and two_partitions >= 60
+        assert sorted(os.listdir(tmp_path / "ckpt")) == ["part-00000.sqlite", "part-00001.sqlite"]
+
+        # The same job again: only the third partition's rows go out (one partition's worth of
+        # requests, half of what two cost), and the answers are the ones kept.
+        before = _chat(sim)
+        full = out.compute(scheduler="threads")
+        resumed = _chat(sim) - before
+        assert resumed * 2 == two_partitions
+        assert list(full.index) == list(ROWS.index)
+        pd.testing.assert_series_equal(full["output"].iloc[:60], first["output"])
+
+        # Everything kept: nothing is sent.
+        before = _chat(sim)
+        again = out.compute(scheduler="threads")
+        assert _chat(sim) == before
+        pd.testing.assert_frame_equal(again, full)
+
+
+def test_explode_is_refused_with_the_fix(sim):
+    with pytest.raises(structflow.InputError, match="explode= changes the number of rows"):
+        sfd.run(dd.from_pandas(ROWS, npartitions=2, sort=False), prompt="{question}",
+                choices=["A"], explode="question", endpoint=sim.url)
+
+
+@pytest.mark.parametrize("processes", [False, True])
+def test_local_cluster(sim, tmp_path, processes):
+    want = structflow.run(ROWS, prompt="{question}", choices=["A", "B", "C"], endpoint=sim.url,
+                          seed=11)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=processes,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        out = sfd.run(dd.from_pandas(ROWS, npartitions=4, sort=False), prompt="{question}",
+                      choices=["A", "B", "C"], endpoint=sim.url, seed=11,
+                      checkpoint_dir=tmp_path / "ckpt")
+        got = client.compute(out).result()
+        assert list(got.index) == list(ROWS.index)
+        pd.testing.assert_series_equal(got["output"], want["output"])
+        assert len(os.listdir(tmp_path / "ckpt")) == 4
+        # One engine per worker process for this job's engine options, shared by its partitions.
+        engines = client.run(_engines_for, sim.url)
+        # (a worker that Dask gave no partition has none; with processes=False the workers are
+        # threads of this process and all see its one engine)
+        assert max(engines.values()) == 1
+        # Submitted again (a new graph, no result held by the cluster): every partition resumes
+        # from its checkpoint and nothing is sent.
+        before = _chat(sim)
+        again = client.compute(sfd.run(
+            dd.from_pandas(ROWS, npartitions=4, sort=False), prompt="{question}",
+            choices=["A", "B", "C"], endpoint=sim.url, seed=11,
+            checkpoint_dir=tmp_path / "ckpt")).result()
+        assert _chat(sim) == before
+        pd.testing.assert_frame_equal(again, got)
+
+
+def _engines_for(url):
+    from structflow import _run
+    return sum(url in key for key in _run._engines)
