@@ -2,6 +2,7 @@
 frame, resumes from per-partition checkpoints, and runs on a distributed LocalCluster."""
 
 import os
+import time
 
 import pandas as pd
 import pytest
@@ -127,3 +128,41 @@ def test_local_cluster(sim, tmp_path, processes):
 def _engines_for(url):
     from structflow import _run
     return sum(url in key for key in _run._engines)
+
+
+def test_a_partition_stopped_midway_resends_only_its_missing_rows(tmp_path):
+    # 20 ms per request and 4 slots: a 30-row partition takes ~150 ms, long enough to stop it.
+    with structflow.Sim(latency_ms=20, max_num_seqs=4) as sim:
+        args = dict(prompt="{question}", choices=["A", "B"], endpoint=sim.url, seed=5,
+                    concurrency=4)
+        ckpt = tmp_path / "ckpt"
+        out = sfd.run(dd.from_pandas(ROWS, npartitions=3, sort=False), checkpoint_dir=ckpt,
+                      **args)
+        # What one fresh partition costs: its 30 rows plus the job's own checks of the server.
+        before = _chat(sim)
+        out.partitions[:1].compute(scheduler="threads")
+        overhead = _chat(sim) - before - 30
+        assert overhead >= 0
+
+        # Partition 1 is started alone on its checkpoint and stopped part way.
+        before = _chat(sim)
+        job = structflow.start(ROWS.iloc[30:60], checkpoint=ckpt / "part-00001.sqlite", **args)
+        deadline = time.monotonic() + 30
+        while job.progress["done"] < 8:
+            assert time.monotonic() < deadline, job.progress
+            time.sleep(0.005)
+        job.stop()
+        with pytest.raises(structflow.Stopped) as stopped:
+            job.result()
+        kept = stopped.value.report["sent_this_run"]
+        assert 8 <= kept < 30
+
+        # The whole job: partition 0 sends nothing, partition 1 its missing rows, partition 2 all.
+        before = _chat(sim)
+        full = out.compute(scheduler="threads")
+        # (each job may check the server again: up to `overhead` more requests each; the rows
+        # kept outnumber those, so a partition sent again in full would fail this)
+        sent = _chat(sim) - before
+        assert kept > 2 * overhead
+        assert (30 - kept) + 30 <= sent <= (30 - kept) + 30 + 2 * overhead
+        assert list(full.index) == list(ROWS.index) and full["error"].isna().all()
