@@ -2,6 +2,8 @@
 frame, resumes from per-partition checkpoints, and runs on a distributed LocalCluster."""
 
 import os
+import subprocess
+import sys
 import time
 
 import pandas as pd
@@ -166,3 +168,16 @@ def test_a_partition_stopped_midway_resends_only_its_missing_rows(tmp_path):
         assert kept > 2 * overhead
         assert (30 - kept) + 30 <= sent <= (30 - kept) + 30 + 2 * overhead
         assert list(full.index) == list(ROWS.index) and full["error"].isna().all()
+
+
+def test_the_dask_ai2d_recipe_runs_threaded_and_on_a_cluster(tmp_path):
+    script = os.path.join(os.path.dirname(__file__), "..", "..", "examples", "python",
+                          "dask_ai2d.py")
+    env = {k: v for k, v in os.environ.items() if k != "ENDPOINT"}
+    for workers in (None, "2"):
+        if workers:
+            env["WORKERS"] = workers
+        out = subprocess.run([sys.executable, script, "200"], cwd=tmp_path, env=env,
+                             capture_output=True, text=True, timeout=120, check=True).stdout
+        assert "200 rows, 0 failed" in out
+    assert len(os.listdir(tmp_path / "ckpt" / "dask_ai2d")) == 8
