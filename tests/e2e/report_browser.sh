@@ -32,7 +32,8 @@ render() {
       cat "$WORK/$name.log" >&2
       fail "chromium could not render $page"
     }
-    grep -q 'data-images-decoded' "$WORK/$name.dom" && break
+    # The attribute on <body>, not the script's own text that sets it.
+    grep -q 'data-images-decoded="' "$WORK/$name.dom" && break
     echo "render $name: the page had not recorded its image decoding after ${budget} ms of virtual time; again"
   done
   timeout 120 "$CHROMIUM" "${CHROME_FLAGS[@]}" --window-size=1280,2400 \
