@@ -176,6 +176,7 @@ class Client::Impl {
         rng_(options_.seed != 0 ? options_.seed : std::random_device{}()),
         submit_q_(options_.queue_capacity) {
     endpoint_slots_.resize(options_.endpoints.size());
+    groups_[0] = std::make_shared<GroupQueue>();
   }
 
   ~Impl() {
@@ -275,27 +276,66 @@ class Client::Impl {
   }
 
   size_t NextCompletions(std::vector<Completion>* out, size_t max) {
+    return NextGroupCompletions(0, out, max);
+  }
+
+  void OpenGroup(uint64_t group) {
+    std::lock_guard lock(cmu_);
+    auto& q = groups_[group];
+    if (!q) q = std::make_shared<GroupQueue>();
+  }
+
+  void CloseGroup(uint64_t group) {
+    if (group == 0) return;  // the ungrouped queue lives as long as the client
+    std::shared_ptr<GroupQueue> q;
+    size_t dropped = 0;
+    {
+      std::lock_guard lock(cmu_);
+      auto it = groups_.find(group);
+      if (it == groups_.end()) return;
+      q = std::move(it->second);
+      groups_.erase(it);
+      q->closed = true;
+      dropped = q->items.size();
+      held_ -= dropped;
+      q->items.clear();
+    }
+    q->cv.notify_all();
+    if (dropped > 0) Wake();  // room again for the I/O thread
+  }
+
+  size_t NextGroupCompletions(uint64_t group, std::vector<Completion>* out, size_t max) {
     max = std::max<size_t>(max, 1);
     const size_t first = out->size();
     std::unique_lock lock(cmu_);
-    while (completions_.empty() && !io_done_) {
-      ++consumers_waiting_;
-      ccv_.wait(lock);
-      --consumers_waiting_;
+    auto it = groups_.find(group);
+    if (it == groups_.end()) return 0;
+    std::shared_ptr<GroupQueue> q = it->second;  // CloseGroup may drop it from the map
+    while (q->items.empty() && !io_done_ && !q->closed) {
+      ++q->waiting;
+      q->cv.wait(lock);
+      --q->waiting;
     }
-    bool was_full = completions_.size() >= options_.queue_capacity;
-    while (out->size() - first < max && !completions_.empty()) {
-      out->push_back(std::move(completions_.front()));
-      completions_.pop_front();
+    bool was_full = held_ >= options_.queue_capacity;
+    while (out->size() - first < max && !q->items.empty()) {
+      out->push_back(std::move(q->items.front()));
+      q->items.pop_front();
     }
+    held_ -= out->size() - first;
     lock.unlock();
     if (was_full) Wake();
-    // Cheap scans, off the I/O thread.
+    Tally(*out, first);
+    return out->size() - first;
+  }
+
+  // Counts completions handed out (or dropped for a closed group): cheap scans, off the I/O
+  // thread when a consumer takes them.
+  void Tally(const std::vector<Completion>& list, size_t first) {
     uint64_t succeeded = 0;
     int64_t prompt_tokens = 0, completion_tokens = 0;
     std::array<uint64_t, kKinds> errors{};
-    for (size_t i = first; i < out->size(); ++i) {
-      const Completion& c = (*out)[i];
+    for (size_t i = first; i < list.size(); ++i) {
+      const Completion& c = list[i];
       if (c.ok()) {
         Usage usage = ScanUsage(c.body);
         ++succeeded;
@@ -305,16 +345,12 @@ class Client::Impl {
         ++errors[static_cast<int>(c.error.kind)];
       }
     }
-    const size_t taken = out->size() - first;
-    {
-      std::lock_guard slock(stats_mu_);
-      stats_.completed += taken;
-      stats_.succeeded += succeeded;
-      stats_.prompt_tokens += prompt_tokens;
-      stats_.completion_tokens += completion_tokens;
-      for (int k = 0; k < kKinds; ++k) stats_.errors_by_kind[k] += errors[k];
-    }
-    return taken;
+    std::lock_guard slock(stats_mu_);
+    stats_.completed += list.size() - first;
+    stats_.succeeded += succeeded;
+    stats_.prompt_tokens += prompt_tokens;
+    stats_.completion_tokens += completion_tokens;
+    for (int k = 0; k < kKinds; ++k) stats_.errors_by_kind[k] += errors[k];
   }
 
   void Close() {
@@ -543,11 +579,13 @@ class Client::Impl {
       io_exited_ = true;
     }
     slots_cv_.notify_all();
+    std::vector<std::shared_ptr<GroupQueue>> all;
     {
       std::lock_guard lock(cmu_);
       io_done_ = true;
+      for (auto& [group, q] : groups_) all.push_back(q);
     }
-    ccv_.notify_all();
+    for (auto& q : all) q->cv.notify_all();
   }
 
   // The latest server-load report or loss, and slot counts, from other threads.
@@ -693,28 +731,45 @@ class Client::Impl {
 
   bool CompletionsFull() {
     std::lock_guard lock(cmu_);
-    return completions_.size() + ready_.size() >= options_.queue_capacity;
+    return held_ + ready_.size() >= options_.queue_capacity;
   }
 
-  // Hands the completions of this loop turn to the consumers under one lock, with one wake-up:
-  // a wake-up per completion cost the I/O thread a futex call and the consumers a context switch
-  // each.
+  // Hands the completions of this loop turn to their groups' consumers under one lock, with one
+  // wake-up per group that has a waiting consumer: a wake-up per completion cost the I/O thread a
+  // futex call and the consumers a context switch each. A completion of a group nobody opened
+  // (or one closed since) is dropped.
   void PublishCompletions() {
     if (ready_.empty()) return;
-    const size_t n = ready_.size();
-    int waiting = 0;
+    woken_.clear();
+    dropped_.clear();
     {
       std::lock_guard lock(cmu_);
-      for (Completion& c : ready_) completions_.push_back(std::move(c));
-      waiting = consumers_waiting_;
+      GroupQueue* last = nullptr;
+      uint64_t last_group = ~uint64_t{0};
+      for (Completion& c : ready_) {
+        const uint64_t group = c.id >> kGroupShift;
+        if (group != last_group) {
+          auto it = groups_.find(group);
+          last = it == groups_.end() ? nullptr : it->second.get();
+          last_group = group;
+          if (last != nullptr && last->waiting > 0 &&
+              std::find(woken_.begin(), woken_.end(), it->second) == woken_.end()) {
+            woken_.push_back(it->second);
+          }
+        }
+        if (last == nullptr) {
+          dropped_.push_back(std::move(c));
+          continue;
+        }
+        last->items.push_back(std::move(c));
+        ++held_;
+      }
     }
     ready_.clear();
-    if (waiting == 0) return;
-    if (n == 1) {
-      ccv_.notify_one();
-    } else {
-      ccv_.notify_all();
-    }
+    for (auto& q : woken_) q->cv.notify_all();
+    woken_.clear();
+    if (!dropped_.empty()) Tally(dropped_, 0);
+    dropped_.clear();
   }
 
   void StartDueRetries() {
@@ -1234,11 +1289,19 @@ class Client::Impl {
   std::atomic<int> in_flight_{0};
   std::atomic<int> limit_{0};
   std::atomic<double> io_cpu_s_{0};
+  // Completions wait here for their group's consumers (group 0: NextCompletions).
+  struct GroupQueue {
+    std::deque<Completion> items;
+    std::condition_variable cv;
+    int waiting = 0;  // consumers blocked in NextGroupCompletions
+    bool closed = false;
+  };
   std::mutex cmu_;
-  std::condition_variable ccv_;
-  std::deque<Completion> completions_;
-  int consumers_waiting_ = 0;  // threads blocked in NextCompletions
+  std::unordered_map<uint64_t, std::shared_ptr<GroupQueue>> groups_;  // under cmu_
+  size_t held_ = 0;  // completions in every group's queue, under cmu_
   bool io_done_ = false;
+  std::vector<std::shared_ptr<GroupQueue>> woken_;  // PublishCompletions' scratch
+  std::vector<Completion> dropped_;                 // PublishCompletions' scratch
   mutable std::mutex stats_mu_;
   ClientStats stats_;
   LatencyHistogram latency_;
@@ -1298,6 +1361,11 @@ bool Client::Resubmit(Request request) { return impl_->Resubmit(std::move(reques
 std::optional<Completion> Client::NextCompletion() { return impl_->NextCompletion(); }
 size_t Client::NextCompletions(std::vector<Completion>* out, size_t max) {
   return impl_->NextCompletions(out, max);
+}
+void Client::OpenGroup(uint64_t group) { impl_->OpenGroup(group); }
+void Client::CloseGroup(uint64_t group) { impl_->CloseGroup(group); }
+size_t Client::NextGroupCompletions(uint64_t group, std::vector<Completion>* out, size_t max) {
+  return impl_->NextGroupCompletions(group, out, max);
 }
 void Client::Close() { impl_->Close(); }
 void Client::Cancel() { impl_->Cancel(); }

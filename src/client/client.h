@@ -136,11 +136,13 @@ class Client {
   // Close it is accepted while the client still holds requests of its own (call Close once no
   // consumer will resubmit); false after Cancel.
   bool Resubmit(Request request);
-  // The next finished request, in completion order. Blocks; nothing once closed and drained.
+  // The next finished request of group 0 (ids below 1 << kGroupShift), in completion order.
+  // Blocks; nothing once closed and drained.
   std::optional<Completion> NextCompletion();
-  // Blocks until a completion is ready, then appends every ready one, up to `max`, to `out` in
-  // completion order, under one lock. Returns how many; 0 once closed and drained. Taking many
-  // at once spares a consumer a wake-up per row when rows take microseconds to handle.
+  // Blocks until a completion of group 0 is ready, then appends every ready one, up to `max`,
+  // to `out` in completion order, under one lock. Returns how many; 0 once closed and drained.
+  // Taking many at once spares a consumer a wake-up per row when rows take microseconds to
+  // handle.
   size_t NextCompletions(std::vector<Completion>* out, size_t max);
   // No more submissions; requests already submitted finish, then NextCompletion returns nothing.
   void Close();
@@ -156,6 +158,16 @@ class Client {
   // groups go on, and the client stays open. The caller stops submitting to the group itself.
   static constexpr int kGroupShift = 40;
   void StopGroup(uint64_t group, bool abandon);
+  // Each group has its own completion queue, filled by the I/O thread directly (no thread in
+  // between): OpenGroup before the group's first Submit; NextGroupCompletions is
+  // NextCompletions for that group (0 once the group is closed or the client is done and its
+  // queue drained); CloseGroup when its consumers are done: they return, and completions of the
+  // group still held or still to come are dropped (counted in stats). Backpressure is shared:
+  // the I/O thread takes no new request while `queue_capacity` completions wait in all queues.
+  // Group 0 is always open.
+  void OpenGroup(uint64_t group);
+  void CloseGroup(uint64_t group);
+  size_t NextGroupCompletions(uint64_t group, std::vector<Completion>* out, size_t max);
 
   // Adaptive mode: the server's own account of its queue (from vLLM's /metrics, say): `running`
   // requests hold batch slots, `waiting` are queued. The limit then follows it (see

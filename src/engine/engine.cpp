@@ -1,9 +1,9 @@
 // Engine, Plan and Job: the library's door (include/structflow/engine.h).
 //
 // Threads of one engine:
-//   client I/O   one, inside client::Client (shared by every job of the engine);
-//   dispatcher   one: takes the client's completions and hands each to its job's completion
-//                queue (request ids carry the job's group in their top bits);
+//   client I/O   one, inside client::Client (shared by every job of the engine); it hands each
+//                completion straight to its job's queue in the client (request ids carry the
+//                job's group in their top bits; Client::NextGroupCompletions);
 //   server load  one while jobs run with adaptive concurrency (client::ServerLoadPoller): learns
 //                the servers' slot counts before the first request, then polls their queues.
 // Threads of one job (all joined before Wait returns):
@@ -127,8 +127,6 @@ struct InFlight {
   int64_t body_bytes = 0;
 };
 
-using CompletionQueue = BoundedQueue<client::Completion>;
-
 class EngineImpl;
 
 class JobImpl : public Job, public std::enable_shared_from_this<JobImpl> {
@@ -153,8 +151,6 @@ class JobImpl : public Job, public std::enable_shared_from_this<JobImpl> {
   JobProgress progress() const override;
   bool WaitFor(std::chrono::milliseconds timeout) override;
   Result<JobReport> Wait() override;
-
-  std::shared_ptr<CompletionQueue> completions() const { return completions_; }
 
  private:
   // Thread bodies.
@@ -202,7 +198,6 @@ class JobImpl : public Job, public std::enable_shared_from_this<JobImpl> {
 
   BoundedQueue<WorkItem> prepare_q_{512};
   BoundedQueue<RowRecord> write_q_{4096};
-  std::shared_ptr<CompletionQueue> completions_ = std::make_shared<CompletionQueue>(4096);
   std::mutex inflight_mu_;
   std::unordered_map<int64_t, InFlight> inflight_;
   std::atomic<int64_t> pending_rows_{0};  // handed to workers, not yet finished or dropped
@@ -243,7 +238,6 @@ class EngineImpl : public Engine {
              std::unique_ptr<client::Client> client)
       : options_(std::move(options)), copts_(std::move(copts)), client_(std::move(client)) {
     clock_ = options_.clock ? options_.clock : SystemClock();
-    dispatcher_ = std::thread([this] { Dispatch(); });
   }
   ~EngineImpl() override {
     {
@@ -252,7 +246,6 @@ class EngineImpl : public Engine {
       if (poller_) poller_->Stop();
     }
     client_->Cancel();
-    dispatcher_.join();
   }
 
   Result<std::shared_ptr<const JobPlan>> Plan(const JobSpec& spec, const table::Schema& schema,
@@ -281,13 +274,8 @@ class EngineImpl : public Engine {
                                 const std::atomic<bool>* cancel) const;
   // A job has sent its last request (its request pass ended): the poller stops with the last.
   void SendingEnded();
-  void Unregister(uint64_t group) {
-    std::lock_guard lock(jobs_mu_);
-    channels_.erase(group);
-  }
 
  private:
-  void Dispatch();
   void StartPoller();
   // Registers a StopSource for Interrupt while a Plan or Start talks to the server.
   class SetupScope {
@@ -312,9 +300,7 @@ class EngineImpl : public Engine {
   client::ClientOptions copts_;
   std::unique_ptr<client::Client> client_;
   Clock* clock_;
-  std::thread dispatcher_;
   std::mutex jobs_mu_;
-  std::unordered_map<uint64_t, std::shared_ptr<CompletionQueue>> channels_;
   uint64_t next_group_ = 1;
   std::mutex poll_mu_;
   bool poll_done_ = false;
@@ -355,30 +341,6 @@ void EngineImpl::SendingEnded() {
     if (--sending_jobs_ > 0 || !poller_) return;
     stopped = std::move(poller_);
     stopped->Stop();
-  }
-}
-
-void EngineImpl::Dispatch() {
-  try {
-    std::vector<client::Completion> got;
-    std::unordered_map<uint64_t, std::vector<client::Completion>> by_group;
-    while (client_->NextCompletions(&got, 256) > 0) {
-      for (auto& c : got) by_group[c.id >> client::Client::kGroupShift].push_back(std::move(c));
-      got.clear();
-      for (auto& [group, list] : by_group) {
-        if (list.empty()) continue;
-        std::shared_ptr<CompletionQueue> q;
-        {
-          std::lock_guard lock(jobs_mu_);
-          auto it = channels_.find(group);
-          if (it != channels_.end()) q = it->second;
-        }
-        if (q) q->PushBatch(list);  // dropped when the job has ended
-        list.clear();
-      }
-    }
-  } catch (const std::exception& e) {
-    SF_LOG_ERROR("the engine's dispatcher stopped: {}", e.what());
   }
 }
 
@@ -694,10 +656,7 @@ Result<std::shared_ptr<Job>> EngineImpl::Start(const std::shared_ptr<const JobPl
   SF_ASSIGN_OR_RAISE(auto prepared, MakePrepared(*plan, d, base_dir, cache, job->cancel_flag()));
   job->SetPrepared(std::move(prepared));
   job->set_resend_truncated(resend_truncated);
-  {
-    std::lock_guard lock(jobs_mu_);
-    channels_[group] = job->completions();
-  }
+  client_->OpenGroup(group);
   StartPoller();
   job->Begin();
   return std::shared_ptr<Job>(job);
@@ -937,9 +896,8 @@ Status JobImpl::RequestPass() {
     std::unique_lock lock(settle_mu_);
     settle_cv_.wait(lock, [&] { return pending_rows_.load() == 0; });
   }
-  engine_->Unregister(group_);
   engine_->SendingEnded();
-  completions_->Close();
+  engine_->client()->CloseGroup(group_);
   for (auto& t : parsers_) t.join();
   write_q_.Close();
   writer_thread_.join();
@@ -1069,7 +1027,7 @@ void JobImpl::ParserLoop() {
   std::vector<RowRecord> records;
   while (true) {
     completions.clear();
-    if (completions_->PopBatch(&completions, kParserTake) == 0) break;
+    if (engine_->client()->NextGroupCompletions(group_, &completions, kParserTake) == 0) break;
     int64_t settled = 0;
     for (client::Completion& c : completions) {
       const int64_t row_id =
