@@ -115,6 +115,77 @@ TEST(ClientSim, NextCompletionsHandsOutEveryRequestOnceInBatches) {
   EXPECT_EQ((*client)->stats().completed, static_cast<uint64_t>(kRequests));
 }
 
+// Two groups on one client, as two jobs on one engine: each group's consumers get exactly their
+// own completions straight from the I/O thread; a closed group's late completions are dropped
+// (and counted) without holding back the other group; group 0 stays usable.
+TEST(ClientSim, GroupsGetTheirOwnCompletionsAndAClosedGroupsAreDropped) {
+  sim::SimOptions so;
+  so.latency_ms = 1;
+  auto sim = StartSim(so);
+  ASSERT_NE(sim, nullptr);
+  ClientOptions o = Options({sim->base_url()});
+  o.queue_capacity = 8;  // small: a group that took nothing would stall the other if kept
+  auto client = Client::Make(o);
+  ASSERT_TRUE(client.ok());
+  Client& c = **client;
+  constexpr int kPerGroup = 1500;
+  constexpr uint64_t kA = 1, kB = 2, kClosed = 3;
+  auto id = [](uint64_t group, int i) { return (group << Client::kGroupShift) | uint64_t(i); };
+  c.OpenGroup(kA);
+  c.OpenGroup(kB);
+  c.OpenGroup(kClosed);
+  c.CloseGroup(kClosed);  // nobody reads it: its completions must not fill the shared capacity
+  std::thread producer([&] {
+    for (int i = 0; i < kPerGroup; ++i) {
+      for (uint64_t g : {kA, kB, kClosed}) {
+        if (!c.Submit(Request{.id = id(g, i), .body = ChatBody(i)})) return;
+      }
+    }
+  });
+  std::vector<int> seen_a(kPerGroup, 0), seen_b(kPerGroup, 0);
+  std::atomic<int> foreign{0};
+  auto consume = [&](uint64_t group, std::vector<int>* seen) {
+    std::vector<Completion> batch;
+    int got = 0;
+    while (got < kPerGroup) {
+      batch.clear();
+      size_t n = c.NextGroupCompletions(group, &batch, 16);
+      ASSERT_GT(n, 0u) << "group " << group << " ended early after " << got;
+      for (const Completion& done : batch) {
+        if ((done.id >> Client::kGroupShift) != group) {
+          ++foreign;
+          continue;
+        }
+        ++(*seen)[done.id & ((uint64_t{1} << Client::kGroupShift) - 1)];
+        ++got;
+      }
+    }
+  };
+  std::thread a([&] { consume(kA, &seen_a); });
+  std::thread b([&] { consume(kB, &seen_b); });
+  producer.join();
+  a.join();
+  b.join();
+  EXPECT_EQ(foreign.load(), 0);
+  for (int i = 0; i < kPerGroup; ++i) {
+    ASSERT_EQ(seen_a[i], 1) << "group A request " << i;
+    ASSERT_EQ(seen_b[i], 1) << "group B request " << i;
+  }
+  // A closed group's consumer returns at once.
+  c.CloseGroup(kA);
+  std::vector<Completion> none;
+  EXPECT_EQ(c.NextGroupCompletions(kA, &none, 4), 0u);
+  // Group 0 still works on the same client.
+  ASSERT_TRUE(c.Submit(Request{.id = 7, .body = ChatBody(7)}));
+  c.Close();
+  auto last = c.NextCompletion();
+  ASSERT_TRUE(last.has_value());
+  EXPECT_EQ(last->id, 7u);
+  EXPECT_FALSE(c.NextCompletion().has_value());
+  // Dropped completions are counted: everything submitted came out once.
+  EXPECT_EQ(c.stats().completed, static_cast<uint64_t>(3 * kPerGroup + 1));
+}
+
 TEST(ClientSim, GetsTheModelList) {
   auto sim = StartSim({});
   ASSERT_NE(sim, nullptr);
