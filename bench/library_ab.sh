@@ -44,16 +44,21 @@ if not (os.path.exists(path) and sum(1 for _ in open(path)) == n):
 PYEOF
 job=("$WORK/big.jsonl" --out "$WORK/big-out.jsonl" --prompt 'Sentiment of: {text}'
   --choice positive,negative,neutral --dialect vllm --progress off)
-if [[ ! -f "$WORK/done.checkpoint" ]]; then
-  start_sim
-  rm -f "$WORK"/big-out.jsonl*
-  "$B" run "${job[@]}" --endpoint "$url" --limit "$DONE" >/dev/null
-  cp "$WORK/big-out.jsonl.checkpoint" "$WORK/done.checkpoint"
-fi
+# Each binary resumes a checkpoint it wrote itself (a newer one also reads an older one's, but
+# not the other way round), made once per binary and kept in $WORK.
+done_checkpoint() { echo "$WORK/done-$(sha1sum "$1" | cut -c1-12).checkpoint"; }
+for bin in "$A" "$B"; do
+  if [[ ! -f "$(done_checkpoint "$bin")" ]]; then
+    start_sim
+    rm -f "$WORK"/big-out.jsonl*
+    "$bin" run "${job[@]}" --endpoint "$url" --limit "$DONE" >/dev/null
+    cp "$WORK/big-out.jsonl.checkpoint" "$(done_checkpoint "$bin")"
+  fi
+done
 for bin in "$A" "$B"; do
   start_sim
   rm -f "$WORK"/big-out.jsonl*
-  cp "$WORK/done.checkpoint" "$WORK/big-out.jsonl.checkpoint"
+  cp "$(done_checkpoint "$bin")" "$WORK/big-out.jsonl.checkpoint"
   /usr/bin/time -f "%e %U %S %M" -o "$WORK/time.txt" "$bin" run "${job[@]}" --endpoint "$url" >/dev/null
   read -r wall user sys rss <"$WORK/time.txt"
   resumed=$("$py" -c "import json; s=json.load(open('$WORK/big-out.jsonl.stats.json')); print(s['rows']['resumed_from_checkpoint'], s['rows']['sent_this_run'])")

@@ -145,6 +145,8 @@ class JobImpl : public Job, public std::enable_shared_from_this<JobImpl> {
   const std::atomic<bool>* cancel_flag() const { return &stop_; }
   // Set by Engine::Start before Begin: stored truncated rows are sent again (max_tokens grew).
   void set_resend_truncated(bool v) { resend_truncated_ = v; }
+  // Set by Engine::Start before Begin: stored rows may carry this older job fingerprint.
+  void set_legacy_fingerprint(uint64_t fp) { legacy_fingerprint_ = fp; }
 
   void Begin();
   void Stop(StopMode mode) override;
@@ -194,6 +196,7 @@ class JobImpl : public Job, public std::enable_shared_from_this<JobImpl> {
   std::shared_ptr<image::PreparedCache> image_cache_;
   std::atomic<int> reprobes_{0};
   bool resend_truncated_ = false;
+  uint64_t legacy_fingerprint_ = 0;
   engine::StopSource probe_stop_;  // cancels a re-probe when the job stops
 
   BoundedQueue<WorkItem> prepare_q_{512};
@@ -505,30 +508,40 @@ Result<std::shared_ptr<const JobPlan>> EngineImpl::Plan(const JobSpec& spec,
                                 nullptr, nullptr)
                        .status());
 
-  // The job fingerprint: everything that changes what a row's answer means.
-  std::string key;
-  JsonWriter w(&key);
-  w.BeginArray().String(plan->model).String(s.prompt).String(s.system);
-  for (const auto& i : s.images) w.String(i);
-  w.String(plan->constraint ? plan->constraint->RequestMembers(schema::Dialect::kVllm) : "");
-  // Keywords checked only here are not in the request; the answer's meaning still depends on them.
-  if (plan->constraint && !plan->constraint->local_only_keywords().empty()) {
-    w.String(plan->constraint->schema_json());
+  // The job fingerprint: everything that changes what a row's answer means. `legacy_max_tokens`
+  // makes the key of versions before 2026-11-27, which held max_tokens (their default was 256).
+  const bool image_first = !s.images.empty() && s.image_position == ImagePosition::kFirst;
+  auto job_key = [&](std::optional<int> legacy_max_tokens) {
+    std::string key;
+    JsonWriter w(&key);
+    w.BeginArray().String(plan->model).String(s.prompt).String(s.system);
+    for (const auto& i : s.images) w.String(i);
+    w.String(plan->constraint ? plan->constraint->RequestMembers(schema::Dialect::kVllm) : "");
+    // Keywords checked only here are not in the request; the answer's meaning still depends on
+    // them.
+    if (plan->constraint && !plan->constraint->local_only_keywords().empty()) {
+      w.String(plan->constraint->schema_json());
+    }
+    // max_tokens is not part of it: an answer that fit stays a valid answer under another limit;
+    // rows cut at the old limit are sent again when it grows (Start, resend_truncated).
+    if (legacy_max_tokens) w.Int(*legacy_max_tokens);
+    w.Double(s.temperature).Int(s.seed.value_or(-1)).Int(s.image_max_side);
+    w.Int(s.image_max_pixels).String(std::string(ImageFormatName(s.image_format)));
+    w.Int(s.image_quality);
+    for (const auto& e : s.explode) w.String(e);
+    // The image before the question changes the prompt; text-first (the old order) adds
+    // nothing, so checkpoints written before the option existed resume with image_position last.
+    if (image_first) w.String("image-first");
+    // Image URLs fetched here instead of by the server: a resume after the server failed to
+    // fetch them sends those rows again (nothing added without it).
+    if (plan->fetch_images) w.String("fetch-images");
+    w.EndArray();
+    return engine::Fingerprint(key);
+  };
+  plan->fingerprint = job_key(std::nullopt);
+  if (!image_first && !plan->fetch_images) {
+    plan->legacy_fingerprint = job_key(spec.max_tokens > 0 ? spec.max_tokens : 256);
   }
-  // max_tokens is not part of it: an answer that fit stays a valid answer under another limit;
-  // rows cut at the old limit are sent again when it grows (Start, resend_truncated).
-  w.Double(s.temperature).Int(s.seed.value_or(-1)).Int(s.image_max_side);
-  w.Int(s.image_max_pixels).String(std::string(ImageFormatName(s.image_format)));
-  w.Int(s.image_quality);
-  for (const auto& e : s.explode) w.String(e);
-  // The image before the question changes the prompt; text-first (the old order) adds nothing,
-  // so checkpoints written before the option existed resume with image_position last.
-  if (!s.images.empty() && s.image_position == ImagePosition::kFirst) w.String("image-first");
-  // Image URLs fetched here instead of by the server: a resume after the server failed to fetch
-  // them sends those rows again (nothing added without it, so older checkpoints still match).
-  if (plan->fetch_images) w.String("fetch-images");
-  w.EndArray();
-  plan->fingerprint = engine::Fingerprint(key);
   return std::shared_ptr<const JobPlan>(std::move(plan));
 }
 
@@ -629,8 +642,22 @@ Result<std::shared_ptr<Job>> EngineImpl::Start(const std::shared_ptr<const JobPl
     SF_RETURN_NOT_OK(store->SetMeta("dialect", std::string(schema::DialectName(d))));
   // Rows cut at max_tokens are sent again when the limit grew since the run that stored them.
   bool resend_truncated = false;
+  uint64_t legacy_fingerprint = 0;
   {
     SF_ASSIGN_OR_RAISE(auto stored, store->GetMeta("max_tokens"));
+    // A checkpoint without the max_tokens fact was written by a version whose fingerprints held
+    // max_tokens: its rows match the job's legacy fingerprint (JobPlan::legacy_fingerprint), in
+    // this run and every later one (the flag stays; rows written from now on use the new one).
+    SF_ASSIGN_OR_RAISE(auto legacy, store->GetMeta("legacy_rows"));
+    if (!legacy && !stored && plan->legacy_fingerprint != 0) {
+      SF_ASSIGN_OR_RAISE(auto cursor, store->Scan(0, false));
+      SF_ASSIGN_OR_RAISE(auto first, cursor->Next());
+      if (first) {
+        SF_RETURN_NOT_OK(store->SetMeta("legacy_rows", "1"));
+        legacy = "1";
+      }
+    }
+    if (legacy) legacy_fingerprint = plan->legacy_fingerprint;
     if (stored) {
       try {
         resend_truncated = plan->spec.max_tokens > std::stoi(*stored);
@@ -656,6 +683,7 @@ Result<std::shared_ptr<Job>> EngineImpl::Start(const std::shared_ptr<const JobPl
   SF_ASSIGN_OR_RAISE(auto prepared, MakePrepared(*plan, d, base_dir, cache, job->cancel_flag()));
   job->SetPrepared(std::move(prepared));
   job->set_resend_truncated(resend_truncated);
+  job->set_legacy_fingerprint(legacy_fingerprint);
   client_->OpenGroup(group);
   StartPoller();
   job->Begin();
@@ -829,6 +857,7 @@ Status JobImpl::RequestPass() {
     wo.shard_index = s.shard_index;
     wo.shard_count = s.shard_count;
     wo.job_fingerprint = plan_->fingerprint;
+    wo.legacy_job_fingerprint = legacy_fingerprint_;
     wo.reusable_only = true;
     wo.retry_failed = s.retry_failed;
     wo.retry_kinds = s.retry_kinds;
@@ -1099,6 +1128,7 @@ Status JobImpl::OutputPass(JobReport* report) {
   wo.shard_index = s.shard_index;
   wo.shard_count = s.shard_count;
   wo.job_fingerprint = plan_->fingerprint;
+  wo.legacy_job_fingerprint = legacy_fingerprint_;
   wo.reusable_only = false;
   auto fail = [&](const Status& st) {
     sink_->Abort();

@@ -26,6 +26,10 @@ class JobPlan {
   std::shared_ptr<const engine::Transformer> transformer;
   image::ImagePolicy image_policy;
   uint64_t fingerprint = 0;  // the job's: what changes the meaning of a row's answer
+  // The same job's fingerprint as versions before 2026-11-27 computed it (max_tokens in it): a
+  // checkpoint they wrote still resumes (see Engine::Start). 0 when this job's requests differ
+  // from theirs anyway (image first, images fetched here).
+  uint64_t legacy_fingerprint = 0;
   // What the server said about itself before row 1 (empty for an offline plan).
   engine::ServerFacts facts;
   // Image URLs downloaded here: asked for (spec.fetch_images), or the server takes images only

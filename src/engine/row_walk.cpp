@@ -112,8 +112,10 @@ Result<bool> RowWalk::Next(WalkRow* out) {
     out->first_of_batch = first;
     out->stored = nullptr;
     SF_RETURN_NOT_OK(AdvanceStore(row_id));
-    if (record_ && record_->row_id == row_id && record_->fingerprint == out->fingerprint &&
-        !Resend(*record_)) {
+    if (record_ && record_->row_id == row_id && !Resend(*record_) &&
+        (record_->fingerprint == out->fingerprint ||
+         (options_.legacy_job_fingerprint != 0 &&
+          record_->fingerprint == RowFingerprint(*batch_, r, options_.legacy_job_fingerprint)))) {
       out->stored = &*record_;
     }
     return true;

@@ -28,6 +28,9 @@ struct WalkOptions {
   int64_t shard_index = 0;
   int64_t shard_count = 1;
   uint64_t job_fingerprint = 0;
+  // Non-zero: a record whose row fingerprint was made with this job fingerprint matches too (a
+  // checkpoint written by an older version, JobPlan::legacy_fingerprint).
+  uint64_t legacy_job_fingerprint = 0;
   // Pair rows only with records a resume may reuse (the request pass), or with any record (the
   // output pass writes failures for a passing reason as they are).
   bool reusable_only = true;

@@ -2,9 +2,13 @@
 // an injected clock, the row walk's merge-join resume, and JobSpec's JSON form.
 #include <gtest/gtest.h>
 
+#include "common/json_writer.h"
+#include "engine/checkpoint.h"
 #include "engine/checkpoint_writer.h"
 #include "engine/fail_fast.h"
+#include "engine/plan.h"
 #include "engine/row_walk.h"
+#include "structflow/engine.h"
 #include "structflow/job_spec.h"
 
 namespace structflow::engine {
@@ -166,6 +170,90 @@ TEST(RowWalk, ShardLimitAndMergeJoinAgainstTheStore) {
     EXPECT_EQ(done, reusable_only ? (std::vector<int64_t>{1, 3, 7, 11})
                                   : (std::vector<int64_t>{1, 3, 7, 9, 11}));
   }
+}
+
+// Rows an older version stored under its own job fingerprint match through
+// legacy_job_fingerprint, beside rows stored under the current one; without it they do not.
+TEST(RowWalk, RowsUnderTheLegacyJobFingerprintMatchOnlyWhenAsked) {
+  auto input = Numbers(8);
+  auto t = Transformer::Make(input->schema(), {}, {});
+  ASSERT_TRUE(t.ok());
+  constexpr uint64_t kNow = 7, kOld = 99;
+  auto store = RowStore::Memory();
+  for (uint64_t seed : {kOld, kNow}) {
+    WalkOptions o;
+    o.job_fingerprint = seed;
+    auto walk = RowWalk::Open(*input, *t, o, nullptr);
+    ASSERT_TRUE(walk.ok());
+    WalkRow row;
+    while (*walk->Next(&row)) {
+      // Rows 0-3 by the old version, 4-5 by this one, 6-7 by neither.
+      const bool old_row = row.row_id < 4;
+      if ((seed == kOld) != old_row || row.row_id >= 6) continue;
+      RowRecord r;
+      r.row_id = row.row_id;
+      r.fingerprint = row.fingerprint;
+      ASSERT_TRUE(store->Put(r).ok());
+    }
+  }
+  ASSERT_TRUE(store->Commit().ok());
+  for (uint64_t legacy : {uint64_t{0}, kOld, uint64_t{12345}}) {
+    WalkOptions o;
+    o.job_fingerprint = kNow;
+    o.legacy_job_fingerprint = legacy;
+    auto walk = RowWalk::Open(*input, *t, o, store.get());
+    ASSERT_TRUE(walk.ok());
+    std::vector<int64_t> done;
+    WalkRow row;
+    while (*walk->Next(&row)) {
+      if (row.stored != nullptr) done.push_back(row.row_id);
+    }
+    EXPECT_EQ(done, legacy == kOld ? (std::vector<int64_t>{0, 1, 2, 3, 4, 5})
+                                   : (std::vector<int64_t>{4, 5}))
+        << "legacy " << legacy;
+  }
+}
+
+// A checkpoint written before 2026-11-27 keyed rows by a job fingerprint holding max_tokens
+// (src/engine/pipeline.cpp at ccedeba: model, prompt, system, images, the constraint's request
+// members, max_tokens, temperature, seed, image side, pixels, format, quality, explode): the
+// plan's legacy fingerprint must be exactly that key, with 256 (that version's default) when
+// max_tokens is left to the engine. Image-first jobs have none (their prompt changed).
+TEST(EnginePlan, LegacyFingerprintIsTheOldKeyWithItsMaxTokens) {
+  EngineOptions eo;
+  eo.endpoints = {"http://127.0.0.1:9/v1"};
+  auto engine = Engine::Make(eo);
+  ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+  table::Schema schema;
+  schema.fields = {{"text", table::DataType::String(), true}};
+  for (int max_tokens : {0, 40}) {
+    JobSpec s;
+    s.model = "m";
+    s.prompt = "Sentiment of: {text}";
+    s.constraint = ConstraintKind::kChoice;
+    s.choices = {"positive", "negative"};
+    s.max_tokens = max_tokens;
+    auto plan = (*engine)->Plan(s, schema, /*offline=*/true);
+    ASSERT_TRUE(plan.ok()) << plan.status().ToString();
+    std::string key;
+    JsonWriter w(&key);
+    w.BeginArray().String("m").String(s.prompt).String("");
+    w.String((*plan)->constraint->RequestMembers(schema::Dialect::kVllm));
+    w.Int(max_tokens > 0 ? max_tokens : 256).Double(s.temperature).Int(-1).Int(s.image_max_side);
+    w.Int(s.image_max_pixels).String(std::string(ImageFormatName(s.image_format)));
+    w.Int(s.image_quality);
+    w.EndArray();
+    EXPECT_EQ((*plan)->legacy_fingerprint, Fingerprint(key)) << key;
+    EXPECT_NE((*plan)->legacy_fingerprint, (*plan)->fingerprint);
+  }
+  schema.fields.push_back({"image", table::DataType::String(), true});
+  JobSpec s;
+  s.model = "m";
+  s.prompt = "{text}";
+  s.images = {"image"};
+  auto plan = (*engine)->Plan(s, schema, /*offline=*/true);
+  ASSERT_TRUE(plan.ok()) << plan.status().ToString();
+  EXPECT_EQ((*plan)->legacy_fingerprint, 0u);  // image first by default
 }
 
 TEST(JobSpec, RoundTripsThroughJson) {
