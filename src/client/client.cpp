@@ -78,6 +78,7 @@ class LatencyHistogram {
 struct EasySlot {
   CURL* easy = nullptr;
   char error[CURL_ERROR_SIZE] = {0};
+  double connect_timeout_s = 0;  // as set on `easy`
 };
 
 // One request while the I/O thread owns it.
@@ -104,6 +105,7 @@ struct Transfer {
   curl_off_t progress_bytes = 0;
   bool stalled = false;
   size_t active_index = SIZE_MAX;  // position in Impl::active_, while a transfer runs
+  bool side() const { return !request.url.empty(); }
 };
 
 int OnProgress(void* user, curl_off_t, curl_off_t dlnow, curl_off_t, curl_off_t ulnow) {
@@ -260,6 +262,20 @@ class Client::Impl {
 
   bool Submit(Request request) {
     if (cancel_.load(std::memory_order_acquire)) return false;
+    if (!request.url.empty()) {
+      // A side request (a probe): never waits behind the bulk queue or the limit.
+      {
+        std::lock_guard lock(resubmit_mu_);
+        if (resubmit_closed_) return false;
+        side_.push_back(std::move(request));
+      }
+      {
+        std::lock_guard lock(stats_mu_);
+        ++stats_.submitted;
+      }
+      Wake();
+      return true;
+    }
     if (!submit_q_.Push(request)) return false;
     {
       std::lock_guard lock(stats_mu_);
@@ -674,6 +690,21 @@ class Client::Impl {
   }
 
   void PullNew() {
+    // Side requests (probes) at once, whatever the limit: a handful, each waited for.
+    {
+      std::deque<Request> side;
+      {
+        std::lock_guard lock(resubmit_mu_);
+        side.swap(side_);
+      }
+      for (Request& r : side) {
+        if (GroupStopped(r.id)) {
+          CancelUnsent(r.id);
+        } else {
+          Adopt(std::move(r));
+        }
+      }
+    }
     // Resubmissions first, and regardless of the completion backlog: each one follows a
     // completion already taken, so they cannot grow it, and their senders may be the very
     // threads that drain it.
@@ -713,8 +744,11 @@ class Client::Impl {
     auto t = std::make_unique<Transfer>();
     t->request = std::move(request);
     t->first_start = clock_->Now();
+    const double deadline_s = t->side() && t->request.timeout_s > 0
+                                  ? std::min(options_.row_deadline_s, t->request.timeout_s)
+                                  : options_.row_deadline_s;
     t->deadline = t->first_start + std::chrono::duration_cast<Clock::Duration>(
-                                       std::chrono::duration<double>(options_.row_deadline_s));
+                                       std::chrono::duration<double>(deadline_s));
     Transfer* raw = t.get();
     owned_.emplace(raw, std::move(t));
     StartAttempt(raw);
@@ -724,7 +758,7 @@ class Client::Impl {
   bool Done() {
     if (!submit_q_.closed() || submit_q_.size() != 0 || !owned_.empty()) return false;
     std::lock_guard lock(resubmit_mu_);
-    if (!resubmits_.empty()) return false;
+    if (!resubmits_.empty() || !side_.empty()) return false;
     resubmit_closed_ = true;
     return true;
   }
@@ -806,6 +840,7 @@ class Client::Impl {
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &ReadHeader);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
                      static_cast<long>(std::max(1.0, options_.connect_timeout_s * 1000)));
+    s->connect_timeout_s = options_.connect_timeout_s;
     // The stall timeout is checked by CheckStalls, not CURLOPT_LOW_SPEED_TIME: curl averages
     // speed over 5 s, so the request body alone keeps a silent transfer "fast" for seconds.
     curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
@@ -834,8 +869,8 @@ class Client::Impl {
       ++stats_.attempts;
       if (t->attempts > 1) ++stats_.retries;
     }
-    int ep = endpoints_.Pick(t->failed_endpoint);
-    if (ep < 0) {
+    int ep = t->side() ? -1 : endpoints_.Pick(t->failed_endpoint);
+    if (ep < 0 && !t->side()) {
       double next = endpoints_.seconds_to_next_probe();
       AttemptFailure f{.kind = ErrorKind::kConnect};
       // Wait for the next probe rather than burning the row's attempts at once.
@@ -860,8 +895,17 @@ class Client::Impl {
     t->slot = slot;
     slot->error[0] = '\0';
     CURL* e = slot->easy;
-    t->url = options_.endpoints[ep] + t->request.path;
+    t->url = t->side() ? t->request.url : options_.endpoints[ep] + t->request.path;
     curl_easy_setopt(e, CURLOPT_URL, t->url.c_str());
+    // Pooled handles: a side request's shorter connect timeout is set back for the next one.
+    const double connect_s = t->side() && t->request.timeout_s > 0
+                                 ? std::min(options_.connect_timeout_s, t->request.timeout_s)
+                                 : options_.connect_timeout_s;
+    if (t->side() || slot->connect_timeout_s != connect_s) {
+      curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+                       static_cast<long>(std::max(1.0, connect_s * 1000)));
+      slot->connect_timeout_s = connect_s;
+    }
     curl_easy_setopt(e, CURLOPT_PRIVATE, t);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, t);
@@ -875,6 +919,7 @@ class Client::Impl {
     // inserting and removing them cost more than the check every kStallCheckEvery does.
     double remaining = SecondsBetween(t->attempt_start, t->deadline);
     double timeout = std::max(0.001, std::min(options_.request_timeout_s, remaining));
+    if (t->side() && t->request.timeout_s > 0) timeout = std::min(timeout, t->request.timeout_s);
     t->attempt_deadline = t->attempt_start + std::chrono::duration_cast<Clock::Duration>(
                                                  std::chrono::duration<double>(timeout));
     if (t->request.method == Method::kGet) {
@@ -892,7 +937,9 @@ class Client::Impl {
       stats_.bytes_sent += t->request.body.size();
     }
     int now_in_flight = in_flight_.fetch_add(1, std::memory_order_relaxed) + 1;
-    t->aimd_seq = aimd_.OnSend(now_in_flight);
+    // Side requests stay out of the adaptive controller: a probe's latency says nothing about
+    // the bulk load.
+    if (!t->side()) t->aimd_seq = aimd_.OnSend(now_in_flight);
     CURLMcode mc = curl_multi_add_handle(multi_, e);
     if (mc == CURLM_OK) {
       t->active_index = active_.size();
@@ -994,9 +1041,9 @@ class Client::Impl {
       }
       if (ok_status && valid) {
         endpoints_.Release(t->endpoint, true, false);
-        aimd_.OnComplete(t->aimd_seq, true, false, latency);
-        PublishLimit();
-        {
+        if (!t->side()) {
+          aimd_.OnComplete(t->aimd_seq, true, false, latency);
+          PublishLimit();
           std::lock_guard lock(stats_mu_);
           latency_.Add(latency);
         }
@@ -1029,8 +1076,10 @@ class Client::Impl {
           msg += " (check the endpoint URL, which should end in /v1)";
         }
       }
-      aimd_.OnComplete(t->aimd_seq, false, IsOverloadSignal(f), latency);
-      PublishLimit();
+      if (!t->side()) {
+        aimd_.OnComplete(t->aimd_seq, false, IsOverloadSignal(f), latency);
+        PublishLimit();
+      }
       Failed(t, f, std::move(msg));
       return;
     }
@@ -1078,8 +1127,10 @@ class Client::Impl {
         break;
     }
     endpoints_.Release(t->endpoint, false, connect_failure);
-    aimd_.OnComplete(t->aimd_seq, false, IsOverloadSignal(f), latency);
-    PublishLimit();
+    if (!t->side()) {
+      aimd_.OnComplete(t->aimd_seq, false, IsOverloadSignal(f), latency);
+      PublishLimit();
+    }
     Failed(t, f, std::move(msg));
   }
 
@@ -1099,6 +1150,7 @@ class Client::Impl {
     double unit = std::uniform_real_distribution<double>(0.0, 1.0)(rng_);
     RetryPolicy::Decision d =
         retry_.Decide(f, t->attempts, t->invalid_responses, now, t->deadline, unit);
+    if (t->side() && d.retry) d = RetryPolicy::Decision{.retry = false, .reason = "not retryable"};
     if (d.retry) {
       if (cancel_.load(std::memory_order_acquire)) {
         Cancelled(t);
@@ -1155,6 +1207,12 @@ class Client::Impl {
       resubmits.swap(resubmits_);
     }
     for (Request& r : resubmits) CancelUnsent(r.id);
+    std::deque<Request> side;
+    {
+      std::lock_guard lock(resubmit_mu_);
+      side.swap(side_);
+    }
+    for (Request& r : side) CancelUnsent(r.id);
     while (std::optional<Request> r = submit_q_.TryPop()) CancelUnsent(r->id);
   }
 
@@ -1268,6 +1326,7 @@ class Client::Impl {
   BoundedQueue<Request> submit_q_;
   std::mutex resubmit_mu_;
   std::deque<Request> resubmits_;  // from Resubmit; bounded by the completions taken
+  std::deque<Request> side_;       // side requests (Request::url) not adopted yet
   // Group stops (StopGroup): handed over under group_mu_, applied on the I/O thread.
   std::mutex group_mu_;
   std::vector<std::pair<uint64_t, bool>> new_group_stops_;

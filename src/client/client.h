@@ -76,6 +76,12 @@ struct Request {
   std::string path = "/chat/completions";  // appended to the endpoint's base URL
   std::string body;                        // moved in, never copied
   Method method = Method::kPost;
+  // A side request (a probe, a preflight check) when set: sent to this absolute URL at once,
+  // whatever the concurrency limit and the submit queue, tried once, within `timeout_s` (> 0:
+  // connect, attempt and deadline all cut to it), and kept out of the endpoints' health and the
+  // adaptive controller. Its completion's `endpoint` is -1.
+  std::string url;
+  double timeout_s = 0;
 };
 
 struct Completion {
@@ -126,8 +132,9 @@ class Client {
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
 
-  // Hands a request to the I/O thread. Blocks while the submit queue is full. Returns false (the
-  // request is dropped, nothing will come out for it) after Close or Cancel.
+  // Hands a request to the I/O thread. Blocks while the submit queue is full (a side request,
+  // Request::url, never blocks). Returns false (the request is dropped, nothing will come out
+  // for it) after Close or Cancel.
   bool Submit(Request request);
   // Sends a request again (a re-ask after an invalid answer) from a thread that takes
   // completions: never blocks, so consumers cannot deadlock against the I/O thread (Submit from

@@ -186,6 +186,53 @@ TEST(ClientSim, GroupsGetTheirOwnCompletionsAndAClosedGroupsAreDropped) {
   EXPECT_EQ(c.stats().completed, static_cast<uint64_t>(3 * kPerGroup + 1));
 }
 
+// A side request (a probe through the engine's client) goes out at once past a full limit and a
+// queue of bulk requests, is tried once, stays out of the endpoints' health, and comes out in its
+// own group.
+TEST(ClientSim, SideRequestsPassTheBulkQueueAndAreTriedOnce) {
+  sim::SimOptions so;
+  so.latency_ms = 300;
+  auto sim = StartSim(so);
+  ASSERT_NE(sim, nullptr);
+  ClientOptions o = Options({sim->base_url()});
+  o.concurrency = 1;  // one bulk request at a time: the other three wait
+  auto client = Client::Make(o);
+  ASSERT_TRUE(client.ok());
+  Client& c = **client;
+  constexpr int kBulk = 4;
+  for (int i = 0; i < kBulk; ++i)
+    ASSERT_TRUE(c.Submit(Request{.id = uint64_t(i), .body = ChatBody(i)}));
+  const uint64_t g = 5, id = g << Client::kGroupShift;
+  c.OpenGroup(g);
+  Request side{.id = id, .path = "", .method = Method::kGet};
+  side.url = sim->base_url() + "/models";
+  side.timeout_s = 5;
+  ASSERT_TRUE(c.Submit(std::move(side)));
+  std::vector<Completion> got;
+  ASSERT_EQ(c.NextGroupCompletions(g, &got, 4), 1u);
+  EXPECT_TRUE(got[0].ok()) << got[0].error.message;
+  EXPECT_EQ(got[0].endpoint, -1);
+  EXPECT_NE(got[0].body.find("sim-vlm"), std::string::npos);
+  // The bulk requests go one at a time (300 ms each): had the side request waited its turn,
+  // all four would have been sent before it (5 attempts by now).
+  EXPECT_LE(c.stats().attempts, static_cast<uint64_t>(kBulk));
+  // A side request to a closed port fails once, with no retry, and does not take the endpoint
+  // out of service for the bulk requests.
+  Request dead{.id = id + 1, .path = ""};
+  dead.url = "http://127.0.0.1:1/v1/chat/completions";
+  dead.timeout_s = 2;
+  ASSERT_TRUE(c.Submit(std::move(dead)));
+  got.clear();
+  ASSERT_EQ(c.NextGroupCompletions(g, &got, 4), 1u);
+  EXPECT_EQ(got[0].error.kind, ErrorKind::kConnect);
+  EXPECT_EQ(got[0].attempts, 1);
+  c.CloseGroup(g);
+  c.Close();
+  int ok = 0;
+  while (auto done = c.NextCompletion()) ok += done->ok() ? 1 : 0;
+  EXPECT_EQ(ok, kBulk);
+}
+
 TEST(ClientSim, GetsTheModelList) {
   auto sim = StartSim({});
   ASSERT_NE(sim, nullptr);

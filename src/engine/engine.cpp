@@ -271,6 +271,14 @@ class EngineImpl : public Engine {
   const EngineOptions& options() const { return options_; }
   Clock* clock() const { return clock_; }
   Result<schema::Dialect> Probe(const JobPlan& plan, engine::StopSource* stop);
+  // Calls under `stop` (preflight, dialect probes) go through the engine's client as side
+  // requests, each in a group of its own, instead of a client and I/O thread per call.
+  void Share(engine::StopSource* stop) {
+    stop->UseClient(client_.get(), [this] {
+      std::lock_guard lock(jobs_mu_);
+      return next_group_++;
+    });
+  }
   Result<Prepared> MakePrepared(const JobPlan& plan, schema::Dialect dialect,
                                 const std::string& base_dir,
                                 std::shared_ptr<image::PreparedCache> cache,
@@ -471,6 +479,7 @@ Result<std::shared_ptr<const JobPlan>> EngineImpl::Plan(const JobSpec& spec,
     // against them (an unknown model, images for a text-only server, max_tokens past the
     // context) before row 1.
     engine::StopSource stop;
+    Share(&stop);
     SetupScope scope(this, &stop);
     SF_ASSIGN_OR_RAISE(plan->facts, engine::RunPreflight(
                                         copts_, {s.model, !s.images.empty(), s.max_tokens}, &stop));
@@ -622,6 +631,7 @@ Result<std::shared_ptr<Job>> EngineImpl::Start(const std::shared_ptr<const JobPl
       SF_ASSIGN_OR_RAISE(d, schema::ParseDialect(*remembered));
     } else {
       engine::StopSource stop;
+      Share(&stop);
       SetupScope scope(this, &stop);
       auto probed = Probe(*plan, &stop);
       if (!probed.ok() && engine::ProbeErrorEndsJob(probed.status())) {
@@ -704,7 +714,9 @@ JobImpl::JobImpl(std::shared_ptr<EngineImpl> engine, std::shared_ptr<const JobPl
       sink_(std::move(sink)),
       group_(group),
       clock_(engine_->clock()),
-      image_cache_(std::move(image_cache)) {}
+      image_cache_(std::move(image_cache)) {
+  engine_->Share(&probe_stop_);
+}
 
 JobImpl::~JobImpl() {
   if (!begun_) return;  // Start failed before the job began

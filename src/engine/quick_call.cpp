@@ -8,6 +8,19 @@ void StopSource::Stop() {
   stopped_.store(true);
   std::lock_guard lock(mu_);
   for (client::Client* c : active_) c->Cancel();
+  for (uint64_t g : groups_) shared_->StopGroup(g, /*abandon=*/true);
+}
+
+bool StopSource::RegisterGroup(uint64_t group) {
+  std::lock_guard lock(mu_);
+  if (stopped_.load()) return false;
+  groups_.push_back(group);
+  return true;
+}
+
+void StopSource::UnregisterGroup(uint64_t group) {
+  std::lock_guard lock(mu_);
+  groups_.erase(std::remove(groups_.begin(), groups_.end(), group), groups_.end());
 }
 
 bool StopSource::Register(client::Client* c) {
@@ -35,9 +48,43 @@ client::ClientOptions QuickOptions(const client::ClientOptions& options, double 
   return o;
 }
 
+namespace {
+
+// QuickCall through the engine's client: a side request in a group of its own, waited for.
+Result<client::Completion> SharedCall(const client::ClientOptions& options, client::Request request,
+                                      double timeout_s, StopSource* stop) {
+  if (options.endpoints.empty()) return Status::InvalidArgument("no endpoint");
+  client::Client* shared = stop->shared_client();
+  const uint64_t group = stop->NextGroup();
+  const uint64_t id = group << client::Client::kGroupShift;
+  request.id = id;
+  request.url = options.endpoints[0] + request.path;
+  request.timeout_s = timeout_s;
+  shared->OpenGroup(group);
+  if (!stop->RegisterGroup(group)) {
+    shared->CloseGroup(group);
+    return Status::Cancelled("stopped");
+  }
+  std::vector<client::Completion> done;
+  if (shared->Submit(std::move(request))) shared->NextGroupCompletions(group, &done, 1);
+  stop->UnregisterGroup(group);
+  shared->CloseGroup(group);
+  if (stop->stopped()) return Status::Cancelled("stopped");
+  if (done.empty() || done.front().id != id) {
+    return Status::Cancelled("the engine's client stopped before " + options.endpoints[0] +
+                             " answered");
+  }
+  return std::move(done.front());
+}
+
+}  // namespace
+
 Result<client::Completion> QuickCall(const client::ClientOptions& options, client::Request request,
                                      double timeout_s, StopSource* stop) {
   if (stop && stop->stopped()) return Status::Cancelled("stopped");
+  if (stop && stop->shared_client() != nullptr) {
+    return SharedCall(options, std::move(request), timeout_s, stop);
+  }
   SF_ASSIGN_OR_RAISE(auto c, client::Client::Make(QuickOptions(options, timeout_s)));
   if (stop && !stop->Register(c.get())) return Status::Cancelled("stopped");
   const uint64_t id = request.id;

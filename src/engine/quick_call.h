@@ -6,6 +6,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -21,14 +22,30 @@ class StopSource {
   void Stop();
   bool stopped() const { return stopped_.load(); }
 
-  // For QuickCall: a client is cancelled by Stop while registered. False when already stopped.
+  // Calls made under this source go through `shared` (the engine's long-lived client) as side
+  // requests (client::Request::url), each in a group of its own from `next_group`, instead of
+  // through a client and I/O thread of their own. Set before the first call.
+  void UseClient(client::Client* shared, std::function<uint64_t()> next_group) {
+    shared_ = shared;
+    next_group_ = std::move(next_group);
+  }
+  client::Client* shared_client() const { return shared_; }
+  uint64_t NextGroup() const { return next_group_(); }
+
+  // For QuickCall: a client (or a group of the shared client) is cancelled by Stop while
+  // registered. False when already stopped.
   bool Register(client::Client* c);
   void Unregister(client::Client* c);
+  bool RegisterGroup(uint64_t group);
+  void UnregisterGroup(uint64_t group);
 
  private:
   std::atomic<bool> stopped_{false};
   std::mutex mu_;
   std::vector<client::Client*> active_;
+  std::vector<uint64_t> groups_;  // of shared_
+  client::Client* shared_ = nullptr;
+  std::function<uint64_t()> next_group_;
 };
 
 // `options` with timeouts cut to `timeout_s` (connect, stall, whole request and row deadline)
@@ -36,9 +53,10 @@ class StopSource {
 client::ClientOptions QuickOptions(const client::ClientOptions& options, double timeout_s,
                                    int attempts = 1);
 
-// One request through a client of its own, under `QuickOptions(options, timeout_s)`. An error
-// Status only when stopped or the client cannot start; HTTP and transport failures come back in
-// the Completion.
+// One request through a client of its own, under `QuickOptions(options, timeout_s)`, or, when
+// `stop` uses a shared client, as a side request to the first endpoint through that client. An
+// error Status only when stopped or the client cannot start; HTTP and transport failures come back
+// in the Completion.
 Result<client::Completion> QuickCall(const client::ClientOptions& options, client::Request request,
                                      double timeout_s, StopSource* stop);
 
