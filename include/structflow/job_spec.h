@@ -84,6 +84,15 @@ struct JobSpec {
 
   // Stop early when the first rows all fail the same way (a misconfigured job).
   bool fail_fast = true;
+
+  // Scheduling (image jobs; nothing here changes an answer, so none of it is fingerprinted).
+  // Rows whose first image is the same are sent back to back: the request pass holds up to
+  // this many rows and sends the oldest row's image group together (0: input order). Output
+  // order is the input's whatever the order of sending.
+  int reorder_window = 1024;
+  // With several endpoints, rows that share an image go to the same one (its prefix cache holds
+  // the image), unless it is saturated or down.
+  bool image_affinity = true;
 };
 
 // Compact JSON holding every field; FromJson accepts exactly what ToJson writes (unknown keys

@@ -156,6 +156,18 @@ void AddRunCommand(CLI::App& app, int* exit_code) {
       ->check(CLI::IsMember({"first", "last"}))
       ->capture_default_str()
       ->group(prompt);
+  sub->add_option("--reorder-window", cfg->reorder_window,
+                  "Hold up to N rows to send the questions on one image back to back (a server's "
+                  "prefix cache then computes the image once); the output keeps the input's order "
+                  "(0: send in input order)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str()
+      ->group(prompt);
+  sub->add_flag("!--no-image-affinity", cfg->image_affinity,
+                "With several --endpoint: do not keep rows that share an image on one endpoint "
+                "(by default they go to the same one, whose prefix cache holds the image, unless "
+                "it is saturated or down)")
+      ->group(prompt);
   sub->add_option("--image-max-side", cfg->image_max_side,
                   "Shrink images so no side exceeds N pixels (0: keep)")
       ->group(prompt);

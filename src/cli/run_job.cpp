@@ -112,6 +112,8 @@ Result<JobSpec> MakeSpec(const RunFlags& f) {
     s.retry_kinds.push_back(*kind);
   }
   s.fail_fast = f.fail_fast;
+  s.reorder_window = f.reorder_window;
+  s.image_affinity = f.image_affinity;
   return s;
 }
 

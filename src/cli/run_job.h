@@ -82,6 +82,8 @@ struct RunFlags {
   std::string command;
   int workers = 0;  // 0: one per core
   bool fail_fast = true;
+  int reorder_window = 1024;       // rows held to send those sharing an image together (0: off)
+  bool image_affinity = true;      // several endpoints: rows sharing an image go to the same one
   std::string progress = "auto";   // auto, tty, log, off
   double progress_interval_s = 0;  // 0: 0.5 s on a terminal, 5 s otherwise
 };

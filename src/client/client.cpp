@@ -869,7 +869,14 @@ class Client::Impl {
       ++stats_.attempts;
       if (t->attempts > 1) ++stats_.retries;
     }
-    int ep = t->side() ? -1 : endpoints_.Pick(t->failed_endpoint);
+    // A keyed request (affinity) keeps to its endpoint while that one holds less than its share
+    // of the limit (an even split over the healthy endpoints).
+    int share = 0;
+    if (t->request.affinity != 0 && endpoints_.size() > 1) {
+      const int healthy = std::max(1, endpoints_.healthy_count());
+      share = (Limit() + healthy - 1) / healthy;
+    }
+    int ep = t->side() ? -1 : endpoints_.Pick(t->failed_endpoint, t->request.affinity, share);
     if (ep < 0 && !t->side()) {
       double next = endpoints_.seconds_to_next_probe();
       AttemptFailure f{.kind = ErrorKind::kConnect};

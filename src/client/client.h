@@ -82,6 +82,10 @@ struct Request {
   // adaptive controller. Its completion's `endpoint` is -1.
   std::string url;
   double timeout_s = 0;
+  // Requests with the same non-zero key go to the same endpoint while it is healthy and holds
+  // less than its share of the limit (EndpointSet::Pick): the engine keys each row by its
+  // image, so the replica that computed the image's prefix answers the other questions on it.
+  uint64_t affinity = 0;
 };
 
 struct Completion {

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -511,6 +512,96 @@ TEST(ClientSim, AnEndpointDiesMidRunAndTheOtherCarriesOn) {
   EXPECT_GT(used_a_before, 200);  // both carried load before
   EXPECT_EQ(used_a_late, 0);      // long after the stop, only the live one answers
   EXPECT_GE(b->metrics().chat_requests, uint64_t{kN} - 1000);
+}
+
+// Submits `n` requests whose affinity key is key_of(i) and returns every completion.
+template <typename K>
+Outcome RunKeyed(Client* client, int n, K key_of) {
+  std::thread producer([&] {
+    for (int i = 0; i < n; ++i) {
+      if (!client->Submit(Request{.id = uint64_t(i), .body = ChatBody(i), .affinity = key_of(i)}))
+        break;
+    }
+    client->Close();
+  });
+  Outcome out;
+  while (auto c = client->NextCompletion()) {
+    if (!out.ids.insert(c->id).second) ++out.duplicates;
+    out.completions.push_back(std::move(*c));
+  }
+  producer.join();
+  return out;
+}
+
+TEST(ClientSim, AffinitySendsOneKeyToOneReplica) {
+  sim::SimOptions so;
+  so.latency_ms = 5;
+  auto a = StartSim(so);
+  auto b = StartSim(so);
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  ClientOptions o = Options({a->base_url(), b->base_url()});
+  // A share of 256 per replica, more than all the requests: no replica is ever saturated, so
+  // nothing falls back (with a share of 32, a run of keys homed on one replica fills it).
+  o.concurrency = 512;
+  auto client = Client::Make(o);
+  ASSERT_TRUE(client.ok());
+  constexpr int kN = 400;
+  Outcome out = RunKeyed(client->get(), kN, [](int i) { return uint64_t(i / 5 + 1); });
+  ASSERT_EQ(out.ids.size(), size_t{kN});
+  EXPECT_EQ(out.duplicates, 0);
+  std::map<uint64_t, std::set<int>> endpoints_of_key;
+  int on_a = 0;
+  for (const auto& c : out.completions) {
+    EXPECT_TRUE(c.ok()) << DescribeError(c.error);
+    endpoints_of_key[c.id / 5 + 1].insert(c.endpoint);
+    on_a += c.endpoint == 0;
+  }
+  for (const auto& [key, eps] : endpoints_of_key) EXPECT_EQ(eps.size(), 1u) << "key " << key;
+  // The keys spread over both, and the replicas' own counters agree with the client.
+  EXPECT_GT(on_a, kN / 5);
+  EXPECT_LT(on_a, kN - kN / 5);
+  EXPECT_EQ(a->metrics().chat_requests, uint64_t(on_a));
+  EXPECT_EQ(b->metrics().chat_requests, uint64_t(kN - on_a));
+}
+
+TEST(ClientSim, AffinityFallsBackWhenTheReplicaIsSaturatedOrDown) {
+  sim::SimOptions so;
+  so.latency_ms = 30;
+  auto a = StartSim(so);
+  auto b = StartSim(so);
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  {
+    // One key for every request and a limit of 8: its replica takes its share (4), the rest go
+    // to the other rather than wait.
+    ClientOptions o = Options({a->base_url(), b->base_url()});
+    o.concurrency = 8;
+    auto client = Client::Make(o);
+    ASSERT_TRUE(client.ok());
+    Outcome out = RunKeyed(client->get(), 200, [](int) { return uint64_t{77}; });
+    ASSERT_EQ(out.ids.size(), 200u);
+    int on_a = 0;
+    for (const auto& c : out.completions) on_a += c.endpoint == 0;
+    EXPECT_GT(on_a, 20);
+    EXPECT_LT(on_a, 180);
+  }
+  // The replica of every key is down: every request still succeeds, on the other.
+  b->Stop();
+  ClientOptions o = Options({a->base_url(), b->base_url()});
+  o.concurrency = 8;
+  o.eject_after = 1;
+  o.endpoint_cooldown_s = 30;
+  auto client = Client::Make(o);
+  ASSERT_TRUE(client.ok());
+  const uint64_t before = a->metrics().chat_requests;
+  Outcome out = RunKeyed(client->get(), 100, [](int i) { return uint64_t(i % 7 + 1); });
+  ASSERT_EQ(out.ids.size(), 100u);
+  for (const auto& c : out.completions) {
+    EXPECT_TRUE(c.ok()) << DescribeError(c.error);
+    EXPECT_EQ(c.endpoint, 0);
+  }
+  EXPECT_EQ(a->metrics().chat_requests - before, 100u);
 }
 
 TEST(ClientSim, CancelFinishesQuicklyAndReportsTheRestAsCancelled) {

@@ -11,8 +11,55 @@ EndpointSet::EndpointSet(size_t count, EndpointOptions options, Clock* clock)
   options_.eject_after = std::max(1, options_.eject_after);
 }
 
-int EndpointSet::Pick(int avoid) {
+namespace {
+
+// splitmix64's finaliser: the rendezvous weight of (key, endpoint).
+uint64_t Mix(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
+}  // namespace
+
+int EndpointSet::Preferred(uint64_t affinity, int avoid) const {
+  int best = -1;
+  uint64_t best_weight = 0;
+  for (int i = 0; i < static_cast<int>(endpoints_.size()); ++i) {
+    if (endpoints_[i].state != State::kHealthy || i == avoid) continue;
+    const uint64_t w = Mix(affinity ^ Mix(static_cast<uint64_t>(i) + 1));
+    if (best < 0 || w > best_weight) {
+      best = i;
+      best_weight = w;
+    }
+  }
+  return best;
+}
+
+bool EndpointSet::ProbeDue(int avoid) const {
+  bool any_out = false;
+  for (const Endpoint& e : endpoints_) any_out = any_out || e.state == State::kOut;
+  if (!any_out) return false;
+  const auto now = clock_->Now();
+  for (int i = 0; i < static_cast<int>(endpoints_.size()); ++i) {
+    const Endpoint& e = endpoints_[i];
+    if (e.state == State::kOut && now >= e.out_until && i != avoid) return true;
+  }
+  return false;
+}
+
+int EndpointSet::Pick(int avoid, uint64_t affinity, int share) {
   const int n = static_cast<int>(endpoints_.size());
+  if (affinity != 0 && n > 1 && !ProbeDue(avoid)) {
+    // An endpoint due for a probe takes this request below, keyed or not: otherwise a job whose
+    // every request has a key would never bring a recovered replica back.
+    const int p = Preferred(affinity, avoid);
+    if (p >= 0 && !Full(p) && (share <= 0 || endpoints_[p].outstanding < share)) {
+      ++endpoints_[p].outstanding;
+      return p;
+    }
+  }
   int best = -1;
   int best_avoided = -1;
   for (int k = 0; k < n; ++k) {

@@ -10,9 +10,18 @@
 // cap on outstanding requests (the connections its server can serve, SetMaxOutstanding): Pick
 // prefers endpoints under their cap; the client keeps its limit within the caps' sum, so the
 // cap holds whenever every endpoint is healthy.
+//
+// Affinity: a request may carry a key (the engine uses a hash of the row's image), and requests
+// with the same key go to the same endpoint, so the server's prefix cache there holds what they
+// share (vLLM's hashed blocks, SGLang's radix tree: a prefix is reused only on the replica that
+// computed it). The endpoint is the key's highest-weight healthy one (rendezvous hashing: when
+// an endpoint is taken out, only its keys move, each to its own second choice). When that
+// endpoint is saturated (its share of the client's limit, or its connection cap, is taken) or is
+// the one to avoid, the request falls back to the least outstanding, as one without a key.
 // Thread-safety: not thread-safe; the client's I/O thread owns it.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -31,8 +40,12 @@ class EndpointSet {
   EndpointSet(size_t count, EndpointOptions options, Clock* clock);
 
   // The endpoint for the next attempt, or -1 when all are out. `avoid` (or -1) is the endpoint
-  // the previous attempt of this request failed on. Counts the attempt as outstanding.
-  int Pick(int avoid = -1);
+  // the previous attempt of this request failed on. `affinity` (0: none) is the request's key;
+  // `share` (0: no limit) is how many outstanding requests an endpoint takes before a keyed
+  // request falls back to the least outstanding. Counts the attempt as outstanding.
+  int Pick(int avoid = -1, uint64_t affinity = 0, int share = 0);
+  // The healthy endpoint `affinity` prefers (ignoring load), or -1 when none is healthy.
+  int Preferred(uint64_t affinity, int avoid = -1) const;
   // The attempt on `endpoint` ended. `connect_failure`: the endpoint could not be reached (refused,
   // DNS, connect timeout); `success`: any HTTP answer at all (even a 500 shows it is up).
   void Release(int endpoint, bool success, bool connect_failure);
@@ -60,6 +73,8 @@ class EndpointSet {
     Clock::TimePoint out_until{};
   };
 
+  // An endpoint out of service whose cool-down is over (other than `avoid`).
+  bool ProbeDue(int avoid) const;
   bool Full(int i) const {
     const Endpoint& e = endpoints_[i];
     return e.max_outstanding > 0 && e.outstanding >= e.max_outstanding;

@@ -117,5 +117,48 @@ TEST(EndpointSet, ProbesAnEjectedReplicaWhileAnotherIsHealthy) {
   EXPECT_TRUE(set.healthy(0));
 }
 
+TEST(EndpointSet, AffinityKeepsAKeyOnOneEndpointAndSpreadsKeys) {
+  ManualClock clock;
+  EndpointSet set(3, EndpointOptions{}, &clock);
+  // The same key lands on the same endpoint whatever the others' load.
+  for (uint64_t key = 1; key <= 60; ++key) {
+    const int first = set.Pick(-1, key, 0);
+    for (int k = 0; k < 5; ++k) EXPECT_EQ(set.Pick(-1, key, 0), first) << "key " << key;
+    EXPECT_EQ(set.Preferred(key), first);
+  }
+  // 60 keys over 3 endpoints: each gets some (rendezvous hashing spreads them).
+  for (int i = 0; i < 3; ++i) EXPECT_GT(set.outstanding(i), 6 * 6) << "endpoint " << i;
+}
+
+TEST(EndpointSet, AffinityFallsBackWhenItsEndpointIsSaturatedOrDown) {
+  ManualClock clock;
+  EndpointSet set(2, EndpointOptions{.eject_after = 1, .cooldown_s = 1}, &clock);
+  const uint64_t key = 12345;
+  const int home = set.Preferred(key);
+  const int other = 1 - home;
+  // A share of 3: three go home, the fourth to the least outstanding (the other).
+  for (int k = 0; k < 3; ++k) EXPECT_EQ(set.Pick(-1, key, 3), home);
+  EXPECT_EQ(set.Pick(-1, key, 3), other);
+  set.Release(home, true, false);
+  EXPECT_EQ(set.Pick(-1, key, 3), home);  // room again
+  // Its connection cap counts as saturated too.
+  set.SetMaxOutstanding(home, 3);
+  EXPECT_EQ(set.Pick(-1, key, 0), other);
+  set.SetMaxOutstanding(home, 0);
+  // An attempt that failed at home is retried elsewhere.
+  EXPECT_EQ(set.Pick(home, key, 0), other);
+  // Home goes down: the key moves to the other endpoint while it is out.
+  set.Release(home, false, true);
+  EXPECT_FALSE(set.healthy(home));
+  EXPECT_EQ(set.Preferred(key), other);
+  EXPECT_EQ(set.Pick(-1, key, 0), other);
+  // Once its cool-down ends, the next request probes it, keyed or not, and it comes back.
+  clock.Advance(seconds(2));
+  EXPECT_EQ(set.Pick(-1, key, 0), home);
+  set.Release(home, true, false);
+  EXPECT_TRUE(set.healthy(home));
+  EXPECT_EQ(set.Pick(-1, key, 0), home);
+}
+
 }  // namespace
 }  // namespace structflow::client

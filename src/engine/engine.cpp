@@ -42,6 +42,7 @@
 #include "engine/fail_fast.h"
 #include "engine/output_assembler.h"
 #include "engine/plan.h"
+#include "engine/reorder_window.h"
 #include "engine/row_walk.h"
 #include "engine/server_info.h"
 #include "image/prepared_cache.h"
@@ -900,6 +901,23 @@ Status JobImpl::RequestPass() {
     // A column the prompt uses that is null in some rows is said once, with the count.
     const auto request_side = prepared();
     prompt::NullTally nulls(request_side->builder->prompt_template());
+    // Rows that share an image leave back to back (engine/reorder_window.h); rows the window
+    // holds when the job stops were never handed out: unrecorded, a resume sends them.
+    const bool regroup = !s.images.empty() && s.reorder_window > 1;
+    engine::ReorderWindow<WorkItem> window(regroup ? static_cast<size_t>(s.reorder_window) : 0);
+    std::vector<WorkItem> released;
+    auto release = [&] {
+      for (WorkItem& item : released) {
+        pending_rows_.fetch_add(1);
+        slice.push_back(std::move(item));
+        if (slice.size() >= kSliceRows && !hand_out()) {
+          released.clear();
+          return false;
+        }
+      }
+      released.clear();
+      return true;
+    };
     while (!stop_.load()) {
       auto more = walk->Next(&row);
       if (!more.ok()) {
@@ -918,9 +936,13 @@ Status JobImpl::RequestPass() {
       }
       ++to_do;
       nulls.Observe(*row.batch, row.row);
-      pending_rows_.fetch_add(1);
-      slice.push_back(WorkItem{row.batch, row.row, row.row_id, row.fingerprint});
-      if (slice.size() >= kSliceRows && !hand_out()) break;
+      const uint64_t key = regroup ? request_side->builder->ImageCellKey(*row.batch, row.row) : 0;
+      window.Push(key, WorkItem{row.batch, row.row, row.row_id, row.fingerprint}, &released);
+      if (!release()) break;
+    }
+    if (!stop_.load()) {
+      window.Flush(&released);
+      release();
     }
     if (!slice.empty()) hand_out();
     for (const std::string& w : nulls.Warnings()) SF_LOG_WARN("{}", w);
@@ -955,7 +977,9 @@ bool JobImpl::Submit(const WorkItem& item, int output_attempts, bool long_tokens
                      int http_attempts) {
   auto p = prepared();
   std::string body;
-  RowError e = (long_tokens ? p->builder_long : p->builder)->Build(*item.batch, item.row, &body);
+  uint64_t image_key = 0;
+  RowError e =
+      (long_tokens ? p->builder_long : p->builder)->Build(*item.batch, item.row, &body, &image_key);
   // An image fetch cut short by the stop: the row is dropped unrecorded, so a resume sends it.
   if (e.kind == ErrorKind::kCancelled) return false;
   if (!e.ok()) {
@@ -978,6 +1002,7 @@ bool JobImpl::Submit(const WorkItem& item, int output_attempts, bool long_tokens
   }
   client::Request request{RequestId(item.row_id), "/chat/completions", std::move(body),
                           client::Method::kPost};
+  if (plan_->spec.image_affinity) request.affinity = image_key;
   client::Client* c = engine_->client();
   const bool reask = output_attempts > 0 || long_tokens;
   if (!(reask ? c->Resubmit(std::move(request)) : c->Submit(std::move(request)))) {

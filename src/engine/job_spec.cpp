@@ -117,6 +117,8 @@ std::string ToJson(const JobSpec& s) {
   for (ErrorKind k : s.retry_kinds) kinds.push_back(std::string(ErrorKindName(k)));
   j["retry_kinds"] = std::move(kinds);
   j["fail_fast"] = s.fail_fast;
+  j["reorder_window"] = s.reorder_window;
+  j["image_affinity"] = s.image_affinity;
   return j.dump();
 }
 
@@ -226,6 +228,15 @@ Result<JobSpec> JobSpecFromJson(std::string_view text) {
         }
       } else if (k == "fail_fast")
         s.fail_fast = v.get<bool>();
+      else if (k == "reorder_window") {
+        s.reorder_window = v.get<int>();
+        if (s.reorder_window < 0) {
+          return Status::InvalidArgument(
+              fmt::format("job spec: reorder_window {}: use 0 (input order) or a number of rows",
+                          s.reorder_window));
+        }
+      } else if (k == "image_affinity")
+        s.image_affinity = v.get<bool>();
       else
         return Status::InvalidArgument(fmt::format("job spec: unknown key '{}'", k));
     }

@@ -26,10 +26,12 @@ std::string DataUrl(const PreparedImage& image) {
 PreparedCache::PreparedCache(size_t capacity_bytes, ImagePolicy policy)
     : capacity_(capacity_bytes), policy_(policy) {}
 
-PreparedCache::Key PreparedCache::KeyOf(std::string_view input) const {
+PreparedCache::Key PreparedCache::KeyOf(std::string_view input) {
   XXH128_hash_t h = XXH3_128bits(input.data(), input.size());
   return Key{h.low64, h.high64, input.size()};
 }
+
+uint64_t PreparedCache::ContentHash(std::string_view input) { return Fold(KeyOf(input)); }
 
 std::optional<PreparedCache::FileStamp> PreparedCache::Stamp(const std::string& path) {
   struct stat st {};
@@ -40,7 +42,8 @@ std::optional<PreparedCache::FileStamp> PreparedCache::Stamp(const std::string& 
 }
 
 std::shared_ptr<const std::string> PreparedCache::FindFile(const std::string& path,
-                                                           const FileStamp& stamp) {
+                                                           const FileStamp& stamp,
+                                                           uint64_t* content_hash) {
   std::lock_guard lock(mu_);
   auto f = files_.find(path);
   if (f == files_.end() || !(f->second.first == stamp)) return nullptr;
@@ -49,13 +52,16 @@ std::shared_ptr<const std::string> PreparedCache::FindFile(const std::string& pa
   Entry& e = *it->second;
   ++reused_;
   if (e.in_lru) lru_.splice(lru_.begin(), lru_, e.lru_pos);
+  if (content_hash != nullptr) *content_hash = Fold(it->first);
   return e.url;
 }
 
 Result<std::shared_ptr<const std::string>> PreparedCache::DataUrlFor(std::string_view input,
                                                                      const std::string& path,
-                                                                     const FileStamp& stamp) {
+                                                                     const FileStamp& stamp,
+                                                                     uint64_t* content_hash) {
   const Key key = KeyOf(input);
+  if (content_hash != nullptr) *content_hash = Fold(key);
   {
     std::lock_guard lock(mu_);
     if (files_.size() >= 4 * entries_.size() + 4096) files_.clear();
@@ -64,8 +70,11 @@ Result<std::shared_ptr<const std::string>> PreparedCache::DataUrlFor(std::string
   return Get(input, key);
 }
 
-Result<std::shared_ptr<const std::string>> PreparedCache::DataUrlFor(std::string_view input) {
-  return Get(input, KeyOf(input));
+Result<std::shared_ptr<const std::string>> PreparedCache::DataUrlFor(std::string_view input,
+                                                                     uint64_t* content_hash) {
+  const Key key = KeyOf(input);
+  if (content_hash != nullptr) *content_hash = Fold(key);
+  return Get(input, key);
 }
 
 Result<std::shared_ptr<const std::string>> PreparedCache::Get(std::string_view input,

@@ -41,7 +41,8 @@ class PreparedCache {
   PreparedCache& operator=(const PreparedCache&) = delete;
 
   // The data URL of `input` prepared under the policy, or Prepare's error for it.
-  Result<std::shared_ptr<const std::string>> DataUrlFor(std::string_view input);
+  Result<std::shared_ptr<const std::string>> DataUrlFor(std::string_view input,
+                                                        uint64_t* content_hash = nullptr);
 
   // Files: what identifies a file's content without reading it (a rewritten file changes it).
   struct FileStamp {
@@ -55,11 +56,17 @@ class PreparedCache {
   static std::optional<FileStamp> Stamp(const std::string& path);
   // The data URL of the file at `path` when its bytes, with this stamp, were prepared before and
   // are still held: no read, no hash. Null otherwise (read it and call DataUrlFor with the path).
-  std::shared_ptr<const std::string> FindFile(const std::string& path, const FileStamp& stamp);
+  // With `content_hash`, also the hash of its bytes (ContentHash's value).
+  std::shared_ptr<const std::string> FindFile(const std::string& path, const FileStamp& stamp,
+                                              uint64_t* content_hash = nullptr);
   // DataUrlFor(input), remembering that the file at `path` with `stamp` holds `input`.
   Result<std::shared_ptr<const std::string>> DataUrlFor(std::string_view input,
                                                         const std::string& path,
-                                                        const FileStamp& stamp);
+                                                        const FileStamp& stamp,
+                                                        uint64_t* content_hash = nullptr);
+  // A 64-bit hash of an image's source bytes: the cache's key folded (equal bytes, equal hash).
+  // The engine's endpoint affinity keys rows by it.
+  static uint64_t ContentHash(std::string_view input);
 
   struct Stats {
     uint64_t prepared = 0;  // images prepared (misses), errors included
@@ -89,7 +96,8 @@ class PreparedCache {
     bool in_lru = false;
   };
 
-  Key KeyOf(std::string_view input) const;
+  static Key KeyOf(std::string_view input);
+  static uint64_t Fold(const Key& k) { return k.lo ^ (k.hi * 0x9e3779b97f4a7c15ull) ^ k.size; }
   Result<std::shared_ptr<const std::string>> Get(std::string_view input, const Key& key);
   void EvictLocked();
 

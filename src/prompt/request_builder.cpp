@@ -111,8 +111,27 @@ Result<RequestBuilder> RequestBuilder::Make(const std::string& prompt_template,
                         std::move(base_dir));
 }
 
-RowError RequestBuilder::Build(const table::RecordBatch& batch, int64_t row,
-                               std::string* body) const {
+uint64_t RequestBuilder::ImageCellKey(const table::RecordBatch& batch, int64_t row) const {
+  if (image_paths_.empty()) return 0;
+  thread_local std::vector<image::ImageRef> refs;
+  auto cell = image_paths_[0].Locate(batch, row);
+  if (!cell) return 0;
+  refs.clear();
+  if (!image::CollectImages(*cell->column, cell->index, &refs).ok() || refs.empty()) return 0;
+  // The kind is hashed in: a path and the same text as bytes are different images.
+  const uint64_t h = image::PreparedCache::ContentHash(refs[0].value) ^
+                     (static_cast<uint64_t>(refs[0].kind) + 1) * 0x9e3779b97f4a7c15ull;
+  return h == 0 ? 1 : h;
+}
+
+RowError RequestBuilder::Build(const table::RecordBatch& batch, int64_t row, std::string* body,
+                               uint64_t* image_key) const {
+  if (image_key != nullptr) *image_key = 0;
+  // The first image's content hash (the key of endpoint affinity); URLs passed through by their
+  // text, which is what identifies them here.
+  auto keep_key = [&](uint64_t h) {
+    if (image_key != nullptr && *image_key == 0) *image_key = h == 0 ? 1 : h;
+  };
   thread_local Scratch scratch;
   Scratch& s = scratch;
   s.text.clear();
@@ -142,6 +161,7 @@ RowError RequestBuilder::Build(const table::RecordBatch& batch, int64_t row,
           !(ref.value.size() >= 5 && ref.value.substr(0, 5) == "data:")) {
         s.parts.push_back(Part{ref.value, {}, {}});
         image_bytes += ref.value.size();
+        if (image_key != nullptr) keep_key(image::PreparedCache::ContentHash(ref.value));
         continue;
       }
       const size_t slot = s.parts.size();
@@ -156,7 +176,9 @@ RowError RequestBuilder::Build(const table::RecordBatch& batch, int64_t row,
         file = std::move(resolved).value();
         stamp = image::PreparedCache::Stamp(file);
         if (stamp) {
-          if (auto url = cache->FindFile(file, *stamp)) {
+          uint64_t h = 0;
+          if (auto url = cache->FindFile(file, *stamp, &h)) {
+            keep_key(h);
             image_bytes += url->size();
             s.parts.push_back(Part{{}, std::move(url), {}});
             continue;
@@ -171,12 +193,17 @@ RowError RequestBuilder::Build(const table::RecordBatch& batch, int64_t row,
         which += fmt::format("'{}': ", QuoteInput(ref.value, 200));
       }
       if (cache) {
-        auto url = stamp ? cache->DataUrlFor(*bytes, file, *stamp) : cache->DataUrlFor(*bytes);
+        uint64_t h = 0;
+        auto url =
+            stamp ? cache->DataUrlFor(*bytes, file, *stamp, &h) : cache->DataUrlFor(*bytes, &h);
         if (!url.ok()) return fail(which + url.status().message());
+        keep_key(h);
         image_bytes += (*url)->size();
         s.parts.push_back(Part{{}, std::move(url).value(), {}});
         continue;
       }
+      if (image_key != nullptr && *image_key == 0)
+        keep_key(image::PreparedCache::ContentHash(*bytes));
       auto prepared = image::Prepare(*bytes, policy_);
       if (!prepared.ok()) return fail(which + prepared.status().message());
       image_bytes += Base64EncodedSize(prepared->bytes().size()) + 32;

@@ -85,7 +85,16 @@ class RequestBuilder {
   // Replaces *body with the request for row `row` of `batch`. Returns a RowError of kind
   // kImageError (a broken, missing or unreadable image; the message names the column, which
   // image and why) or kNone. The caller adds the row number.
-  RowError Build(const table::RecordBatch& batch, int64_t row, std::string* body) const;
+  // With `image_key`, also a hash of the row's first image's content (PreparedCache::
+  // ContentHash of its source bytes; of the URL text for a URL passed to the server), never 0,
+  // or 0 for a row without images: the key of the engine's endpoint affinity.
+  RowError Build(const table::RecordBatch& batch, int64_t row, std::string* body,
+                 uint64_t* image_key = nullptr) const;
+
+  // A hash of the row's first image cell as written (a path, a URL or the bytes), never 0, or 0
+  // without an image; reads nothing. Rows with equal keys share their first image: the engine's
+  // reorder window groups them by it.
+  uint64_t ImageCellKey(const table::RecordBatch& batch, int64_t row) const;
 
   // Not thread-safe: see the header comment.
   void set_extra_members_json(std::string json) { options_.extra_members_json = std::move(json); }

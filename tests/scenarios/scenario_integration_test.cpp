@@ -7,6 +7,10 @@
 //
 // Scenario keys (all optional but "runs"):
 //   rows: N                  input rows {"n": i, "text": "row i"} (default 20), in batches of 7
+//   images: {count: K, order: "interleaved" | "grouped"}
+//                            rows also get an "image" column (PNG bytes) with K distinct images:
+//                            row i shows image i % K (interleaved) or i * K / N (grouped)
+//   replicas: R              R simulators with the same settings, all given to the engine
 //   sim: {api, latency_ms, max_num_seqs, faults, seed, models}
 //   engine: {concurrency, max_attempts, workers}
 //   spec: a JobSpec as JSON (JobSpecFromJson); "prompt" defaults to "Label: {text}"
@@ -20,7 +24,12 @@
 // message_contains, complete, output_rows,
 //   output_ids (the "n" or row_id column), error_rows, errors {kind: n} (this run's), resumed,
 //   resumed_min, sent_this_run, chat_requests, chat_requests_max, output_retries, dialect,
-//   http_retries_min, chat_equals_sent (the server saw exactly the rows recorded this run).
+//   http_retries_min, chat_equals_sent (the server saw exactly the rows recorded this run),
+//   replica_chat_requests_min (each replica saw at least this many), prefix_hits_min and
+//   prefix_hits_max (prompt tokens the replicas' prefix caches held, summed; this run's),
+//   computed_prompt_tokens_max (prompt tokens looked up and not found, summed: what prefill
+//   computed).
+// With several replicas, chat_requests counts are summed over them.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -31,6 +40,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "image/test_util.h"
 #include "sim/server.h"
 #include "structflow/engine.h"
 
@@ -96,16 +106,27 @@ Result<std::unique_ptr<sim::Server>> StartSim(const json& s) {
   return sim::Server::Start(o);
 }
 
-std::vector<table::RecordBatch> MakeRows(int64_t rows) {
+std::vector<table::RecordBatch> MakeRows(int64_t rows, const json& images) {
   std::vector<table::RecordBatch> out;
   table::Schema schema;
   schema.fields = {{"n", table::DataType::Int64(), false},
                    {"text", table::DataType::String(), false}};
+  const int64_t image_count = images.value("count", int64_t{0});
+  const bool interleaved = images.value("order", std::string("interleaved")) == "interleaved";
+  std::vector<std::string> pngs;
+  for (int64_t k = 0; k < image_count; ++k) {
+    pngs.push_back(image::testing::Save(
+        image::testing::Solid(16 + static_cast<int>(k), 12, {10.0 * k, 100, 200}), ".png"));
+  }
+  if (image_count > 0) schema.fields.push_back({"image", table::DataType::Binary(), false});
   for (int64_t i = 0; i < rows || out.empty();) {
     table::RecordBatch b = table::RecordBatch::Empty(schema);
     for (int k = 0; k < 7 && i < rows; ++k, ++i) {
       b.columns[0].AppendInt(i);
       b.columns[1].AppendBytes("row " + std::to_string(i));
+      if (image_count > 0) {
+        b.columns[2].AppendBytes(pngs[interleaved ? i % image_count : i * image_count / rows]);
+      }
     }
     out.push_back(std::move(b));
   }
@@ -133,9 +154,59 @@ struct RunState {
   std::shared_ptr<Sink> sink;
 };
 
+// What the replicas saw during one run (deltas, summed unless per replica).
+struct ServerSide {
+  uint64_t chat_requests = 0;
+  std::vector<uint64_t> replica_chat_requests;
+  uint64_t prefix_queries = 0;
+  uint64_t prefix_hits = 0;
+};
+
+using Servers = std::vector<std::unique_ptr<sim::Server>>;
+
+ServerSide Observe(const Servers& servers) {
+  ServerSide o;
+  for (const auto& s : servers) {
+    sim::SimMetrics m = s->metrics();
+    o.chat_requests += m.chat_requests;
+    o.replica_chat_requests.push_back(m.chat_requests);
+    o.prefix_queries += m.prefix_cache_queries;
+    o.prefix_hits += m.prefix_cache_hits;
+  }
+  return o;
+}
+
+ServerSide Delta(const ServerSide& after, const ServerSide& before) {
+  ServerSide d;
+  d.chat_requests = after.chat_requests - before.chat_requests;
+  for (size_t i = 0; i < after.replica_chat_requests.size(); ++i)
+    d.replica_chat_requests.push_back(after.replica_chat_requests[i] -
+                                      before.replica_chat_requests[i]);
+  d.prefix_queries = after.prefix_queries - before.prefix_queries;
+  d.prefix_hits = after.prefix_hits - before.prefix_hits;
+  return d;
+}
+
 void CheckRun(const std::string& where, const json& expect, const Result<JobReport>& result,
-              const Sink& sink, uint64_t chat_requests) {
+              const Sink& sink, const ServerSide& seen) {
   SCOPED_TRACE(where);
+  const uint64_t chat_requests = seen.chat_requests;
+  if (expect.contains("replica_chat_requests_min")) {
+    for (size_t i = 0; i < seen.replica_chat_requests.size(); ++i) {
+      EXPECT_GE(seen.replica_chat_requests[i], expect["replica_chat_requests_min"].get<uint64_t>())
+          << "replica " << i;
+    }
+  }
+  if (expect.contains("prefix_hits_min")) {
+    EXPECT_GE(seen.prefix_hits, expect["prefix_hits_min"].get<uint64_t>());
+  }
+  if (expect.contains("prefix_hits_max")) {
+    EXPECT_LE(seen.prefix_hits, expect["prefix_hits_max"].get<uint64_t>());
+  }
+  if (expect.contains("computed_prompt_tokens_max")) {
+    EXPECT_LE(seen.prefix_queries - seen.prefix_hits,
+              expect["computed_prompt_tokens_max"].get<uint64_t>());
+  }
   std::string status = expect.value("status", std::string("ok"));
   if (status == "ok") {
     ASSERT_TRUE(result.ok()) << result.status().message();
@@ -210,17 +281,31 @@ TEST_P(Scenario, Runs) {
   ASSERT_TRUE(in) << path;
   json sc = json::parse(in);
   const int64_t rows = sc.value("rows", int64_t{20});
-  auto batches = MakeRows(rows);
+  auto batches = MakeRows(rows, sc.value("images", json::object()));
   auto input = Input::Batches(batches);
   ASSERT_TRUE(input.ok()) << input.status().message();
 
   json sim_settings = sc.value("sim", json::object());
-  auto server = StartSim(sim_settings);
-  ASSERT_TRUE(server.ok()) << server.status().message();
+  const int replicas = sc.value("replicas", 1);
+  Servers servers;
+  std::vector<std::string> urls;
+  auto start_servers = [&](const json& settings) {
+    for (auto& s : servers) s->Stop();
+    servers.clear();
+    urls.clear();
+    for (int i = 0; i < replicas; ++i) {
+      auto server = StartSim(settings);
+      ASSERT_TRUE(server.ok()) << server.status().message();
+      urls.push_back((*server)->base_url());
+      servers.push_back(std::move(*server));
+    }
+  };
+  start_servers(sim_settings);
+  ASSERT_EQ(static_cast<int>(servers.size()), replicas);
 
   const json eng = sc.value("engine", json::object());
   EngineOptions eo;
-  eo.endpoints = {(*server)->base_url()};
+  eo.endpoints = urls;
   eo.concurrency = eng.value("concurrency", 8);
   eo.max_attempts = eng.value("max_attempts", 3);
   eo.workers = eng.value("workers", 2);
@@ -248,17 +333,16 @@ TEST_P(Scenario, Runs) {
   for (const json& run : sc["runs"]) {
     const std::string where = path.filename().string() + " run " + std::to_string(run_index++);
     if (run.contains("sim")) {
-      (*server)->Stop();
-      server = StartSim(Merge(sim_settings, run["sim"]));
-      ASSERT_TRUE(server.ok()) << server.status().message();
-      eo.endpoints = {(*server)->base_url()};
+      start_servers(Merge(sim_settings, run["sim"]));
+      ASSERT_EQ(static_cast<int>(servers.size()), replicas);
+      eo.endpoints = urls;
       engine = Engine::Make(eo);
       ASSERT_TRUE(engine.ok()) << engine.status().message();
     }
     spec_json = Merge(spec_json, run.value("spec", json::object()));
     auto spec = JobSpecFromJson(spec_json.dump());
     ASSERT_TRUE(spec.ok()) << spec.status().message();
-    const uint64_t chat_before = (*server)->metrics().chat_requests;
+    const ServerSide before = Observe(servers);
     auto plan = (*engine)->Plan(*spec, (*input)->schema());
     const json expect = run.value("expect", json::object());
     if (!plan.ok()) {
@@ -269,7 +353,7 @@ TEST_P(Scenario, Runs) {
             << where << ": " << plan.status().message();
       }
       if (expect.contains("chat_requests")) {
-        EXPECT_EQ((*server)->metrics().chat_requests - chat_before,
+        EXPECT_EQ(Delta(Observe(servers), before).chat_requests,
                   expect["chat_requests"].get<uint64_t>())
             << where;
       }
@@ -315,10 +399,10 @@ TEST_P(Scenario, Runs) {
       std::lock_guard lock(triggers[j]->mu);
       triggers[j]->job.reset();  // the store (held by the job) holds the trigger
     }
-    const uint64_t chat = (*server)->metrics().chat_requests - chat_before;
+    const ServerSide seen = Delta(Observe(servers), before);
     for (int j = 0; j < jobs; ++j) {
       // With several jobs the request count is the server's total: expect it summed.
-      CheckRun(where + " job " + std::to_string(j), expect, results[j], *states[j].sink, chat);
+      CheckRun(where + " job " + std::to_string(j), expect, results[j], *states[j].sink, seen);
     }
   }
 }
