@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Simulated GPU time per answered question, text first vs image first (issue 22), on the
+# Simulated GPU time per answered question, text first vs image first, on one replica and on two
+# with and without affinity, beside the Python peers (issue 22), on the
 # AI2D-like image workload against `structflow sim` with the realistic latency model of
 # bench/run_peers.sh and prefix caching on (as on vLLM). Writes its section of bench/RESULTS.md.
 #   bash bench/prefix_cache/run.sh [BUILD_DIR]          (default build/release)
 # Knobs (environment): ROWS=1500 (questions; ~3 per image as in AI2D) WORK=/tmp/structflow-prefix-bench
-#   RESULTS=bench/RESULTS.md API=vllm-0.12 (or sglang)
+#   RESULTS=bench/RESULTS.md API=vllm-0.12 (or sglang) PEERS="aiohttp httpx" (Python peers to run;
+#   empty: none)
 # What it reads: the simulator's structflow_sim_gpu_busy_seconds_total (each request's modelled
 # service time over --max-num-seqs: prefill of the prompt tokens the prefix cache did not hold,
 # plus decode) and its prefix-cache counters, before and after each run; the answered rows are
@@ -35,78 +37,126 @@ mkdir -p "$WORK"
 echo "== inputs in $WORK ($ROWS questions on $IMAGES images; images are drawn once and kept)"
 "$py" "$root/bench/peers/gen_data.py" "$WORK" 0 "$ROWS" "$IMAGES"
 
-sim_pid=""
-stop_sim() {
-  if [[ -n "$sim_pid" ]]; then kill "$sim_pid" 2>/dev/null || true; wait "$sim_pid" 2>/dev/null || true; fi
-  sim_pid=""
+sim_pids=()
+stop_sims() {
+  for pid in "${sim_pids[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
+  sim_pids=()
 }
-trap stop_sim EXIT
-start_sim() {
-  local log="$WORK/sim.log"
-  : >"$log"
-  "$sf" sim --port 0 --seed 1 "$@" >"$log" 2>&1 &
-  sim_pid=$!
-  for _ in $(seq 100); do grep -q '^listening on ' "$log" && break; sleep 0.1; done
-  endpoint=$(sed -n 's/^listening on //p' "$log")
-  [[ -n "$endpoint" ]] || { echo "prefix_cache/run.sh: the simulator did not start:" >&2; cat "$log" >&2; exit 1; }
-  metrics="${endpoint%/v1}/metrics"
+trap stop_sims EXIT
+# start_sims N -- sim flags: N simulators with the same flags (replicas of one model); sets
+# endpoints (one --endpoint flag each) and metrics_urls.
+start_sims() {
+  local n=$1
+  shift
+  endpoints=()
+  metrics_urls=()
+  for i in $(seq "$n"); do
+    local log="$WORK/sim$i.log"
+    : >"$log"
+    "$sf" sim --port 0 --seed "$i" "$@" >"$log" 2>&1 &
+    sim_pids+=($!)
+    for _ in $(seq 100); do grep -q '^listening on ' "$log" && break; sleep 0.1; done
+    local endpoint
+    endpoint=$(sed -n 's/^listening on //p' "$log")
+    [[ -n "$endpoint" ]] || { echo "prefix_cache/run.sh: the simulator did not start:" >&2; cat "$log" >&2; exit 1; }
+    endpoints+=(--endpoint "$endpoint")
+    metrics_urls+=("${endpoint%/v1}/metrics")
+  done
 }
-metric() { curl -fsS "$metrics" | awk -v n="$1" '$1 == n || index($1, n "{") == 1 {s += $2} END {printf "%.6f", s}'; }
+# metric NAME: summed over every running simulator (and over its labels).
+metric() {
+  local total=0 v
+  for url in "${metrics_urls[@]}"; do
+    v=$(curl -fsS "$url" | awk -v n="$1" '$1 == n || index($1, n "{") == 1 {s += $2} END {printf "%.6f", s}')
+    total=$(echo "$total + $v" | bc -l)
+  done
+  printf '%.6f' "$total"
+}
+# chat_requests: what each simulator received, "a/b" (shows where the rows went).
+chat_requests() {
+  local out="" v
+  for url in "${metrics_urls[@]}"; do
+    v=$(curl -fsS "$url" | awk '$1 == "structflow_sim_chat_requests_total" {printf "%d", $2}')
+    out="${out:+$out/}$v"
+  done
+  echo "$out"
+}
 
 raw="$WORK/raw.tsv"
-printf 'label\tposition\tcache\trows\tanswered\twall_s\tgpu_s\tprompt_tokens\tcached_tokens\n' >"$raw"
-# measure LABEL POSITION CACHE(on|off) -- extra sim flags
+printf 'label\tposition\tcache\treplicas\trows\tanswered\twall_s\tgpu_s\tprompt_tokens\tcached_tokens\tper_replica\n' >"$raw"
+# measure LABEL POSITION CACHE(on|off) REPLICAS CLIENT [extra structflow run flags...]
+# CLIENT: sf (structflow, --choice A,B,C,D), sf-schema (structflow with the peers' schema),
+# py-aiohttp / py-httpx (bench/peers/py_client.py at concurrency 256, as in run_peers.sh).
 measure() {
-  local label=$1 position=$2 cache=$3
-  shift 3
+  local label=$1 position=$2 cache=$3 replicas=$4 client=$5
+  shift 5
   local flags=("${GPU_SIM[@]}")
   [[ "$cache" == off ]] && flags+=(--no-prefix-caching)
-  start_sim "${flags[@]}"
-  local out="$WORK/out-$position-$cache.jsonl"
+  start_sims "$replicas" "${flags[@]}"
+  local out="$WORK/out-$(echo "$label" | tr -c 'a-zA-Z0-9\n' '_').jsonl"
   rm -f "$out" "$out".checkpoint* "$out".stats.json
   local prefix=vllm
   [[ "$API" == sglang ]] && prefix=sglang
+  local hits=vllm:prefix_cache_hits_total
+  [[ "$prefix" == sglang ]] && hits=sglang:cached_tokens_total
   local g0 p0 h0 g1 p1 h1 t0 t1
   g0=$(metric structflow_sim_gpu_busy_seconds_total)
   p0=$(metric "$prefix:prompt_tokens_total")
-  if [[ "$prefix" == vllm ]]; then h0=$(metric vllm:prefix_cache_hits_total); else h0=$(metric sglang:cached_tokens_total); fi
-  echo "== $label: --image-position $position, prefix caching $cache"
+  h0=$(metric "$hits")
+  echo "== $label: $client, --image-position $position, prefix caching $cache, $replicas replica(s)"
   t0=$(date +%s.%N)
-  "$sf" run "$WORK/image.jsonl" --out "$out" --endpoint "$endpoint" --prompt '{text}' \
-    --image image --image-max-side 768 --choice A,B,C,D --max-tokens 4 --image-position "$position" \
-    --progress off || echo "   (exit code $?)"
+  case "$client" in
+    sf)
+      "$sf" run "$WORK/image.jsonl" --out "$out" "${endpoints[@]}" --prompt '{text}' \
+        --image image --image-max-side 768 --choice A,B,C,D --max-tokens 4 --image-position "$position" \
+        --progress off "$@" || echo "   (exit code $?)" ;;
+    sf-schema)
+      "$sf" run "$WORK/image.jsonl" --out "$out" "${endpoints[@]}" --prompt '{text}' \
+        --image image --image-max-side 768 --schema "$WORK/image_schema.json" --max-tokens 64 \
+        --image-position "$position" --progress off "$@" || echo "   (exit code $?)" ;;
+    py-*)
+      "$py" "$root/bench/peers/py_client.py" "${client#py-}" "${endpoints[1]}" sim-vlm "$WORK/image.jsonl" \
+        "$WORK/image_schema.json" "$out" 256 "$ROWS" || echo "   (exit code $?)" ;;
+  esac
   t1=$(date +%s.%N)
   g1=$(metric structflow_sim_gpu_busy_seconds_total)
   p1=$(metric "$prefix:prompt_tokens_total")
-  if [[ "$prefix" == vllm ]]; then h1=$(metric vllm:prefix_cache_hits_total); else h1=$(metric sglang:cached_tokens_total); fi
-  stop_sim
+  h1=$(metric "$hits")
+  local per_replica
+  per_replica=$(chat_requests)
+  stop_sims
   local answered
-  answered=$("$py" -c '
+  if [[ "$client" == sf ]]; then
+    answered=$("$py" -c '
 import json, sys
 n = 0
 for line in open(sys.argv[1]):
     r = json.loads(line)
     n += r.get("error") is None and r.get("output") in ("A", "B", "C", "D")
 print(n)' "$out")
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$label" "$position" "$cache" "$ROWS" "$answered" \
+  else
+    answered=$("$py" "$root/bench/peers/check_output.py" "$out" "$ROWS" "$WORK/image_schema.json")
+  fi
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$label" "$position" "$cache" "$replicas" "$ROWS" "$answered" \
     "$(echo "$t1 - $t0" | bc -l)" "$(echo "$g1 - $g0" | bc -l)" "$(echo "$p1 - $p0" | bc -l)" \
-    "$(echo "$h1 - $h0" | bc -l)" >>"$raw"
-  echo "   answered $answered/$ROWS, GPU $(echo "$g1 - $g0" | bc -l) s, cached $(echo "$h1 - $h0" | bc -l) of $(echo "$p1 - $p0" | bc -l) prompt tokens"
+    "$(echo "$h1 - $h0" | bc -l)" "$per_replica" >>"$raw"
+  echo "   answered $answered/$ROWS, GPU $(echo "$g1 - $g0" | bc -l) s, cached $(echo "$h1 - $h0" | bc -l) of $(echo "$p1 - $p0" | bc -l) prompt tokens, requests per replica $per_replica"
 }
 
-measure "text first (what most scripts send)" last on
-measure "image first (structflow's default)" first on
-measure "image first, prefix caching off (control)" first off
-
-# ---------------------------------------------------------------------------------------------
-# SLOT: image first with affinity across 2 replicas (issue 22, "prefix-aware dispatch").
-# Needs the engine to send rows that share an image to the same endpoint (affinity by image
-# hash), which the engine-as-a-library work brings; until then this row is not measured. When it
-# lands: start two simulators with "${GPU_SIM[@]}", run with --endpoint A --endpoint B, sum
-# structflow_sim_gpu_busy_seconds_total over both, and add a row with label
-# "image first, affinity, 2 replicas". Without affinity, least-outstanding dispatch spreads the
-# ~3 questions on one image over both replicas and each computes the image once.
-# ---------------------------------------------------------------------------------------------
+measure "text first (what most scripts send)" last on 1 sf
+measure "image first (structflow's default)" first on 1 sf
+measure "image first, prefix caching off (control)" first off 1 sf
+# Two replicas: least-outstanding alone spreads the ~3 questions on one image over both, and
+# each replica computes the image; affinity keeps them on one.
+measure "image first, 2 replicas, no affinity (--no-image-affinity)" first on 2 sf --no-image-affinity
+measure "image first, 2 replicas, affinity (default)" first on 2 sf
+measure "text first, 2 replicas (--image-position last)" last on 2 sf
+# The Python peers of bench/run_peers.sh on the same rows, with their own schema (3 fields, a
+# longer answer than one letter) and structflow with that schema for a like-for-like row.
+for peer in ${PEERS:-aiohttp httpx}; do
+  measure "Python asyncio + $peer (bench/peers/py_client.py, its schema)" first on 1 "py-$peer"
+done
+measure "structflow with the peers' schema" first on 1 sf-schema
 
 section=$("$py" - "$raw" "$cmdline" "$started" "$API" "$ROWS" "$IMAGES" "${GPU_SIM[*]}" <<'PYEOF'
 import csv, sys
@@ -125,21 +175,25 @@ out.append(f"- workload: {rows} multiple-choice questions on {images} distinct 1
            "(bench/peers/gen_data.py), the questions about one image adjacent, ~3 per image as in "
            "AI2D; `structflow run --prompt '{text}' --image image --image-max-side 768 --choice "
            "A,B,C,D --max-tokens 4 --image-position first|last`")
-out.append(f"- server: one `structflow sim {sim}` (the realistic model of run_peers.sh, "
-           f"`--api {api}`, prefix caching on as on the real server unless said)")
+out.append(f"- server: `structflow sim {sim}` (the realistic model of run_peers.sh, "
+           f"`--api {api}`, prefix caching on as on the real server unless said); with 2 replicas, "
+           "two such simulators and `--endpoint A --endpoint B`, GPU s summed over both")
+out.append("- Python peers: `bench/peers/py_client.py` (asyncio, concurrency 256; it puts the image "
+           "first too, `content.insert(0, image)`) with its JSON schema `{sentiment, score, answer}` "
+           "and max_tokens 64: a longer answer than one letter, so compare them with the "
+           "`structflow with the peers' schema` row")
 out.append("- GPU s: the simulator's `structflow_sim_gpu_busy_seconds_total` (each request's modelled "
            "service time over --max-num-seqs: prefill of the prompt tokens not found in the prefix "
            "cache, plus decode), per answered question")
 out.append("")
-out.append("| order | prefix cache | answered | wall s | GPU s | GPU ms / answer | vs text first | cached / prompt tokens |")
-out.append("|---|---|---|---|---|---|---|---|")
+out.append("| run | prefix cache | replicas | answered | wall s | GPU s | GPU ms / answer | vs text first | cached / prompt tokens | requests per replica |")
+out.append("|---|---|---|---|---|---|---|---|---|---|")
 for r in lines:
     p = per(r)
     pt, ct = float(r["prompt_tokens"]), float(r["cached_tokens"])
     share = f"{ct:.0f} / {pt:.0f} ({100 * ct / pt:.0f}%)" if pt else "-"
-    out.append(f"| {r['label']} | {r['cache']} | {r['answered']}/{r['rows']} | {float(r['wall_s']):.1f} | "
-               f"{float(r['gpu_s']):.2f} | {1000 * p:.2f} | {100 * (p / base - 1):+.0f}% | {share} |")
-out.append("| image first, affinity, 2 replicas | on | not measured yet: needs the engine's affinity dispatch (slot in run.sh) | | | | | |")
+    out.append(f"| {r['label']} | {r['cache']} | {r['replicas']} | {r['answered']}/{r['rows']} | {float(r['wall_s']):.1f} | "
+               f"{float(r['gpu_s']):.2f} | {1000 * p:.2f} | {100 * (p / base - 1):+.0f}% | {share} | {r['per_replica']} |")
 print("\n".join(out))
 PYEOF
 )

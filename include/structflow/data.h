@@ -73,6 +73,10 @@ struct RowRecord {
   RowError error;       // kind kNone on success
   int64_t prompt_tokens = 0;
   int64_t completion_tokens = 0;
+  // Of prompt_tokens, those the server's prefix cache held (usage.prompt_tokens_details.
+  // cached_tokens), -1 when the answer did not say. This run's figure only: row stores do not
+  // keep it (a resumed row has -1).
+  int64_t cached_tokens = -1;
   // When the answer came back (seconds since the Unix epoch; 0: not known, e.g. a row that
   // failed before any request) and how long its request took (from the first attempt's start to
   // the end of the last). For the report's latency histogram and throughput over time.

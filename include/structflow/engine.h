@@ -75,6 +75,10 @@ struct JobProgress {
   int64_t output_retries = 0;
   int64_t prompt_tokens = 0;
   int64_t completion_tokens = 0;
+  // Prompt tokens the servers' prefix caches held, over the answers that said
+  // (usage.prompt_tokens_details.cached_tokens); cached_answers: how many said.
+  int64_t cached_prompt_tokens = 0;
+  int64_t cached_answers = 0;
   std::array<int64_t, kNumErrorKinds> errors{};  // by ErrorKind
   int64_t in_flight = 0;                         // the engine's, all jobs
   int64_t http_retries = 0;                      // this job's
@@ -103,6 +107,9 @@ struct JobReport {
   int64_t output_retries = 0;
   double latency_p50_s = 0, latency_p90_s = 0, latency_p99_s = 0;
   int64_t prompt_tokens = 0, completion_tokens = 0;
+  // As in JobProgress: cached prompt tokens over the cached_answers answers that reported them
+  // (0 answers: the server does not report them; OUT.stats.json then leaves them out).
+  int64_t cached_prompt_tokens = 0, cached_answers = 0;
   int64_t bytes_sent = 0, bytes_received = 0;
   bool has_images = false;
   int64_t images_prepared = 0, images_reused = 0;

@@ -870,11 +870,14 @@ class Client::Impl {
       if (t->attempts > 1) ++stats_.retries;
     }
     // A keyed request (affinity) keeps to its endpoint while that one holds less than its share
-    // of the limit (an even split over the healthy endpoints).
+    // of the limit: an even split over the healthy endpoints, plus an eighth (the reserve the
+    // adaptive limit keeps waiting) and one, so that while the limit is still small (it starts
+    // at a few requests) the ~3 questions on one image are not split for a single request.
     int share = 0;
     if (t->request.affinity != 0 && endpoints_.size() > 1) {
       const int healthy = std::max(1, endpoints_.healthy_count());
-      share = (Limit() + healthy - 1) / healthy;
+      const int even = (Limit() + healthy - 1) / healthy;
+      share = even + even / 8 + 1;
     }
     int ep = t->side() ? -1 : endpoints_.Pick(t->failed_endpoint, t->request.affinity, share);
     if (ep < 0 && !t->side()) {

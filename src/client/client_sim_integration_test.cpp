@@ -541,7 +541,7 @@ TEST(ClientSim, AffinitySendsOneKeyToOneReplica) {
   ASSERT_NE(a, nullptr);
   ASSERT_NE(b, nullptr);
   ClientOptions o = Options({a->base_url(), b->base_url()});
-  // A share of 256 per replica, more than all the requests: no replica is ever saturated, so
+  // A share of 256 (+ 33) per replica, more than all the requests: no replica is saturated, so
   // nothing falls back (with a share of 32, a run of keys homed on one replica fills it).
   o.concurrency = 512;
   auto client = Client::Make(o);
@@ -573,7 +573,7 @@ TEST(ClientSim, AffinityFallsBackWhenTheReplicaIsSaturatedOrDown) {
   ASSERT_NE(a, nullptr);
   ASSERT_NE(b, nullptr);
   {
-    // One key for every request and a limit of 8: its replica takes its share (4), the rest go
+    // One key for every request and a limit of 8: its replica takes its share (4 + 1), the rest go
     // to the other rather than wait.
     ClientOptions o = Options({a->base_url(), b->base_url()});
     o.concurrency = 8;

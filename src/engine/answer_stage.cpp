@@ -26,6 +26,7 @@ AnswerVerdict Judge(const AnswerPolicy& policy, schema::Dialect dialect,
     } else {
       r.prompt_tokens = answer->prompt_tokens;
       r.completion_tokens = answer->completion_tokens;
+      r.cached_tokens = answer->cached_tokens;
       r.raw = std::move(answer->content);
       r.dialect = std::string(schema::DialectName(dialect));
       // Cut at max_tokens: re-asked with more tokens only while it could still become an answer

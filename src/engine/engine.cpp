@@ -96,6 +96,8 @@ struct JobStats {
   std::atomic<int64_t> output_retries{0};
   std::atomic<int64_t> prompt_tokens{0};
   std::atomic<int64_t> completion_tokens{0};
+  std::atomic<int64_t> cached_tokens{0};
+  std::atomic<int64_t> cached_answers{0};  // answers that reported cached_tokens
   std::array<std::atomic<int64_t>, kNumErrorKinds> errors{};
   mutable std::mutex examples_mu;
   std::array<std::string, kNumErrorKinds> error_examples;  // the first message of each kind
@@ -830,6 +832,8 @@ JobProgress JobImpl::progress() const {
   p.output_retries = stats_.output_retries.load();
   p.prompt_tokens = stats_.prompt_tokens.load();
   p.completion_tokens = stats_.completion_tokens.load();
+  p.cached_prompt_tokens = stats_.cached_tokens.load();
+  p.cached_answers = stats_.cached_answers.load();
   for (int k = 0; k < kNumErrorKinds; ++k) p.errors[k] = stats_.errors[k].load();
   p.in_flight = engine_->in_flight();
   p.http_retries = stats_.http_retries.load();
@@ -1022,6 +1026,10 @@ void JobImpl::Finish(RowRecord record, std::vector<RowRecord>* batch) {
   if (record.error.ok()) stats_.succeeded.fetch_add(1);
   stats_.prompt_tokens.fetch_add(record.prompt_tokens);
   stats_.completion_tokens.fetch_add(record.completion_tokens);
+  if (record.cached_tokens >= 0) {
+    stats_.cached_tokens.fetch_add(record.cached_tokens);
+    stats_.cached_answers.fetch_add(1);
+  }
   if (plan_->spec.fail_fast) {
     if (auto tripped = fail_window_.Observe(record.error)) FailFast(*tripped);
   }
@@ -1240,6 +1248,8 @@ JobReport JobImpl::MakeReport(bool complete, int64_t error_rows) const {
   r.latency_p99_s = stats_.latency.Percentile(0.99);
   r.prompt_tokens = stats_.prompt_tokens.load();
   r.completion_tokens = stats_.completion_tokens.load();
+  r.cached_prompt_tokens = stats_.cached_tokens.load();
+  r.cached_answers = stats_.cached_answers.load();
   r.bytes_sent = stats_.bytes_sent.load();
   r.bytes_received = stats_.bytes_received.load();
   if (image_cache_) {
@@ -1304,7 +1314,15 @@ std::string ToJson(const JobReport& r) {
   w.Key("latency_s").BeginObject().Key("p50").Double(r.latency_p50_s);
   w.Key("p90").Double(r.latency_p90_s).Key("p99").Double(r.latency_p99_s).EndObject();
   w.Key("tokens").BeginObject().Key("prompt").Int(r.prompt_tokens);
-  w.Key("completion").Int(r.completion_tokens).EndObject();
+  w.Key("completion").Int(r.completion_tokens);
+  // Only when the server reports them: prompt tokens its prefix cache held (no prefill) and
+  // those it computed; "cached_answers" counts the answers that said.
+  if (r.cached_answers > 0) {
+    w.Key("cached_prompt").Int(r.cached_prompt_tokens);
+    w.Key("computed_prompt").Int(r.prompt_tokens - r.cached_prompt_tokens);
+    w.Key("cached_answers").Int(r.cached_answers);
+  }
+  w.EndObject();
   w.Key("bytes").BeginObject().Key("sent").Int(r.bytes_sent);
   w.Key("received").Int(r.bytes_received).EndObject();
   if (r.has_images) {

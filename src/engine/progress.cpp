@@ -37,6 +37,12 @@ std::string RenderProgress(const JobProgress& p) {
   if (!errors.empty()) out += "  errors:" + errors;
   int64_t tokens = p.completion_tokens;
   if (tokens > 0 && elapsed_s > 0) out += fmt::format("  {:.0f} tok/s", tokens / elapsed_s);
+  // The server's prefix cache at work, when it reports it: the share of prompt tokens it held
+  // (not computed again).
+  if (p.cached_answers > 0 && p.prompt_tokens > 0) {
+    out += fmt::format("  prompt cached {:.0f}%",
+                       100.0 * static_cast<double>(p.cached_prompt_tokens) / p.prompt_tokens);
+  }
   if (total > 0 && rate > 0 && done < total) {
     int64_t eta = static_cast<int64_t>((total - done) / rate);
     out += fmt::format("  ETA {}:{:02}:{:02}", eta / 3600, eta / 60 % 60, eta % 60);

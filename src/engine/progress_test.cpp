@@ -17,6 +17,18 @@ TEST(RenderProgress, ShowsThePercentageTheEtaAndWhatTheCheckpointHeld) {
   EXPECT_NE(line.find("ETA 0:00:30"), std::string::npos) << line;
 }
 
+TEST(RenderProgress, ShowsTheCachedShareOnlyWhenTheServerReportsIt) {
+  JobProgress p;
+  p.done = 10;
+  p.elapsed_s = 1;
+  p.prompt_tokens = 4000;
+  EXPECT_EQ(RenderProgress(p).find("cached"), std::string::npos);
+  p.cached_prompt_tokens = 2500;
+  p.cached_answers = 6;
+  std::string line = RenderProgress(p);
+  EXPECT_NE(line.find("prompt cached 62%"), std::string::npos) << line;
+}
+
 TEST(RenderProgress, NoTotalYetShowsTheCountOnly) {
   JobProgress p;
   p.done = 7;

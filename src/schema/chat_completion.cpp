@@ -53,6 +53,15 @@ Result<ChatAnswer> ParseChatCompletion(std::string_view body) {
     int64_t n = 0;
     if (usage["prompt_tokens"].get(n) == simdjson::SUCCESS) answer.prompt_tokens = n;
     if (usage["completion_tokens"].get(n) == simdjson::SUCCESS) answer.completion_tokens = n;
+    // vLLM (entrypoints/openai/serving_chat.py, with --enable-prompt-tokens-details), SGLang
+    // (usage_processor.py, with --enable-cache-report) and llama.cpp (tools/server/
+    // server-task.cpp usage_json_oaicompat: always, n_prompt_tokens_cache) all write
+    // usage.prompt_tokens_details.cached_tokens.
+    simdjson::dom::object details;
+    if (usage["prompt_tokens_details"].get(details) == simdjson::SUCCESS &&
+        details["cached_tokens"].get(n) == simdjson::SUCCESS) {
+      answer.cached_tokens = n;
+    }
   }
   return answer;
 }

@@ -18,6 +18,10 @@ struct ChatAnswer {
   std::string refusal;        // OpenAI structured outputs: the model refused; content is empty
   int64_t prompt_tokens = 0;
   int64_t completion_tokens = 0;
+  // usage.prompt_tokens_details.cached_tokens: prompt tokens the server's prefix cache held;
+  // -1 when the answer does not say (vLLM without --enable-prompt-tokens-details, SGLang without
+  // --enable-cache-report, and both when nothing was cached; Ollama).
+  int64_t cached_tokens = -1;
 };
 
 // Errors (the caller turns them into kInvalidResponse rows): not JSON, an {"error": ...} body,

@@ -20,6 +20,25 @@ TEST(ParseChatCompletion, ReadsContentFinishReasonAndUsage) {
   EXPECT_EQ(a->completion_tokens, 9);
 }
 
+TEST(ParseChatCompletion, ReadsCachedPromptTokensWhenReported) {
+  // llama.cpp, vLLM --enable-prompt-tokens-details, SGLang --enable-cache-report.
+  auto a = ParseChatCompletion(
+      R"({"choices":[{"message":{"content":"A"},"finish_reason":"stop"}],
+      "usage":{"prompt_tokens":640,"completion_tokens":1,"prompt_tokens_details":{"cached_tokens":576}}})");
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  EXPECT_EQ(a->cached_tokens, 576);
+  // vLLM and SGLang write null when nothing was cached, or without their flag.
+  auto b = ParseChatCompletion(
+      R"({"choices":[{"message":{"content":"A"},"finish_reason":"stop"}],
+      "usage":{"prompt_tokens":640,"completion_tokens":1,"prompt_tokens_details":null}})");
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(b->cached_tokens, -1);
+  auto c = ParseChatCompletion(
+      R"({"choices":[{"message":{"content":"A"},"finish_reason":"stop"}],"usage":{"prompt_tokens":6}})");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->cached_tokens, -1);
+}
+
 TEST(ParseChatCompletion, LengthAndNullContentAndRefusal) {
   auto a = ParseChatCompletion(
       R"({"choices":[{"message":{"content":null,"refusal":"I can't help"},"finish_reason":"length"}]})");

@@ -11,7 +11,7 @@
 //                            rows also get an "image" column (PNG bytes) with K distinct images:
 //                            row i shows image i % K (interleaved) or i * K / N (grouped)
 //   replicas: R              R simulators with the same settings, all given to the engine
-//   sim: {api, latency_ms, max_num_seqs, faults, seed, models}
+//   sim: {api, latency_ms, max_num_seqs, faults, seed, models, report_cached_tokens}
 //   engine: {concurrency, max_attempts, workers}
 //   spec: a JobSpec as JSON (JobSpecFromJson); "prompt" defaults to "Label: {text}"
 //   store: "memory" (default) or "sqlite"
@@ -28,7 +28,7 @@
 //   replica_chat_requests_min (each replica saw at least this many), prefix_hits_min and
 //   prefix_hits_max (prompt tokens the replicas' prefix caches held, summed; this run's),
 //   computed_prompt_tokens_max (prompt tokens looked up and not found, summed: what prefill
-//   computed).
+//   computed), cached_prompt_tokens (the job report's, from the answers' usage).
 // With several replicas, chat_requests counts are summed over them.
 #include <gtest/gtest.h>
 
@@ -102,6 +102,7 @@ Result<std::unique_ptr<sim::Server>> StartSim(const json& s) {
   o.faults = s.value("faults", std::string());
   o.seed = s.value("seed", uint64_t{1});
   o.retry_after_s = 0;
+  o.report_cached_tokens = s.value("report_cached_tokens", false);
   if (s.contains("models")) o.models = s["models"].get<std::vector<std::string>>();
   return sim::Server::Start(o);
 }
@@ -267,6 +268,10 @@ void CheckRun(const std::string& where, const json& expect, const Result<JobRepo
   if (expect.value("chat_equals_sent", false)) {
     // Every request the server saw was recorded: nothing was sent twice or lost.
     EXPECT_EQ(static_cast<int64_t>(chat_requests), r.sent_this_run);
+  }
+  if (expect.contains("cached_prompt_tokens")) {
+    EXPECT_EQ(r.cached_prompt_tokens, expect["cached_prompt_tokens"].get<int64_t>());
+    EXPECT_GT(r.cached_answers, 0);
   }
   if (expect.contains("dialect")) {
     EXPECT_EQ(r.dialect, expect["dialect"].get<std::string>());
