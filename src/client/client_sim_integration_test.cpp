@@ -40,19 +40,21 @@ ClientOptions Options(std::vector<std::string> urls) {
   return o;
 }
 
-// Submits `n` requests from a producer thread and collects every completion; `on_each` runs on
-// the consumer (this) thread after each completion.
+// Submits `n` requests from a producer thread, request i with affinity key_of(i) (0: none),
+// and collects every completion; `on_each` runs on the consumer (this) thread after each
+// completion.
 struct Outcome {
   std::vector<Completion> completions;
   std::set<uint64_t> ids;
   int duplicates = 0;
 };
 
-template <typename F>
-Outcome RunRequests(Client* client, int n, F on_each) {
+template <typename K, typename F>
+Outcome RunWith(Client* client, int n, K key_of, F on_each) {
   std::thread producer([&] {
     for (int i = 0; i < n; ++i) {
-      if (!client->Submit(Request{.id = uint64_t(i), .body = ChatBody(i)})) break;
+      if (!client->Submit(Request{.id = uint64_t(i), .body = ChatBody(i), .affinity = key_of(i)}))
+        break;
     }
     client->Close();
   });
@@ -64,6 +66,17 @@ Outcome RunRequests(Client* client, int n, F on_each) {
   }
   producer.join();
   return out;
+}
+
+template <typename F>
+Outcome RunRequests(Client* client, int n, F on_each) {
+  return RunWith(
+      client, n, [](int) { return uint64_t{0}; }, on_each);
+}
+
+template <typename K>
+Outcome RunKeyed(Client* client, int n, K key_of) {
+  return RunWith(client, n, key_of, [](const Completion&, size_t) {});
 }
 
 Outcome RunRequests(Client* client, int n) {
@@ -512,25 +525,6 @@ TEST(ClientSim, AnEndpointDiesMidRunAndTheOtherCarriesOn) {
   EXPECT_GT(used_a_before, 200);  // both carried load before
   EXPECT_EQ(used_a_late, 0);      // long after the stop, only the live one answers
   EXPECT_GE(b->metrics().chat_requests, uint64_t{kN} - 1000);
-}
-
-// Submits `n` requests whose affinity key is key_of(i) and returns every completion.
-template <typename K>
-Outcome RunKeyed(Client* client, int n, K key_of) {
-  std::thread producer([&] {
-    for (int i = 0; i < n; ++i) {
-      if (!client->Submit(Request{.id = uint64_t(i), .body = ChatBody(i), .affinity = key_of(i)}))
-        break;
-    }
-    client->Close();
-  });
-  Outcome out;
-  while (auto c = client->NextCompletion()) {
-    if (!out.ids.insert(c->id).second) ++out.duplicates;
-    out.completions.push_back(std::move(*c));
-  }
-  producer.join();
-  return out;
 }
 
 TEST(ClientSim, AffinitySendsOneKeyToOneReplica) {

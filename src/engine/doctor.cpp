@@ -5,6 +5,8 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <optional>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -55,6 +57,89 @@ std::string ChatBody(const std::string& model, const std::string& text, int imag
   if (!members.empty()) body += "," + members;
   body += "}";
   return body;
+}
+
+// Whether prefix caching is on, from what the server publishes: vLLM's /metrics info gauge
+// vllm:cache_config_info, whose labels are CacheConfig's fields (vllm/v1/metrics/loggers.py
+// log_metrics_info; enable_prefix_caching="True"); SGLang's /get_server_info server args
+// (disable_radix_cache). Nothing for other families, or when not published.
+std::optional<bool> PrefixCachingOn(const client::ClientOptions& copts, client::ServerFamily f) {
+  if (f == client::ServerFamily::kVllm) {
+    auto metrics = QuickGet(copts, "/metrics", true, 5.0, nullptr);
+    if (!metrics.ok()) return std::nullopt;
+    const std::string& text = *metrics;
+    for (size_t at = text.find("vllm:cache_config_info{"); at != std::string::npos;
+         at = text.find("vllm:cache_config_info{", at + 1)) {
+      const size_t end = text.find('}', at);
+      const std::string_view labels(text.data() + at,
+                                    (end == std::string::npos ? text.size() : end) - at);
+      if (labels.find("enable_prefix_caching=\"True\"") != std::string_view::npos) return true;
+      if (labels.find("enable_prefix_caching=\"False\"") != std::string_view::npos) return false;
+    }
+    return std::nullopt;
+  }
+  if (f == client::ServerFamily::kSglang) {
+    auto info = QuickGet(copts, "/get_server_info", true, 5.0, nullptr);
+    simdjson::dom::parser parser;
+    simdjson::dom::element doc;
+    bool disabled = false;
+    if (info.ok() && !parser.parse(*info).get(doc) &&
+        !doc["disable_radix_cache"].get_bool().get(disabled)) {
+      return !disabled;
+    }
+  }
+  return std::nullopt;
+}
+
+// The doctor's prefix-cache line: the same prompt twice (long enough to fill a few of vLLM's
+// 16-token blocks), then what the second answer's usage.prompt_tokens_details.cached_tokens
+// says, beside what the server publishes about its cache.
+std::string PrefixCacheLine(const client::ClientOptions& copts, client::ServerFamily family,
+                            const std::string& model, Verdict* verdict) {
+  *verdict = Verdict::kOk;
+  const std::string text =
+      "structflow doctor checks the prefix cache: this same prompt is sent twice, and a server "
+      "that reuses computed prompt prefixes computes it only once. Answer with OK.";
+  std::optional<int64_t> cached;
+  for (int i = 0; i < 2; ++i) {
+    auto c =
+        QuickCall(copts, client::Request{0, "/chat/completions", ChatBody(model, text, 0, "", 4)},
+                  30, nullptr);
+    if (!c.ok() || !c->ok()) {
+      *verdict = Verdict::kWarn;
+      return "could not check (the test request failed)";
+    }
+    auto a = schema::ParseChatCompletion(c->body);
+    if (i == 1 && a.ok() && a->cached_tokens >= 0) cached = a->cached_tokens;
+  }
+  const std::optional<bool> on = PrefixCachingOn(copts, family);
+  const char* enable = family == client::ServerFamily::kSglang
+                           ? "SGLang: drop --disable-radix-cache"
+                           : "vLLM: drop --no-enable-prefix-caching (on by default)";
+  const char* report = family == client::ServerFamily::kSglang
+                           ? "start SGLang with --enable-cache-report"
+                           : "start vLLM with --enable-prompt-tokens-details";
+  std::string out;
+  if (on == false) {
+    *verdict = Verdict::kWarn;
+    out = fmt::format(
+        "prefix caching is off: the questions on one image each compute it again. Fix: {}", enable);
+  } else if (on == true || (cached && *cached > 0)) {
+    out = "prefix caching is on: images (sent first) are computed once for the questions on them";
+  } else {
+    out = "the server does not say whether it caches prompt prefixes";
+  }
+  if (cached) {
+    out += fmt::format(
+        "; answers report cached prompt tokens ({} of the repeated prompt), shown in "
+        "OUT.stats.json and the progress line",
+        *cached);
+  } else if (family == client::ServerFamily::kVllm || family == client::ServerFamily::kSglang) {
+    out += fmt::format("; answers do not report cached prompt tokens (to see them: {})", report);
+  } else {
+    out += "; answers do not report cached prompt tokens";
+  }
+  return out;
 }
 
 // The server's error message from an OpenAI/vLLM error body, or the body itself.
@@ -275,7 +360,17 @@ DoctorReport RunDoctor(const DoctorOptions& options, void (*print)(const CheckLi
                     load.status().message()));
   }
 
-  // 8. Latency and a suggested concurrency: throughput at a few levels of concurrency.
+  // 8. Prefix caching: whether the server reuses a computed prompt prefix (an image asked about
+  // several times is then computed once: structflow puts images first and sends the questions
+  // on one image together), and whether its answers say how much (OUT.stats.json and the
+  // progress line show it then).
+  {
+    Verdict v = Verdict::kOk;
+    std::string text = PrefixCacheLine(copts, facts.family, model, &v);
+    add("prefix", v, std::move(text));
+  }
+
+  // 9. Latency and a suggested concurrency: throughput at a few levels of concurrency.
   std::string lat = fmt::format("one request {:.2f} s", latency);
   if (options.load_test) {
     double best_rate = 0;

@@ -73,6 +73,46 @@ TEST(Doctor, SaysWhetherTheServerReportsItsQueue) {
   EXPECT_NE(q2->text.find("--concurrency"), std::string::npos) << q2->text;
 }
 
+TEST(Doctor, SaysWhetherPrefixCachingIsOnAndWhetherAnswersReportIt) {
+  struct Case {
+    std::string api;
+    bool caching;
+    bool report;
+    Verdict verdict;
+    std::vector<std::string> says;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"vllm-0.12", true, true, Verdict::kOk, {"prefix caching is on", "answers report"}},
+           {"vllm-0.12",
+            true,
+            false,
+            Verdict::kOk,
+            {"prefix caching is on", "--enable-prompt-tokens-details"}},
+           {"vllm-0.12",
+            false,
+            false,
+            Verdict::kWarn,
+            {"prefix caching is off", "--no-enable-prefix-caching"}},
+           {"sglang", true, true, Verdict::kOk, {"prefix caching is on", "answers report"}},
+           {"sglang",
+            false,
+            false,
+            Verdict::kWarn,
+            {"prefix caching is off", "--disable-radix-cache", "--enable-cache-report"}},
+       }) {
+    sim::SimOptions so;
+    so.api = c.api;
+    so.prefix_caching = c.caching;
+    so.report_cached_tokens = c.report;
+    auto sim = StartSim(so);
+    DoctorReport r = Check(sim->base_url());
+    const CheckLine* l = Line(r, "prefix");
+    ASSERT_NE(l, nullptr) << c.api;
+    EXPECT_EQ(l->verdict, c.verdict) << c.api << ": " << l->text;
+    for (const auto& s : c.says) EXPECT_NE(l->text.find(s), std::string::npos) << l->text;
+  }
+}
+
 TEST(Doctor, TextOnlyModelWarnsAboutImagesAndNamesTheFix) {
   sim::SimOptions so;
   so.image_support = false;

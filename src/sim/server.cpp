@@ -363,6 +363,7 @@ class ServerImpl : public Server {
                        : family == Family::kSglang ? 1
                                                    : 16;
     cache.capacity_tokens = options_.kv_cache_tokens;
+    block_size_ = cache.block_size;
     cache_ = PrefixCache::Make(cache);
   }
   ~ServerImpl() override { Stop(); }
@@ -535,6 +536,16 @@ class ServerImpl : public Server {
       metric("vllm:prefix_cache_hits_total",
              "Prefix cache hits, in terms of number of cached tokens.",
              static_cast<double>(m.prefix_cache_hits), true);
+      // vllm/v1/metrics/loggers.py log_metrics_info("cache_config", ...): an info gauge set to
+      // 1 whose labels are CacheConfig.metrics_info(), the fields as strings (Python's
+      // "True"/"False"); a few of them here.
+      out += fmt::format(
+          "# HELP vllm:cache_config_info Information of the LLMEngine CacheConfig\n"
+          "# TYPE vllm:cache_config_info gauge\n"
+          "vllm:cache_config_info{{block_size=\"{}\",enable_prefix_caching=\"{}\","
+          "num_gpu_blocks=\"{}\"}} 1.0\n",
+          block_size_, options_.prefix_caching ? "True" : "False",
+          options_.kv_cache_tokens / std::max(1, block_size_));
     }
     out += SimOnlyMetricsText(m);
     return out;
@@ -647,6 +658,7 @@ class ServerImpl : public Server {
   Slots slots_;
   HttpPool http_workers_;  // used only when options_.http_threads > 0
   std::unique_ptr<PrefixCache> cache_;
+  int block_size_ = 16;  // of the prefix cache (vLLM --block-size, SGLang --page-size)
   std::atomic<double> gpu_busy_seconds_{0};
   std::vector<std::unique_ptr<asio::io_context>> contexts_;
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards_;
@@ -924,6 +936,10 @@ void Connection::RouteSglang(std::string_view target, bool get, bool post) {
     w.Key("max_running_requests").Int(o.max_num_seqs);
     w.Key("max_total_num_tokens").Int(o.max_model_len * 8);
     w.Key("enable_metrics").Bool(server_->metrics_enabled());
+    // ServerArgs: the radix cache is on unless --disable-radix-cache; cached tokens are in the
+    // usage only with --enable-cache-report.
+    w.Key("disable_radix_cache").Bool(!o.prefix_caching);
+    w.Key("enable_cache_report").Bool(o.report_cached_tokens);
     w.Key("tp_size").Int(1).Key("dp_size").Int(1);
     w.Key("internal_states").BeginArray().BeginObject();
     w.Key("last_gen_throughput").Double(0).Key("memory_usage").BeginObject().EndObject();
