@@ -36,6 +36,12 @@ started=$(date -u '+%Y-%m-%d %H:%M UTC')
 mkdir -p "$WORK"
 echo "== inputs in $WORK ($ROWS questions on $IMAGES images; images are drawn once and kept)"
 "$py" "$root/bench/peers/gen_data.py" "$WORK" 0 "$ROWS" "$IMAGES"
+# The same rows shuffled (a dataset not grouped by image): what the reorder window is for.
+"$py" -c '
+import random, sys
+lines = open(sys.argv[1]).readlines()
+random.Random(7).shuffle(lines)
+open(sys.argv[2], "w").writelines(lines)' "$WORK/image.jsonl" "$WORK/image-shuffled.jsonl"
 
 sim_pids=()
 stop_sims() {
@@ -85,6 +91,7 @@ chat_requests() {
 raw="$WORK/raw.tsv"
 printf 'label\tposition\tcache\treplicas\trows\tanswered\twall_s\tgpu_s\tprompt_tokens\tcached_tokens\tper_replica\n' >"$raw"
 # measure LABEL POSITION CACHE(on|off) REPLICAS CLIENT [extra structflow run flags...]
+# INPUT (environment): the input file in $WORK (image.jsonl: questions on one image adjacent).
 # CLIENT: sf (structflow, --choice A,B,C,D), sf-schema (structflow with the peers' schema),
 # py-aiohttp / py-httpx (bench/peers/py_client.py at concurrency 256, as in run_peers.sh).
 measure() {
@@ -107,11 +114,11 @@ measure() {
   t0=$(date +%s.%N)
   case "$client" in
     sf)
-      "$sf" run "$WORK/image.jsonl" --out "$out" "${endpoints[@]}" --prompt '{text}' \
+      "$sf" run "$WORK/${INPUT:-image.jsonl}" --out "$out" "${endpoints[@]}" --prompt '{text}' \
         --image image --image-max-side 768 --choice A,B,C,D --max-tokens 4 --image-position "$position" \
         --progress off "$@" || echo "   (exit code $?)" ;;
     sf-schema)
-      "$sf" run "$WORK/image.jsonl" --out "$out" "${endpoints[@]}" --prompt '{text}' \
+      "$sf" run "$WORK/${INPUT:-image.jsonl}" --out "$out" "${endpoints[@]}" --prompt '{text}' \
         --image image --image-max-side 768 --schema "$WORK/image_schema.json" --max-tokens 64 \
         --image-position "$position" --progress off "$@" || echo "   (exit code $?)" ;;
     py-*)
@@ -151,6 +158,11 @@ measure "image first, prefix caching off (control)" first off 1 sf
 measure "image first, 2 replicas, no affinity (--no-image-affinity)" first on 2 sf --no-image-affinity
 measure "image first, 2 replicas, affinity (default)" first on 2 sf
 measure "text first, 2 replicas (--image-position last)" last on 2 sf
+# Shuffled rows: the ~3 questions on one image ~500 rows apart on average; the simulator's KV
+# capacity (262,144 tokens, ~400 images' worth, less what running requests hold) evicts many
+# images before their next question unless the reorder window brings the questions together.
+INPUT=image-shuffled.jsonl measure "image first, shuffled input, --reorder-window 0 (input order)" first on 1 sf --reorder-window 0
+INPUT=image-shuffled.jsonl measure "image first, shuffled input, reorder window (default 1024 rows)" first on 1 sf
 # The Python peers of bench/run_peers.sh on the same rows, with their own schema (3 fields, a
 # longer answer than one letter) and structflow with that schema for a like-for-like row.
 for peer in ${PEERS:-aiohttp httpx}; do
@@ -172,8 +184,8 @@ out.append("Written by `bench/prefix_cache/run.sh` (see bench/README.md).")
 out.append("")
 out.append(f"- command: `{cmdline}`; date: {started}")
 out.append(f"- workload: {rows} multiple-choice questions on {images} distinct 1600x1200 JPEGs by path "
-           "(bench/peers/gen_data.py), the questions about one image adjacent, ~3 per image as in "
-           "AI2D; `structflow run --prompt '{text}' --image image --image-max-side 768 --choice "
+           "(bench/peers/gen_data.py), the questions about one image adjacent (but in the shuffled rows), "
+           "~3 per image as in AI2D; `structflow run --prompt '{text}' --image image --image-max-side 768 --choice "
            "A,B,C,D --max-tokens 4 --image-position first|last`")
 out.append(f"- server: `structflow sim {sim}` (the realistic model of run_peers.sh, "
            f"`--api {api}`, prefix caching on as on the real server unless said); with 2 replicas, "
@@ -194,6 +206,22 @@ for r in lines:
     share = f"{ct:.0f} / {pt:.0f} ({100 * ct / pt:.0f}%)" if pt else "-"
     out.append(f"| {r['label']} | {r['cache']} | {r['replicas']} | {r['answered']}/{r['rows']} | {float(r['wall_s']):.1f} | "
                f"{float(r['gpu_s']):.2f} | {1000 * p:.2f} | {100 * (p / base - 1):+.0f}% | {share} | {r['per_replica']} |")
+def find(prefix):
+    return next((r for r in lines if r["label"].startswith(prefix)), None)
+def ms(r):
+    return 1000 * per(r)
+out.append("")
+tf, aff, noaff = find("text first (what"), find("image first, 2 replicas, affinity"), find("image first, 2 replicas, no affinity")
+sh0, sh1 = find("image first, shuffled input, --reorder-window 0"), find("image first, shuffled input, reorder window")
+if tf and aff and noaff:
+    out.append(f"Target (issue 22): at least 50% less GPU time per answer than text first. Image first with "
+               f"affinity over 2 replicas: {ms(aff):.2f} ms against {ms(tf):.2f} ms text first "
+               f"({100 * (per(aff) / per(tf) - 1):+.0f}%); without affinity the 2 replicas each compute most "
+               f"images ({ms(noaff):.2f} ms, {100 * (per(noaff) / per(tf) - 1):+.0f}%): affinity saves "
+               f"{100 * (1 - per(aff) / per(noaff)):.0f}% of that.")
+if sh0 and sh1:
+    out.append(f"Shuffled rows: {ms(sh0):.2f} ms per answer in input order, {ms(sh1):.2f} ms with the reorder "
+               f"window ({100 * (per(sh1) / per(sh0) - 1):+.0f}%).")
 print("\n".join(out))
 PYEOF
 )
