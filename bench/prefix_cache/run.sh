@@ -6,7 +6,7 @@
 #   bash bench/prefix_cache/run.sh [BUILD_DIR]          (default build/release)
 # Knobs (environment): ROWS=1500 (questions; ~3 per image as in AI2D) WORK=/tmp/structflow-prefix-bench
 #   RESULTS=bench/RESULTS.md API=vllm-0.12 (or sglang) PEERS="aiohttp httpx" (Python peers to run;
-#   empty: none)
+#   empty: none) SECTION_ONLY=1 (measure nothing: write the section again from WORK's last run)
 # What it reads: the simulator's structflow_sim_gpu_busy_seconds_total (each request's modelled
 # service time over --max-num-seqs: prefill of the prompt tokens the prefix cache did not hold,
 # plus decode) and its prefix-cache counters, before and after each run; the answered rows are
@@ -34,6 +34,12 @@ cmdline="bash bench/prefix_cache/run.sh $*"
 started=$(date -u '+%Y-%m-%d %H:%M UTC')
 
 mkdir -p "$WORK"
+raw="$WORK/raw.tsv"
+if [[ -n "${SECTION_ONLY:-}" ]]; then
+  [[ -s "$raw" ]] || { echo "prefix_cache/run.sh: SECTION_ONLY needs $raw from an earlier run" >&2; exit 1; }
+  started=$(cat "$WORK/started.txt")
+else
+echo "$started" >"$WORK/started.txt"
 echo "== inputs in $WORK ($ROWS questions on $IMAGES images; images are drawn once and kept)"
 "$py" "$root/bench/peers/gen_data.py" "$WORK" 0 "$ROWS" "$IMAGES"
 # The same rows shuffled (a dataset not grouped by image): what the reorder window is for.
@@ -88,7 +94,6 @@ chat_requests() {
   echo "$out"
 }
 
-raw="$WORK/raw.tsv"
 printf 'label\tposition\tcache\treplicas\trows\tanswered\twall_s\tgpu_s\tprompt_tokens\tcached_tokens\tper_replica\n' >"$raw"
 # measure LABEL POSITION CACHE(on|off) REPLICAS CLIENT [extra structflow run flags...]
 # INPUT (environment): the input file in $WORK (image.jsonl: questions on one image adjacent).
@@ -169,6 +174,7 @@ for peer in ${PEERS:-aiohttp httpx}; do
   measure "Python asyncio + $peer (bench/peers/py_client.py, its schema)" first on 1 "py-$peer"
 done
 measure "structflow with the peers' schema" first on 1 sf-schema
+fi  # SECTION_ONLY
 
 section=$("$py" - "$raw" "$cmdline" "$started" "$API" "$ROWS" "$IMAGES" "${GPU_SIM[*]}" <<'PYEOF'
 import csv, sys
@@ -219,6 +225,14 @@ if tf and aff and noaff:
                f"({100 * (per(aff) / per(tf) - 1):+.0f}%); without affinity the 2 replicas each compute most "
                f"images ({ms(noaff):.2f} ms, {100 * (per(noaff) / per(tf) - 1):+.0f}%): affinity saves "
                f"{100 * (1 - per(aff) / per(noaff)):.0f}% of that.")
+peer, sfs = find("Python asyncio + aiohttp"), find("structflow with the peers")
+if peer and sfs:
+    out.append(f"Python peer (aiohttp) against structflow on its schema: {ms(peer):.2f} against {ms(sfs):.2f} ms per "
+               f"answer, the same share cached (both put the image first). The difference is decode, "
+               f"which the simulator slows with the batch it runs in (--decode-batch-slowdown): Python "
+               f"prepares images too slowly to fill the batch ({float(peer['wall_s']):.0f} s against "
+               f"{float(sfs['wall_s']):.0f} s of wall time), so its short batches decode cheaply while "
+               f"the GPU idles; GPU s charge each request's own service time and not the idle slots.")
 if sh0 and sh1:
     out.append(f"Shuffled rows: {ms(sh0):.2f} ms per answer in input order, {ms(sh1):.2f} ms with the reorder "
                f"window ({100 * (per(sh1) / per(sh0) - 1):+.0f}%).")
@@ -239,7 +253,8 @@ except FileNotFoundError:
 lines = text.split("\n")
 if head in lines:
     i = lines.index(head)
-    j = next((k for k in range(i + 1, len(lines)) if lines[k].startswith("# ")), len(lines))
+    # To the next heading of any level: the section has none of its own.
+    j = next((k for k in range(i + 1, len(lines)) if lines[k].startswith("#")), len(lines))
     lines[i:j] = section.split("\n") + [""]
     text = "\n".join(lines)
 else:
