@@ -73,7 +73,11 @@ def test_a_resumed_job_sends_only_the_partitions_not_finished(tmp_path):
         first = out.partitions[:2].compute(scheduler="threads")
         two_partitions = _chat(sim) - before
         assert len(first) == 60 and two_partitions >= 60
-        assert sorted(os.listdir(tmp_path / "ckpt")) == ["part-00000.sqlite", "part-00001.sqlite"]
+        # One checkpoint per partition, named by the job's settings and the partition's rows.
+        spec = dict(prompt="{question}", choices=["A", "B"], seed=5)
+        assert sorted(os.listdir(tmp_path / "ckpt")) == sorted(
+            os.path.basename(sfd.checkpoint_path(ROWS.iloc[k * 30:(k + 1) * 30], spec,
+                                                 tmp_path / "ckpt")) for k in range(2))
 
         # The same job again: only the third partition's rows go out (one partition's worth of
         # requests, half of what two cost), and the answers are the ones kept.
@@ -148,7 +152,8 @@ def test_a_partition_stopped_midway_resends_only_its_missing_rows(tmp_path):
 
         # Partition 1 is started alone on its checkpoint and stopped part way.
         before = _chat(sim)
-        job = structflow.start(ROWS.iloc[30:60], checkpoint=ckpt / "part-00001.sqlite", **args)
+        job = structflow.start(ROWS.iloc[30:60], checkpoint=sfd.checkpoint_path(
+            ROWS.iloc[30:60], args, ckpt), **args)
         deadline = time.monotonic() + 30
         while job.progress["done"] < 8:
             assert time.monotonic() < deadline, job.progress
@@ -181,3 +186,87 @@ def test_the_dask_ai2d_recipe_runs_threaded_and_on_a_cluster(tmp_path):
                              capture_output=True, text=True, timeout=120, check=True).stdout
         assert "200 rows, 0 failed" in out
     assert len(os.listdir(tmp_path / "ckpt" / "dask_ai2d")) == 8
+
+
+def test_partitions_in_another_order_resume_from_their_checkpoints(sim, tmp_path):
+    # Checkpoints are named by each partition's content, not its number: the same partitions
+    # in another order (or another job's split of the same rows into the same frames) find them.
+    args = dict(prompt="{question}", choices=["A", "B"], endpoint=sim.url, seed=9,
+                checkpoint_dir=tmp_path / "ckpt")
+    ddf = dd.from_pandas(ROWS, npartitions=3, sort=False)
+    first = sfd.run(ddf, **args).compute(scheduler="threads")
+    assert len(os.listdir(tmp_path / "ckpt")) == 3
+    before = _chat(sim)
+    shuffled = dd.concat([ddf.partitions[2], ddf.partitions[0], ddf.partitions[1]])
+    again = sfd.run(shuffled, **args).compute(scheduler="threads")
+    assert _chat(sim) == before
+    pd.testing.assert_frame_equal(again.loc[ROWS.index], first)
+    # Rows moved between partitions are other content: those partitions are sent again.
+    sfd.run(dd.from_pandas(ROWS, npartitions=2, sort=False), **args).compute(scheduler="threads")
+    assert _chat(sim) - before >= len(ROWS)
+    assert len(os.listdir(tmp_path / "ckpt")) == 5
+
+
+def _write_files(folder):
+    folder.mkdir()
+    paths = []
+    for k in range(3):
+        rows = [{"question": f"file {k} question {i}", "n": i} for i in range(20 + k)]
+        if k == 1:
+            path = folder / "b.csv"
+            pd.DataFrame(rows).to_csv(path, index=False)
+        else:
+            path = folder / f"{'ac'[k // 2]}.jsonl"
+            pd.DataFrame(rows).to_json(path, orient="records", lines=True)
+        paths.append(path)
+    return paths
+
+
+def test_paths_are_a_partition_each_read_on_the_worker(sim, tmp_path):
+    paths = _write_files(tmp_path / "in")
+    # dialect= set: the job asks the server nothing before its rows, so requests == rows sent.
+    args = dict(prompt="{question}", choices=["A", "B", "C"], endpoint=sim.url, seed=4,
+                dialect="vllm")
+    out = sfd.run(str(tmp_path / "in" / "*"), checkpoint_dir=tmp_path / "ckpt", **args)
+    assert out.npartitions == 3
+    assert dict(out.dtypes.astype(str)) == {"question": "object", "n": "Int64",
+                                            "output": "string", "error": "object"}
+    got = out.compute(scheduler="threads")
+    # Each file's rows, in file order (a.jsonl, b.csv, c.jsonl), numbered from 0 in each.
+    assert list(got["question"]) == [f"file {k} question {i}" for k in range(3)
+                                     for i in range(20 + k)]
+    assert list(got.index) == [i for k in range(3) for i in range(20 + k)]
+    assert str(got["n"].dtype) == "Int64" and str(got["output"].dtype) == "string"
+    for path in paths:  # what structflow.run gives on the file
+        want = structflow.run(str(path), **args)
+        part = got[got["question"].str.startswith(want["question"][0][:6])]
+        assert list(part["output"]) == list(want["output"])
+    # A list of paths is the same job: every file resumes from its checkpoint.
+    before = _chat(sim)
+    again = sfd.run([str(p) for p in paths], checkpoint_dir=tmp_path / "ckpt",
+                    **args).compute(scheduler="threads")
+    assert _chat(sim) == before
+    pd.testing.assert_frame_equal(again, got)
+    # A file that changed (size, modification time) is a new partition: only it is sent.
+    pd.DataFrame([{"question": "new", "n": 1}]).to_csv(paths[1], index=False)
+    sfd.run([str(p) for p in paths], checkpoint_dir=tmp_path / "ckpt",
+            **args).compute(scheduler="threads")
+    assert _chat(sim) - before == 1
+
+
+@pytest.mark.skipif(not os.environ.get("STRUCTFLOW_BIN"), reason="STRUCTFLOW_BIN not given")
+def test_parquet_files_are_read_by_structflows_reader(sim, tmp_path):
+    paths = _write_files(tmp_path / "in")
+    parquet = tmp_path / "c.parquet"
+    subprocess.run([os.environ["STRUCTFLOW_BIN"], "convert", str(paths[2]), str(parquet)],
+                   check=True, capture_output=True)
+    out = sfd.run([str(paths[0]), str(parquet)], prompt="{question}", choices=["A", "B"],
+                  endpoint=sim.url, seed=4)
+    got = out.compute(scheduler="threads")
+    assert len(got) == 20 + 22 and got["error"].isna().all()
+    assert list(got["n"]) == list(range(20)) + list(range(22))
+
+
+def test_a_path_that_matches_nothing_is_named(sim, tmp_path):
+    with pytest.raises(structflow.InputError, match="no file matches '.*nothing"):
+        sfd.run(str(tmp_path / "nothing*.jsonl"), prompt="{q}", endpoint=sim.url)
