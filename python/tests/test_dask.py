@@ -270,3 +270,12 @@ def test_parquet_files_are_read_by_structflows_reader(sim, tmp_path):
 def test_a_path_that_matches_nothing_is_named(sim, tmp_path):
     with pytest.raises(structflow.InputError, match="no file matches '.*nothing"):
         sfd.run(str(tmp_path / "nothing*.jsonl"), prompt="{q}", endpoint=sim.url)
+
+
+def test_files_of_another_schema_are_named(sim, tmp_path):
+    (tmp_path / "a.jsonl").write_text('{"question": "q", "n": 1}\n')
+    (tmp_path / "b.jsonl").write_text('{"question": "q", "other": 1}\n')
+    out = sfd.run(str(tmp_path / "*.jsonl"), prompt="{question}", choices=["A"],
+                  endpoint=sim.url, dialect="vllm")
+    with pytest.raises(structflow.InputError, match="b.jsonl' has the columns .*give files of one"):
+        out.compute(scheduler="threads")
