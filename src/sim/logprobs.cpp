@@ -154,16 +154,33 @@ std::vector<std::string> Chunks(std::string_view s, int n) {
   return out;
 }
 
+// Tokens no allowed value starts with, to fill top_logprobs up to K as a server does (its top K
+// of the whole vocabulary).
+constexpr const char* kFillers[] = {" the", " of",  " and",  " to",   " in",   " is",  " that",
+                                    " it",  " for", " on",   " with", " as",   " was", " be",
+                                    " at",  " by",  " this", " have", " from", " or"};
+
 SimToken Step(std::string taken, std::map<std::string, double> alts, int top_k, double off) {
   SimToken t;
   std::vector<std::pair<std::string, double>> all;
   for (auto& [text, p] : alts) all.emplace_back(text, p * (1 - off));
-  if (off > 0) all.emplace_back(std::string(kOffGrammarToken), off);
+  // The rest of the vocabulary: after the mask (off 0) its log-probabilities are -inf, which
+  // vLLM writes as -9999.0 (serving_chat.py _create_chat_logprobs); before it (llama.cpp), the
+  // off-grammar mass, split evenly.
+  std::vector<std::string> rest = {std::string(kOffGrammarToken)};
+  for (const char* f : kFillers) {
+    if (static_cast<int>(all.size() + rest.size()) >= top_k) break;
+    if (!alts.count(f)) rest.emplace_back(f);
+  }
+  for (const auto& r : rest) {
+    all.emplace_back(r, off > 0 ? off / static_cast<double>(rest.size()) : 0.0);
+  }
   std::stable_sort(all.begin(), all.end(),
                    [](const auto& a, const auto& b) { return a.second > b.second; });
   t.logprob = std::log(alts[taken] * (1 - off));
-  for (size_t k = 0; k < all.size() && static_cast<int>(k) < top_k; ++k)
-    t.top.emplace_back(all[k].first, std::log(all[k].second));
+  for (size_t k = 0; k < all.size() && static_cast<int>(k) < top_k; ++k) {
+    t.top.emplace_back(all[k].first, all[k].second > 0 ? std::log(all[k].second) : -9999.0);
+  }
   t.text = std::move(taken);
   return t;
 }

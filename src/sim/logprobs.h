@@ -18,7 +18,10 @@
 // vLLM and SGLang report after the grammar mask, so the alternatives above are all there is; the
 // llama.cpp family reports the raw model before the grammar: every token's probability is scaled
 // by 1 - kOffGrammarMass and the token "\n\n", which no allowed value starts with, takes the rest.
-// top_logprobs lists the K most likely alternatives, most likely first. Ollama's OpenAI layer is
+// top_logprobs lists the K most likely alternatives, most likely first, filled up to K with
+// tokens no value starts with (" the", " of", ...: after the mask at -9999.0, as vLLM writes -inf;
+// before it sharing the off-grammar mass), as a server returns its top K of the whole
+// vocabulary. Ollama's OpenAI layer is
 // simulated as a version without logprobs (the request members are ignored, the answer has none).
 //
 // Thread-safety: pure functions.
