@@ -11,7 +11,16 @@
 #include "common/json_writer.h"
 
 namespace structflow::engine {
+
+struct ConfidenceNode {
+  std::string name;
+  int site = -1;  // a leaf: the site's index
+  std::vector<ConfidenceNode> children;
+};
+
 namespace {
+
+using Node = ConfidenceNode;
 
 using Json = nlohmann::ordered_json;
 
@@ -70,12 +79,6 @@ bool HasType(const Json& s, const char* type) {
   return false;
 }
 
-struct Node {
-  std::string name;
-  int site = -1;  // a leaf: the site's index
-  std::vector<Node> children;
-};
-
 void CollectSites(const Json& root, const Json& schema, std::vector<std::string>* path,
                   std::vector<ConfidenceSite>* sites, Node* node, int depth) {
   if (depth > 32) return;
@@ -107,6 +110,27 @@ void CollectSites(const Json& root, const Json& schema, std::vector<std::string>
     }
     path->pop_back();
   }
+}
+
+// The schema's site tree, rebuilt from the sites' paths (in site order).
+Node Tree(const std::vector<ConfidenceSite>& sites) {
+  Node root;
+  for (size_t k = 0; k < sites.size(); ++k) {
+    Node* n = &root;
+    const auto& path = sites[k].path;
+    for (size_t d = 0; d + 1 < path.size(); ++d) {
+      auto it = std::find_if(n->children.begin(), n->children.end(),
+                             [&](const Node& c) { return c.name == path[d] && c.site < 0; });
+      if (it == n->children.end()) {
+        n->children.push_back(Node{path[d], -1, {}});
+        n = &n->children.back();
+      } else {
+        n = &*it;
+      }
+    }
+    n->children.push_back(Node{path.back(), static_cast<int>(k), {}});
+  }
+  return root;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -338,6 +362,7 @@ Result<Confidence> Confidence::Make(const schema::Constraint& constraint, Confid
           "--confidence scores a --choice answer or the enum and boolean fields of a --schema; a "
           "--regex answer has no list of allowed values to score: drop --confidence");
   }
+  if (!c.choice_) c.tree_ = std::make_shared<const ConfidenceNode>(Tree(c.sites_));
   return c;
 }
 
@@ -389,6 +414,7 @@ std::string Confidence::Score(std::string_view content,
   std::string out;
   JsonWriter w(&out);
   w.BeginArray();
+  int scored = 0;
   for (const ConfidenceSite& site : sites_) {
     std::optional<std::pair<size_t, size_t>> span;
     const std::vector<std::string>* targets = &site.json;
@@ -406,11 +432,17 @@ std::string Confidence::Score(std::string_view content,
       w.Null();
       continue;
     }
+    ++scored;
     w.BeginObject().Key("i").Int(s.chosen).Key("p").BeginArray();
     for (double p : s.p) w.Double(p);
     w.EndArray().EndObject();
   }
   w.EndArray();
+  if (scored == 0) {
+    *why =
+        "no allowed value's tokens were found among the log-probabilities (the server's tokens "
+        "do not line up with the answer's values)";
+  }
   return out;
 }
 
@@ -420,27 +452,6 @@ table::TypePtr DistType() {
   return table::DataType::List(table::DataType::Struct({{"value", table::DataType::String(), false},
                                                         {"p", table::DataType::Double(), false}}),
                                false);
-}
-
-// The schema's site tree, rebuilt from the sites' paths (in site order).
-Node Tree(const std::vector<ConfidenceSite>& sites) {
-  Node root;
-  for (size_t k = 0; k < sites.size(); ++k) {
-    Node* n = &root;
-    const auto& path = sites[k].path;
-    for (size_t d = 0; d + 1 < path.size(); ++d) {
-      auto it = std::find_if(n->children.begin(), n->children.end(),
-                             [&](const Node& c) { return c.name == path[d] && c.site < 0; });
-      if (it == n->children.end()) {
-        n->children.push_back(Node{path[d], -1, {}});
-        n = &n->children.back();
-      } else {
-        n = &*it;
-      }
-    }
-    n->children.push_back(Node{path.back(), static_cast<int>(k), {}});
-  }
-  return root;
 }
 
 table::TypePtr TreeType(const Node& n, bool dist) {
@@ -503,11 +514,11 @@ void AppendTree(const Node& n, const std::vector<ConfidenceSite>& sites,
 }  // namespace
 
 table::TypePtr Confidence::AnswerType() const {
-  return choice_ ? table::DataType::Double() : TreeType(Tree(sites_), false);
+  return choice_ ? table::DataType::Double() : TreeType(*tree_, false);
 }
 
 table::TypePtr Confidence::DistributionType() const {
-  return choice_ ? DistType() : TreeType(Tree(sites_), true);
+  return choice_ ? DistType() : TreeType(*tree_, true);
 }
 
 void Confidence::AppendColumns(std::string_view stored, table::Column* answer,
@@ -530,9 +541,8 @@ void Confidence::AppendColumns(std::string_view stored, table::Column* answer,
     if (distribution) AppendDist(sites_[0], elems[0], distribution);
     return;
   }
-  const Node tree = Tree(sites_);
-  AppendTree(tree, sites_, elems, false, answer);
-  if (distribution) AppendTree(tree, sites_, elems, true, distribution);
+  AppendTree(*tree_, sites_, elems, false, answer);
+  if (distribution) AppendTree(*tree_, sites_, elems, true, distribution);
 }
 
 }  // namespace structflow::engine

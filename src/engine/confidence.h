@@ -30,6 +30,7 @@
 // number of threads at once.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -57,6 +58,8 @@ struct SiteScore {
   int chosen = -1;
   std::vector<double> p;
 };
+
+struct ConfidenceNode;  // the schema's sites as a tree of structs (confidence.cpp)
 
 class Confidence {
  public:
@@ -92,6 +95,7 @@ class Confidence {
   bool choice_ = false;
   bool wrapped_ = false;  // a choice answered as {"answer": ...} under the JSON dialects
   std::vector<ConfidenceSite> sites_;
+  std::shared_ptr<const ConfidenceNode> tree_;  // schema sites as the output's struct tree
 };
 
 // What a family's log-probabilities mean for --confidence (for doctor and the job's warning),
