@@ -98,7 +98,8 @@ void ExpectSite(const table::Column& conf, const table::Column& dist, int64_t ro
 
 TEST(ConfidenceIntegration, ChoiceMatchesTheSimulatorsDistribution) {
   const std::vector<std::string> choices = {"positive", "negative", "neutral", "mixed"};
-  for (const char* api : {"vllm-0.12", "llama.cpp"}) {
+  // vLLM: structured_outputs.choice; llama.cpp: {"answer": enum}; SGLang: a regex alternation.
+  for (const char* api : {"vllm-0.12", "llama.cpp", "sglang"}) {
     SCOPED_TRACE(api);
     JobSpec spec;
     spec.constraint = ConstraintKind::kChoice;
@@ -127,7 +128,7 @@ TEST(ConfidenceIntegration, SchemaEnumAndBooleanFieldsMatch) {
             "required":["spam","note"]},"count":{"type":"integer"}},
     "required":["tone","urgent","meta","count"]})";
   spec.confidence = ConfidenceMode::kFull;
-  for (const char* api : {"vllm-0.12", "llama.cpp"}) {
+  for (const char* api : {"vllm-0.12", "llama.cpp", "sglang"}) {
     SCOPED_TRACE(api);
     Ran r = RunJob(api, spec, 30);
     EXPECT_EQ(r.report.error_rows, 0);

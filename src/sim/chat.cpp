@@ -1080,10 +1080,13 @@ ChatOutcome PlanChat(std::string_view body, const ChatConfig& config) {
     // The answer drawn from a known distribution at each allowed-values place, and its tokens
     // with their log-probabilities from that same distribution (free whitespace left out).
     std::vector<AnswerPiece> pieces;
-    if (c.kind == ConstraintKind::kChoice) {
+    // A regex that only lists literals is a choice (SGLang's way to ask for one).
+    const std::vector<std::string> literals =
+        c.kind == ConstraintKind::kRegex ? LiteralAlternation(c.regex) : std::vector<std::string>{};
+    if (c.kind == ConstraintKind::kChoice || !literals.empty()) {
       AnswerPiece piece;
-      piece.alts = c.choices;
-      piece.p = ValueDistribution(config.seed, last_user_text, "", c.choices.size());
+      piece.alts = literals.empty() ? c.choices : literals;
+      piece.p = ValueDistribution(config.seed, last_user_text, "", piece.alts.size());
       piece.chosen = SampleIndex(piece.p, rng);
       pieces.push_back(std::move(piece));
     } else if (c.kind == ConstraintKind::kJsonSchema) {

@@ -1,6 +1,7 @@
 #include "sim/logprobs.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -26,6 +27,30 @@ std::vector<double> ValueDistribution(uint64_t seed, std::string_view user_text,
   for (double& x : p) sum += (x = std::exp(x - top));
   for (double& x : p) x /= sum;
   return p;
+}
+
+std::vector<std::string> LiteralAlternation(std::string_view re) {
+  if (re.size() < 4 || re.substr(0, 3) != "(?:" || re.back() != ')') return {};
+  re = re.substr(3, re.size() - 4);
+  std::vector<std::string> out(1);
+  for (size_t i = 0; i < re.size(); ++i) {
+    const char ch = re[i];
+    if (ch == '\\') {
+      if (++i == re.size()) return {};
+      const char e = re[i];
+      if (std::isalnum(static_cast<unsigned char>(e))) return {};  // \d, \x00, ...: a class
+      out.back().push_back(e);
+    } else if (ch == '|') {
+      out.emplace_back();
+    } else if (std::string_view(".^$*+?()[]{}").find(ch) != std::string_view::npos) {
+      return {};
+    } else {
+      out.back().push_back(ch);
+    }
+  }
+  for (const auto& lit : out)
+    if (lit.empty()) return {};
+  return out;
 }
 
 size_t SampleIndex(const std::vector<double>& p, Rng& rng) {

@@ -46,6 +46,10 @@ inline constexpr std::string_view kOffGrammarToken = "\n\n";
 // `user_text`.
 std::vector<double> ValueDistribution(uint64_t seed, std::string_view user_text,
                                       std::string_view place, size_t n);
+// The literals of a regex that is only an alternation of them, `(?:A|B|C)` with metacharacters
+// backslash-escaped (how a client asks SGLang, which has no choice member, for a choice); empty
+// for any other regex.
+std::vector<std::string> LiteralAlternation(std::string_view regex);
 // A draw from `p`.
 size_t SampleIndex(const std::vector<double>& p, Rng& rng);
 
