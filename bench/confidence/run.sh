@@ -4,6 +4,7 @@
 # `structflow sim` (vLLM format, zero latency: only the client's own cost shows; the simulator
 # shares the machine but its CPU is not counted). Bytes come from the job's stats file (what the
 # client sent and received), CPU is the client process's user + system time (/usr/bin/time).
+# Each output is checked first: every row answered, with a confidence exactly when asked.
 # Usage: bash bench/confidence/run.sh [BUILD_DIR]   Knobs: ROWS (default 20000), WORK.
 # Prints a markdown table on stdout; the figures go into bench/RESULTS.md by hand.
 set -euo pipefail
@@ -52,12 +53,17 @@ for job in choice schema; do
     /usr/bin/time -f "%U %S %e" -o "$WORK/time" "$sf" run "$WORK/in.jsonl" --out "$out" \
       --endpoint "$endpoint" --prompt '{text}' "${constraint[@]}" "${conf[@]}" \
       --concurrency 256 --progress off >/dev/null 2>"$WORK/err" || { cat "$WORK/err" >&2; exit 1; }
-    "$py" - "$out.stats.json" "$WORK/time" "$job" "$mode" "$ROWS" <<'PYEOF'
+    "$py" - "$out.stats.json" "$WORK/time" "$job" "$mode" "$ROWS" "$out" <<'PYEOF'
 import json, sys
 stats = json.load(open(sys.argv[1]))
 user, system, wall = map(float, open(sys.argv[2]).read().split()[-3:])
 rows = int(sys.argv[5])
 assert stats["rows"]["succeeded"] == rows, stats["rows"]
+# Right before fast: every row has its confidence (or none, without --confidence).
+for line in open(sys.argv[6]):
+    r = json.loads(line)
+    assert (r.get("confidence") is not None) == (sys.argv[4] != "off"), r
+    assert ("confidence_distribution" in r) == (sys.argv[4] == "full"), r
 print(f"| {sys.argv[3]} | {sys.argv[4]} | {stats['bytes']['sent'] / rows:.0f} | "
       f"{stats['bytes']['received'] / rows:.0f} | {1000 * (user + system) / rows:.3f} | {wall:.1f} |")
 PYEOF
