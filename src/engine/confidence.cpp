@@ -4,6 +4,7 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -402,13 +403,22 @@ std::string Confidence::Score(std::string_view content,
     *why = "the server returned no log-probabilities (choices[0].logprobs.content)";
     return "null";
   }
-  size_t spelled = 0;
-  for (const auto& t : *tokens) spelled += t.token.size();
-  if (spelled != content.size()) {
+  // The tokens spell the answer, give or take what a detokenizer drops: whitespace before it (a
+  // SentencePiece "▁" word start on the first token) and special tokens after it (an
+  // end-of-turn token some servers list). The walk runs over the tokens' own text, with the
+  // answer found in it.
+  std::string spelled;
+  for (const auto& t : *tokens) spelled += t.token;
+  size_t d = 0;
+  while (d < spelled.size() && spelled.compare(d, content.size(), content) != 0 &&
+         std::isspace(static_cast<unsigned char>(spelled[d]))) {
+    ++d;
+  }
+  if (spelled.compare(d, content.size(), content) != 0) {
     *why = fmt::format(
-        "the server's log-probability tokens spell {} bytes, the answer has {}: they cannot be "
-        "laid over the answer",
-        spelled, content.size());
+        "the server's log-probability tokens spell {} bytes that are not the answer's {}: they "
+        "cannot be laid over the answer",
+        spelled.size(), content.size());
     return "null";
   }
   std::string out;
@@ -427,7 +437,7 @@ std::string Confidence::Score(std::string_view content,
       span = FindSpan(content, path);
     }
     SiteScore s;
-    if (span) s = ScoreSite(content, span->first, span->second, *tokens, *targets);
+    if (span) s = ScoreSite(spelled, d + span->first, d + span->second, *tokens, *targets);
     if (!s.ok) {
       w.Null();
       continue;

@@ -193,6 +193,28 @@ TEST(ConfidenceTest, ChoiceWrappedUnderJsonDialects) {
   EXPECT_NEAR(answer.GetDouble(0), 1.0 / 3, 1e-9);
 }
 
+TEST(ConfidenceTest, ToleratesWhatDetokenizersDrop) {
+  // A leading word-start space on the first token and an end-of-turn token after the answer, as
+  // SentencePiece models on some servers list them; the content has neither.
+  auto constraint = schema::Constraint::FromChoices({"yes", "no"});
+  ASSERT_TRUE(constraint.ok());
+  auto conf = Confidence::Make(*constraint, ConfidenceMode::kAnswer, "--choice");
+  ASSERT_TRUE(conf.ok());
+  std::vector<TokenLogprob> tokens = {Tok(" no", 0.2, {{" yes", 0.8}, {" no", 0.2}}),
+                                      Tok("<|im_end|>", 1.0)};
+  std::string why;
+  std::string stored = conf->Score("no", &tokens, schema::Dialect::kVllm, &why);
+  EXPECT_EQ(why, "");
+  table::Column answer(conf->AnswerType());
+  conf->AppendColumns(stored, &answer, nullptr);
+  ASSERT_TRUE(answer.IsValid(0)) << stored;
+  EXPECT_NEAR(answer.GetDouble(0), 0.2, 1e-9);
+  // Tokens that spell something else: null, and why.
+  tokens = {Tok("maybe", 1.0)};
+  EXPECT_EQ(conf->Score("no", &tokens, schema::Dialect::kVllm, &why), "null");
+  EXPECT_NE(why.find("cannot be laid over"), std::string::npos);
+}
+
 TEST(ConfidenceTest, NothingToScoreIsRefused) {
   auto regex = schema::Constraint::FromRegex("[0-9]+");
   ASSERT_TRUE(regex.ok());
