@@ -404,7 +404,7 @@ std::string Confidence::Score(std::string_view content,
     return "null";
   }
   // The tokens spell the answer, give or take what a detokenizer drops: whitespace before it (a
-  // SentencePiece "▁" word start on the first token) and special tokens after it (an
+  // SentencePiece word start, U+2581, on the first token) and special tokens after it (an
   // end-of-turn token some servers list). The walk runs over the tokens' own text, with the
   // answer found in it.
   std::string spelled;
