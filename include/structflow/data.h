@@ -82,6 +82,9 @@ struct RowRecord {
   // the end of the last). For the report's latency histogram and throughput over time.
   double finished_at_s = 0;
   double latency_s = 0;
+  // With --confidence: the answer's scores in engine/confidence.h's stored form ("null": asked,
+  // the server gave none); empty: not asked (a resume with --confidence sends the row again).
+  std::string confidence;
 };
 
 // True when a stored row may be reused by a resume: a success, or a failure for a lasting reason.

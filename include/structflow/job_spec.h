@@ -23,6 +23,11 @@ enum class ConstraintKind { kNone, kJsonSchema, kChoice, kRegex };
 enum class DialectChoice { kAuto, kVllm, kVllmLegacy, kOpenAI, kSglang, kLlamaCpp };
 
 enum class ImageFormat { kJpeg, kPng, kWebp, kKeep };
+// Confidence from the server's log-probabilities (`--confidence`): off; the chosen value's
+// probability renormalised over the allowed values (a `confidence` column); or that and the whole
+// distribution over the allowed values (`confidence_distribution`). For a choice, and for the
+// enum and boolean fields of a schema. See engine/confidence.h.
+enum class ConfidenceMode { kOff, kAnswer, kFull };
 // Where a row's images go in the user message: before the question (a server's prefix cache then
 // reuses them across the questions about one image) or after it.
 enum class ImagePosition { kFirst, kLast };
@@ -51,6 +56,7 @@ struct JobSpec {
   std::string row_id_column;
   int max_output_retries = 2;
   bool retry_truncated = true;
+  ConfidenceMode confidence = ConfidenceMode::kOff;
   bool keep_raw = false;
   bool keep_binary = false;
 
@@ -108,5 +114,8 @@ Result<ImageFormat> ParseImageFormat(std::string_view text);
 // An error kind a retry may name ("truncated", "invalid_output", "http_status", ...).
 Result<ErrorKind> ParseRetryKind(std::string_view text);
 std::string_view ImageFormatName(ImageFormat f);
+// "off", "answer", "full" ("on" and "true" read as answer).
+Result<ConfidenceMode> ParseConfidenceMode(std::string_view text);
+std::string_view ConfidenceModeName(ConfidenceMode m);
 
 }  // namespace structflow

@@ -542,6 +542,7 @@ std::unique_ptr<PyJob> Start(const PyInput& in, const std::string& spec_json,
       engine = *made;
       JobSpec bare = spec;
       bare.constraint = ConstraintKind::kNone;
+      bare.confidence = ConfidenceMode::kOff;  // checked with the constraint, below
       const table::Schema& schema = in.input->schema();
       auto p = engine->Plan(bare, schema, /*offline=*/true);
       stage = "input";

@@ -369,23 +369,27 @@ class Job:
 
 def _assemble(ctx, report, columns):
     out_col = ctx["output_column"]
+    # The result columns after the output, in the engine's order: raw, then the confidences.
+    extra = ([out_col + "_raw"] if ctx["keep_raw"] else []) + {
+        "off": [], "answer": ["confidence"],
+        "full": ["confidence", "confidence_distribution"]}[ctx["confidence"]]
     if columns is None:  # no rows: the sink received no batch
         columns = {"row_id": [], out_col: [], "error": []}
-        if ctx["keep_raw"]:
-            columns[out_col + "_raw"] = []
+        for name in extra:
+            columns[name] = []
     if ctx["frame"] is not None and ctx["results_only"]:
         frame = ctx["frame"].copy()
         n = len(frame)
         outputs, errors = [None] * n, [None] * n
-        raw = [None] * n if ctx["keep_raw"] else None
+        extras = {name: [None] * n for name in extra}
         for k, row_id in enumerate(columns["row_id"]):
             outputs[row_id] = columns[out_col][k]
             errors[row_id] = columns["error"][k]
-            if raw is not None:
-                raw[row_id] = columns[out_col + "_raw"][k]
+            for name, values in extras.items():
+                values[row_id] = columns[name][k]
         frame[out_col] = pd.Series(outputs, index=frame.index, dtype=object)
-        if raw is not None:
-            frame[out_col + "_raw"] = pd.Series(raw, index=frame.index, dtype=object)
+        for name, values in extras.items():
+            frame[name] = pd.Series(values, index=frame.index, dtype=object)
         frame["error"] = pd.Series(errors, index=frame.index, dtype=object)
     else:
         frame = pd.DataFrame({k: pd.Series(v, dtype=object) for k, v in columns.items()})
@@ -397,15 +401,29 @@ def _assemble(ctx, report, columns):
                                    index=frame.index, dtype=object)
     elif ctx["flatten"]:
         frame = _flatten(frame, out_col, ctx["schema_json"])
+    if ctx["confidence"] != "off" and ctx["constraint"] == "choice":
+        frame["confidence"] = frame["confidence"].astype("Float64")
     frame.attrs["structflow"] = report
     return frame
+
+
+def _confidence_mode(confidence):
+    """confidence= as the engine's mode: None/False "off", True "answer", or the mode named."""
+    if confidence is None or confidence is False:
+        return "off"
+    if confidence is True:
+        return "answer"
+    if confidence in ("off", "answer", "full"):
+        return confidence
+    raise TypeError(f"confidence={confidence!r}: give True (a confidence column), \"full\" (also "
+                    "confidence_distribution) or False")
 
 
 def start(data, *, prompt, schema=None, choices=None, regex=None, images=(), system=None,
           endpoint=None, model=None, api_key=None, concurrency=None, max_tokens=None,
           temperature=None, explode=(), extract=None, checkpoint=None, progress=None,
           flatten=False, as_models=False, output_column="output", shared_engine=False,
-          **options):
+          confidence=None, **options):
     """Starts a job and returns a Job at once (see structflow.run for the arguments).
     shared_engine=True runs it on this process's engine for these engine options (made on first
     use, kept until the process ends) instead of a new one."""
@@ -429,6 +447,8 @@ def start(data, *, prompt, schema=None, choices=None, regex=None, images=(), sys
         spec["max_tokens"] = int(max_tokens)
     if temperature is not None:
         spec["temperature"] = float(temperature)
+    confidence_mode = _confidence_mode(confidence)
+    spec["confidence"] = confidence_mode
     schema_json, pyd = None, None
     if schema is not None:
         schema_json, origin, pyd = _schema_text(schema)
@@ -488,6 +508,7 @@ def start(data, *, prompt, schema=None, choices=None, regex=None, images=(), sys
     native = _native.start(native_input, spec_json, engine, store, results_only, shared)
     ctx = {"frame": frame, "results_only": results_only, "output_column": output_column,
            "keep_raw": bool(spec.get("keep_raw")), "constraint": constraint,
+           "confidence": confidence_mode,
            "schema_json": schema_json, "model": pyd, "as_models": as_models, "flatten": flatten,
            "progress": progress, "checkpoint": os.fspath(checkpoint) if checkpoint else None,
            "store": store, "resume_key": resume_key}
@@ -497,17 +518,22 @@ def start(data, *, prompt, schema=None, choices=None, regex=None, images=(), sys
 def run(data, *, prompt, schema=None, choices=None, regex=None, images=(), system=None,
         endpoint=None, model=None, api_key=None, concurrency=None, max_tokens=None,
         temperature=None, explode=(), extract=None, checkpoint=None, progress=None,
-        flatten=False, as_models=False, output_column="output", **options):
+        flatten=False, as_models=False, output_column="output", confidence=None, **options):
     """Runs a model over every row of ``data`` and returns a pandas DataFrame: the input columns,
     ``output`` (a dict per row for a schema, a string for choices, a regex or no constraint) and
-    ``error`` (None, or {kind, message, http_status, attempts}). See the README for every
+    ``error`` (None, or {kind, message, http_status, attempts}). confidence=True adds
+    ``confidence``: the chosen value's probability from the server's log-probabilities,
+    renormalised over the allowed values (a float for choices; a dict with one per enum and
+    boolean field for a schema; None where the server returns none); confidence="full" also
+    ``confidence_distribution`` (every allowed value with its probability). See the README for every
     argument; other keyword arguments are the CLI's flags with underscores (seed, dialect,
     image_max_side, keep_raw, fail_fast, max_attempts, request_timeout_s, ...)."""
     job = start(data, prompt=prompt, schema=schema, choices=choices, regex=regex, images=images,
                 system=system, endpoint=endpoint, model=model, api_key=api_key,
                 concurrency=concurrency, max_tokens=max_tokens, temperature=temperature,
                 explode=explode, extract=extract, checkpoint=checkpoint, progress=progress,
-                flatten=flatten, as_models=as_models, output_column=output_column, **options)
+                flatten=flatten, as_models=as_models, output_column=output_column,
+                confidence=confidence, **options)
     return job.result()
 
 

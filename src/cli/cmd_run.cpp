@@ -242,6 +242,17 @@ void AddRunCommand(CLI::App& app, int* exit_code) {
       ->group(output);
   sub->add_flag("--keep-raw", cfg->keep_raw, "Also keep the model's raw text in a column <as>_raw")
       ->group(output);
+  sub->add_flag(
+         "--confidence{answer}", cfg->confidence,
+         "How sure the model was, from the server's token log-probabilities: a column "
+         "`confidence` with the probability of the value chosen, renormalised over the allowed "
+         "values (a number for --choice; for --schema a struct with one per enum and boolean "
+         "field). --confidence=full also writes `confidence_distribution`, every allowed value "
+         "with its probability. Sort by it to send the least sure rows to a person. Null (with "
+         "one warning) where the server returns no log-probabilities (older Ollama). vLLM and "
+         "SGLang report them after the grammar mask, llama.cpp before it: renormalising makes "
+         "them comparable; they reflect --temperature only on SGLang")
+      ->group(output);
   sub->add_option("--max-tokens", cfg->max_tokens,
                   "Maximum tokens per answer (with --choice and no --max-tokens: sized from the "
                   "longest choice, at least 64, so the server reserves less)")

@@ -82,6 +82,11 @@ Result<JobSpec> MakeSpec(const RunFlags& f) {
   s.max_output_retries = f.max_output_retries;
   s.retry_truncated = f.retry_truncated;
   s.keep_raw = f.keep_raw;
+  {
+    auto mode = ParseConfidenceMode(f.confidence);
+    if (!mode.ok()) return Status::InvalidArgument("--" + mode.status().message());
+    s.confidence = *mode;
+  }
   s.keep_binary = f.keep_binary;
   s.explode = f.explode;
   s.extract = f.extract;

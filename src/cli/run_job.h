@@ -43,6 +43,7 @@ struct RunFlags {
   int max_output_retries = 2;
   bool retry_truncated = true;
   bool keep_raw = false;
+  std::string confidence = "off";  // --confidence[=answer|full]
   bool keep_binary = false;
   // Rows.
   std::vector<std::string> explode;

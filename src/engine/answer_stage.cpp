@@ -20,7 +20,7 @@ AnswerVerdict Judge(const AnswerPolicy& policy, schema::Dialect dialect,
     return v;
   }
   if (r.error.ok()) {
-    auto answer = schema::ParseChatCompletion(c.body);
+    auto answer = schema::ParseChatCompletion(c.body, policy.confidence != nullptr);
     if (!answer.ok()) {
       r.error = RowError{ErrorKind::kInvalidResponse, answer.status().message(), c.http_status, 0};
     } else {
@@ -56,6 +56,11 @@ AnswerVerdict Judge(const AnswerPolicy& policy, schema::Dialect dialect,
             v.output_retry = true;
           }
         }
+      }
+      if (policy.confidence != nullptr && r.error.ok()) {
+        r.confidence =
+            policy.confidence->Score(r.raw, answer->has_logprobs ? &answer->logprobs : nullptr,
+                                     dialect, &v.confidence_missing);
       }
     }
   }

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "client/client.h"
+#include "engine/confidence.h"
 #include "schema/constraint.h"
 #include "structflow/data.h"
 #include "table/column.h"
@@ -22,6 +23,9 @@ struct AnswerPolicy {
   int max_tokens = 256;
   bool retry_truncated = true;  // re-ask once with twice the max_tokens
   int max_output_retries = 2;   // re-asks after an answer that does not fit
+  // Non-null (--confidence): a recorded answer is scored from the response's log-probabilities
+  // into RowRecord::confidence.
+  const Confidence* confidence = nullptr;
 };
 
 // The row's history so far.
@@ -42,6 +46,9 @@ struct AnswerVerdict {
   bool output_retry = false;         // kReask: the re-ask counts as an output retry
   bool looks_unconstrained = false;  // the server seems to ignore the constraint's dialect
   int http_attempts = 0;             // the row's HTTP attempts including this completion's
+  // With a confidence policy: why this answer has no confidence scores (the server gave no
+  // usable log-probabilities); the job says so once.
+  std::string confidence_missing;
 };
 
 // `scratch` receives the parsed value (reused between calls; its content is not used).

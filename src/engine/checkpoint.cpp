@@ -16,7 +16,7 @@ namespace {
 
 constexpr const char* kSelectColumns =
     "SELECT row_id, fingerprint, raw, dialect, error_kind, error_message, http_status,"
-    " attempts, prompt_tokens, completion_tokens, finished_at, latency_s FROM rows ";
+    " attempts, prompt_tokens, completion_tokens, finished_at, latency_s, confidence FROM rows ";
 
 Status SqliteError(sqlite3* db, std::string_view what, const std::string& path) {
   return Status::IOError(fmt::format("checkpoint {}: {} failed: {}", path, what,
@@ -101,16 +101,19 @@ Result<std::unique_ptr<Checkpoint>> Checkpoint::Open(const std::string& path,
       "CREATE TABLE IF NOT EXISTS rows (row_id INTEGER PRIMARY KEY, fingerprint INTEGER NOT NULL,"
       " raw BLOB, dialect TEXT, error_kind TEXT, error_message TEXT, http_status INTEGER,"
       " attempts INTEGER, prompt_tokens INTEGER, completion_tokens INTEGER, finished_at REAL,"
-      " latency_s REAL)"));
-  // Checkpoints from before the timing columns: add them (old rows keep NULL there).
-  for (const char* column : {"finished_at", "latency_s"}) {
+      " latency_s REAL, confidence TEXT)"));
+  // Checkpoints from before the timing and confidence columns: add them (old rows keep NULL
+  // there; a NULL confidence reads as "not asked", so --confidence sends those rows again).
+  for (const char* column : {"finished_at", "latency_s", "confidence"}) {
     sqlite3_stmt* st = nullptr;
     std::string sql = fmt::format("SELECT {} FROM rows LIMIT 0", column);
     bool has = sqlite3_prepare_v2(cp->db_, sql.c_str(), -1, &st, nullptr) == SQLITE_OK;
     sqlite3_finalize(st);
     if (!has) {
       SF_RETURN_NOT_OK(
-          cp->Exec(fmt::format("ALTER TABLE rows ADD COLUMN {} REAL", column).c_str()));
+          cp->Exec(fmt::format("ALTER TABLE rows ADD COLUMN {} {}", column,
+                               std::string_view(column) == "confidence" ? "TEXT" : "REAL")
+                       .c_str()));
     }
   }
   SF_ASSIGN_OR_RAISE(auto existing, cp->GetMeta("job_key"));
@@ -131,7 +134,7 @@ Result<std::unique_ptr<Checkpoint>> Checkpoint::Open(const std::string& path,
           cp->db_,
           "INSERT OR REPLACE INTO rows (row_id, fingerprint, raw, dialect, error_kind,"
           " error_message, http_status, attempts, prompt_tokens, completion_tokens, finished_at,"
-          " latency_s) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+          " latency_s, confidence) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
           -1, &cp->put_, nullptr) != SQLITE_OK) {
     return SqliteError(cp->db_, "prepare", path);
   }
@@ -171,6 +174,12 @@ Status Checkpoint::Put(const RowRecord& r) {
   } else {
     sqlite3_bind_null(put_, 11);
     sqlite3_bind_null(put_, 12);
+  }
+  if (r.confidence.empty()) {
+    sqlite3_bind_null(put_, 13);
+  } else {
+    sqlite3_bind_text(put_, 13, r.confidence.data(), static_cast<int>(r.confidence.size()),
+                      SQLITE_STATIC);
   }
   if (sqlite3_step(put_) != SQLITE_DONE) return SqliteError(db_, "write", path_);
   ++pending_;
@@ -220,6 +229,7 @@ RowRecord ReadRecord(sqlite3_stmt* stmt_) {
   r.completion_tokens = sqlite3_column_int64(stmt_, 9);
   r.finished_at_s = sqlite3_column_double(stmt_, 10);
   r.latency_s = sqlite3_column_double(stmt_, 11);
+  r.confidence = text(12);
   return r;
 }
 

@@ -4,6 +4,7 @@
 #include <simdjson.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <optional>
 #include <string_view>
@@ -13,6 +14,7 @@
 #include "client/api_key.h"
 #include "client/client.h"
 #include "common/json_writer.h"
+#include "engine/confidence.h"
 #include "engine/diagnosis.h"
 #include "engine/dialect_probe.h"
 #include "engine/preflight.h"
@@ -329,7 +331,66 @@ DoctorReport RunDoctor(const DoctorOptions& options, void (*print)(const CheckLi
             join(report.dialects_honoured), join(ignored)));
   }
 
-  // 6. Context length.
+  // 6. Log-probabilities, for --confidence: a two-choice question under the first honoured
+  // dialect with logprobs and top_logprobs, as a job would ask.
+  {
+    auto choice = schema::Constraint::FromChoices({"yes", "no"});
+    std::string members = R"("logprobs":true,"top_logprobs":5)";
+    if (choice.ok() && !report.dialects_honoured.empty()) {
+      auto d = schema::ParseDialect(report.dialects_honoured[0]);
+      if (d.ok()) members = choice->RequestMembers(*d) + "," + members;
+    }
+    auto c = QuickCall(
+        copts,
+        client::Request{0, "/chat/completions",
+                        ChatBody(model, "Is the sky blue? Answer yes or no.", 0, members, 16)},
+        30, nullptr);
+    const std::string note = LogprobsNote(facts.family);
+    if (!c.ok() || !c->ok()) {
+      add("logprobs", Verdict::kWarn,
+          fmt::format("a request with logprobs was refused ({}): `run --confidence` cannot work "
+                      "here. {}",
+                      c.ok() ? ErrorMessage(*c) : c.status().message(), note));
+    } else {
+      auto answer = schema::ParseChatCompletion(c->body, true);
+      bool top = false;
+      double allowed = 0;  // the first token's top_logprobs mass on tokens starting yes or no
+      if (answer.ok() && answer->has_logprobs && !answer->logprobs.empty()) {
+        const auto& first = answer->logprobs[0];
+        top = !first.top.empty();
+        for (const auto& [t, lp] : first.top) {
+          const std::string_view tv(t);
+          for (std::string_view v : {"yes", "no", "\"yes", "\"no"}) {
+            if (!tv.empty() && (v.substr(0, tv.size()) == tv || tv.substr(0, v.size()) == v)) {
+              allowed += std::exp(lp);
+              break;
+            }
+          }
+        }
+      }
+      if (!answer.ok() || !answer->has_logprobs || answer->logprobs.empty()) {
+        add("logprobs", Verdict::kWarn,
+            "no log-probabilities in the answer (choices[0].logprobs is null): `run "
+            "--confidence` would give null confidences. " +
+                note);
+      } else if (!top) {
+        add("logprobs", Verdict::kWarn,
+            "log-probabilities come without top_logprobs: `run --confidence` cannot compare the "
+            "allowed values. " +
+                note);
+      } else {
+        add("logprobs", Verdict::kOk,
+            fmt::format("usable for `run --confidence` ({}; here the first answer token's "
+                        "alternatives put {:.0f}% of their mass on allowed values{})",
+                        note, 100 * allowed,
+                        allowed < 0.995 ? ": reported before the grammar mask, renormalised by "
+                                          "--confidence"
+                                        : ""));
+      }
+    }
+  }
+
+  // 7. Context length.
   if (report.max_model_len > 0) {
     const char* flag =
         facts.family == client::ServerFamily::kLlamaCpp ? "llama-server: -c/--ctx-size, per slot"
@@ -344,7 +405,7 @@ DoctorReport RunDoctor(const DoctorOptions& options, void (*print)(const CheckLi
         "the server does not say its context length; keep prompts and --max-tokens modest");
   }
 
-  // 7. Whether the server reports its queue, which adaptive concurrency follows.
+  // 8. Whether the server reports its queue, which adaptive concurrency follows.
   auto load = FetchServerLoad(copts, 5.0);
   if (load.ok()) {
     add("queue", Verdict::kOk,
@@ -360,7 +421,7 @@ DoctorReport RunDoctor(const DoctorOptions& options, void (*print)(const CheckLi
                     load.status().message()));
   }
 
-  // 8. Prefix caching: whether the server reuses a computed prompt prefix (an image asked about
+  // 9. Prefix caching: whether the server reuses a computed prompt prefix (an image asked about
   // several times is then computed once: structflow puts images first and sends the questions
   // on one image together), and whether its answers say how much (OUT.stats.json and the
   // progress line show it then).
@@ -370,7 +431,7 @@ DoctorReport RunDoctor(const DoctorOptions& options, void (*print)(const CheckLi
     add("prefix", v, std::move(text));
   }
 
-  // 9. Latency and a suggested concurrency: throughput at a few levels of concurrency.
+  // 10. Latency and a suggested concurrency: throughput at a few levels of concurrency.
   std::string lat = fmt::format("one request {:.2f} s", latency);
   if (options.load_test) {
     double best_rate = 0;

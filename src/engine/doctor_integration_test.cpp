@@ -53,6 +53,23 @@ TEST(Doctor, FindsTheDialectsEachServerVersionHonours) {
   }
 }
 
+TEST(Doctor, SaysWhetherLogprobsAreUsableAndWhatTheyMean) {
+  for (const auto& [api, verdict, says] :
+       std::vector<std::tuple<std::string, Verdict, std::string>>{
+           {"vllm-0.12", Verdict::kOk, "after the grammar mask"},
+           {"llama.cpp", Verdict::kOk, "reported before the grammar mask, renormalised"},
+           {"ollama", Verdict::kWarn, "would give null confidences"}}) {
+    sim::SimOptions so;
+    so.api = api;
+    auto sim = StartSim(so);
+    DoctorReport r = Check(sim->base_url());
+    const CheckLine* l = Line(r, "logprobs");
+    ASSERT_NE(l, nullptr) << api;
+    EXPECT_EQ(l->verdict, verdict) << api << ": " << l->text;
+    EXPECT_NE(l->text.find(says), std::string::npos) << api << ": " << l->text;
+  }
+}
+
 TEST(Doctor, SaysWhetherTheServerReportsItsQueue) {
   auto sim = StartSim(sim::SimOptions{});
   DoctorReport r = Check(sim->base_url());

@@ -198,6 +198,7 @@ class JobImpl : public Job, public std::enable_shared_from_this<JobImpl> {
   std::shared_ptr<const Prepared> prepared_;
   std::shared_ptr<image::PreparedCache> image_cache_;
   std::atomic<int> reprobes_{0};
+  std::atomic<bool> confidence_warned_{false};  // the one "no log-probabilities" warning
   bool resend_truncated_ = false;
   uint64_t legacy_fingerprint_ = 0;
   engine::StopSource probe_stop_;  // cancels a re-probe when the job stops
@@ -419,6 +420,16 @@ Result<std::shared_ptr<const JobPlan>> EngineImpl::Plan(const JobSpec& spec,
       break;
     }
   }
+  if (s.confidence != ConfidenceMode::kOff) {
+    if (!plan->constraint) {
+      return Status::InvalidArgument(
+          "--confidence scores a --choice answer or the enum and boolean fields of a --schema; "
+          "this job's answer is free text: add --choice or --schema, or drop --confidence");
+    }
+    SF_ASSIGN_OR_RAISE(auto conf,
+                       engine::Confidence::Make(*plan->constraint, s.confidence, s.schema_origin));
+    plan->confidence = std::move(conf);
+  }
   if (plan->spec.max_tokens <= 0) {
     const int suggested = plan->constraint ? plan->constraint->SuggestedMaxTokens() : 0;
     plan->spec.max_tokens =
@@ -576,6 +587,10 @@ Result<Prepared> EngineImpl::MakePrepared(const JobPlan& plan, schema::Dialect d
   ro.image_position = s.image_position == ImagePosition::kFirst ? prompt::ImagePosition::kFirst
                                                                 : prompt::ImagePosition::kLast;
   if (plan.constraint) ro.extra_members_json = plan.constraint->RequestMembers(dialect);
+  if (plan.confidence) {
+    if (!ro.extra_members_json.empty()) ro.extra_members_json += ',';
+    ro.extra_members_json += plan.confidence->RequestMembers();
+  }
   ro.image_cache = std::move(cache);
   Prepared p;
   p.dialect = dialect;
@@ -878,6 +893,7 @@ Status JobImpl::RequestPass() {
     wo.reusable_only = true;
     wo.retry_failed = s.retry_failed;
     wo.retry_kinds = s.retry_kinds;
+    wo.need_confidence = plan_->confidence.has_value();
     if (resend_truncated_ && !(s.retry_failed && s.retry_kinds.empty())) {
       if (!s.retry_failed) wo.retry_kinds.clear();
       wo.retry_failed = true;
@@ -1096,6 +1112,7 @@ void JobImpl::ParserLoop() {
   policy.max_tokens = s.max_tokens;
   policy.retry_truncated = s.retry_truncated;
   policy.max_output_retries = s.max_output_retries;
+  policy.confidence = plan_->confidence ? &*plan_->confidence : nullptr;
   std::unique_ptr<table::Column> scratch;
   std::vector<client::Completion> completions;
   std::vector<RowRecord> records;
@@ -1135,6 +1152,11 @@ void JobImpl::ParserLoop() {
         ++settled;  // not recorded: a resume sends it
         continue;
       }
+      if (!v.confidence_missing.empty() && !confidence_warned_.exchange(true)) {
+        SF_LOG_WARN("--confidence: row {}: {}; the confidence column is null for such rows. {}",
+                    v.record.row_id, v.confidence_missing,
+                    engine::LogprobsNote(plan_->facts.family));
+      }
       if (v.looks_unconstrained && plan_->auto_dialect() && reprobes_.fetch_add(1) < 3) {
         Reprobe(p->dialect);  // the server ignored the constraint: learn the dialect again
       }
@@ -1165,6 +1187,7 @@ Status JobImpl::OutputPass(JobReport* report) {
   layout.keep_binary = s.keep_binary;
   layout.results_only = sink_->options().results_only;
   layout.row_id_column = s.row_id_column;
+  layout.confidence = plan_->confidence ? &*plan_->confidence : nullptr;
   engine::OutputAssembler out(layout);
   engine::WalkOptions wo;
   wo.columns = plan_->read_columns;

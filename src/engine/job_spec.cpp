@@ -119,7 +119,30 @@ std::string ToJson(const JobSpec& s) {
   j["fail_fast"] = s.fail_fast;
   j["reorder_window"] = s.reorder_window;
   j["image_affinity"] = s.image_affinity;
+  j["confidence"] = std::string(ConfidenceModeName(s.confidence));
   return j.dump();
+}
+
+Result<ConfidenceMode> ParseConfidenceMode(std::string_view text) {
+  if (text == "off" || text == "false") return ConfidenceMode::kOff;
+  if (text == "answer" || text == "on" || text == "true") return ConfidenceMode::kAnswer;
+  if (text == "full") return ConfidenceMode::kFull;
+  return Status::InvalidArgument(fmt::format(
+      "confidence '{}': use off, answer (the chosen value's probability) or full (also the "
+      "whole distribution over the allowed values)",
+      text));
+}
+
+std::string_view ConfidenceModeName(ConfidenceMode m) {
+  switch (m) {
+    case ConfidenceMode::kOff:
+      return "off";
+    case ConfidenceMode::kAnswer:
+      return "answer";
+    case ConfidenceMode::kFull:
+      return "full";
+  }
+  return "off";
 }
 
 Result<JobSpec> JobSpecFromJson(std::string_view text) {
@@ -237,7 +260,9 @@ Result<JobSpec> JobSpecFromJson(std::string_view text) {
         }
       } else if (k == "image_affinity")
         s.image_affinity = v.get<bool>();
-      else
+      else if (k == "confidence") {
+        SF_ASSIGN_OR_RAISE(s.confidence, ParseConfidenceMode(v.get<std::string>()));
+      } else
         return Status::InvalidArgument(fmt::format("job spec: unknown key '{}'", k));
     }
   } catch (const json::exception& e) {

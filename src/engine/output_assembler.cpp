@@ -90,6 +90,13 @@ OutputAssembler::OutputAssembler(OutputLayout layout) : layout_(std::move(layout
        layout_.constraint ? layout_.constraint->OutputType() : DataType::String(), true});
   if (layout_.keep_raw)
     schema_.fields.push_back({layout_.output_column + "_raw", DataType::String(), true});
+  if (layout_.confidence) {
+    schema_.fields.push_back({"confidence", layout_.confidence->AnswerType(), true});
+    if (layout_.confidence->mode() == ConfidenceMode::kFull) {
+      schema_.fields.push_back(
+          {"confidence_distribution", layout_.confidence->DistributionType(), true});
+    }
+  }
   schema_.fields.push_back({"error",
                             DataType::Struct({{"kind", DataType::String(), false},
                                               {"message", DataType::String(), false},
@@ -140,6 +147,13 @@ bool OutputAssembler::Add(const table::RecordBatch& b, int64_t r, int64_t row_id
       raw.AppendNull();
     else
       raw.AppendBytes(rec.raw);
+  }
+  if (layout_.confidence) {
+    Column& answer = out_.columns[col++];
+    Column* dist =
+        layout_.confidence->mode() == ConfidenceMode::kFull ? &out_.columns[col++] : nullptr;
+    layout_.confidence->AppendColumns(err.ok() ? std::string_view(rec.confidence) : "", &answer,
+                                      dist);
   }
   Column& e = out_.columns[col++];
   if (err.ok()) {

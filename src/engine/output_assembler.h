@@ -1,7 +1,7 @@
 // OutputAssembler: turns walked rows and their stored records into output batches: the input's
 // columns (binary ones only with keep_binary) or, results-only, the row id; then the result
-// column (the answer parsed again into its type), optionally the raw answer, and the error
-// struct (kind, message, http_status, attempts).
+// column (the answer parsed again into its type), optionally the raw answer, with --confidence
+// the confidence columns, and the error struct (kind, message, http_status, attempts).
 //
 // Thread-safety: one thread (the output pass).
 #pragma once
@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <string>
 
+#include "engine/confidence.h"
 #include "schema/constraint.h"
 #include "structflow/data.h"
 #include "table/record_batch.h"
@@ -24,6 +25,9 @@ struct OutputLayout {
   bool results_only = false;
   // Non-empty: a first column of this name holding each row's id (the number errors cite).
   std::string row_id_column;
+  // Non-null (--confidence): after the result (and raw) columns, `confidence` and, in full mode,
+  // `confidence_distribution` (see engine/confidence.h).
+  const Confidence* confidence = nullptr;
 };
 
 class OutputAssembler {

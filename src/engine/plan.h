@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/confidence.h"
 #include "engine/preflight.h"
 #include "engine/transform.h"
 #include "image/image.h"
@@ -21,6 +22,8 @@ class JobPlan {
   JobSpec spec;
   std::string model;  // resolved
   std::optional<schema::Constraint> constraint;
+  // Set with --confidence: what is scored, and the logprobs members each request gains.
+  std::optional<engine::Confidence> confidence;
   schema::Dialect dialect = schema::Dialect::kVllm;  // kAuto: learnt when the job starts
   std::vector<std::string> read_columns;             // input columns the job reads
   std::shared_ptr<const engine::Transformer> transformer;

@@ -124,7 +124,10 @@ Result<bool> RowWalk::Next(WalkRow* out) {
 }
 
 bool RowWalk::Resend(const RowRecord& r) const {
-  if (!options_.reusable_only || !options_.retry_failed || r.error.ok()) return false;
+  if (!options_.reusable_only) return false;
+  // An answer stored without --confidence has no log-probabilities to score: asked again.
+  if (options_.need_confidence && r.error.ok() && r.confidence.empty()) return true;
+  if (!options_.retry_failed || r.error.ok()) return false;
   if (options_.retry_kinds.empty()) return true;
   return std::find(options_.retry_kinds.begin(), options_.retry_kinds.end(), r.error.kind) !=
          options_.retry_kinds.end();

@@ -38,6 +38,9 @@ struct WalkOptions {
   // them, or with `retry_kinds` only those of these kinds.
   bool retry_failed = false;
   std::vector<ErrorKind> retry_kinds;
+  // With reusable_only: successful records without confidence scores (stored by a run without
+  // --confidence) are not reused: the job asks for them now.
+  bool need_confidence = false;
 };
 
 struct WalkRow {

@@ -268,11 +268,14 @@ TEST(JobSpec, RoundTripsThroughJson) {
   s.seed = 9;
   s.image_format = ImageFormat::kWebp;
   s.fail_fast = false;
+  s.confidence = ConfidenceMode::kFull;
   auto back = JobSpecFromJson(ToJson(s));
   ASSERT_TRUE(back.ok()) << back.status().message();
   EXPECT_EQ(ToJson(*back), ToJson(s));
   EXPECT_EQ(back->dialect, DialectChoice::kOpenAI);
   EXPECT_EQ(back->seed, 9);
+  EXPECT_EQ(back->confidence, ConfidenceMode::kFull);
+  EXPECT_FALSE(JobSpecFromJson(R"({"confidence": "maybe"})").ok());
   auto bad = JobSpecFromJson(R"({"modle": "m"})");
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.status().message().find("modle"), std::string::npos);

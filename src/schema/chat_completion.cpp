@@ -10,9 +10,66 @@ std::string Snip(std::string_view s) {
   return std::string(s.substr(0, kMax)) + (s.size() > kMax ? "..." : "");
 }
 
+// The token's exact text: its `bytes` (a list of byte values) when given, else `token`.
+bool TokenText(simdjson::dom::object t, std::string* out) {
+  out->clear();
+  simdjson::dom::array bytes;
+  if (t["bytes"].get(bytes) == simdjson::SUCCESS) {
+    for (auto b : bytes) {
+      int64_t v = 0;
+      if (b.get(v) != simdjson::SUCCESS || v < 0 || v > 255) return false;
+      out->push_back(static_cast<char>(v));
+    }
+    return true;
+  }
+  std::string_view text;
+  if (t["token"].get(text) != simdjson::SUCCESS) return false;
+  out->assign(text);
+  return true;
+}
+
+// choices[0].logprobs.content: [{token, logprob, bytes, top_logprobs: [{token, logprob, bytes}]}]
+// as vLLM (entrypoints/openai/protocol.py ChatCompletionLogProbsContent), SGLang
+// (srt/entrypoints/openai/protocol.py) and llama.cpp (tools/server/server-common.cpp,
+// completion_token_output::probs_vector_to_json without post_sampling_probs) write it. A logprob
+// of -inf/-9999 style values is kept as given.
+void ReadLogprobs(simdjson::dom::element choice, ChatAnswer* answer) {
+  simdjson::dom::object lp;
+  simdjson::dom::array content;
+  if (choice["logprobs"].get(lp) != simdjson::SUCCESS ||
+      lp["content"].get(content) != simdjson::SUCCESS) {
+    return;
+  }
+  answer->has_logprobs = true;
+  for (auto item : content) {
+    simdjson::dom::object t;
+    TokenLogprob tok;
+    if (item.get(t) != simdjson::SUCCESS || !TokenText(t, &tok.token) ||
+        t["logprob"].get(tok.logprob) != simdjson::SUCCESS) {
+      answer->has_logprobs = false;  // unusable: confidence says so instead of guessing
+      answer->logprobs.clear();
+      return;
+    }
+    simdjson::dom::array top;
+    if (t["top_logprobs"].get(top) == simdjson::SUCCESS) {
+      std::string text;
+      for (auto alt : top) {
+        simdjson::dom::object a;
+        double v = 0;
+        if (alt.get(a) != simdjson::SUCCESS || !TokenText(a, &text) ||
+            a["logprob"].get(v) != simdjson::SUCCESS) {
+          continue;
+        }
+        tok.top.emplace_back(text, v);
+      }
+    }
+    answer->logprobs.push_back(std::move(tok));
+  }
+}
+
 }  // namespace
 
-Result<ChatAnswer> ParseChatCompletion(std::string_view body) {
+Result<ChatAnswer> ParseChatCompletion(std::string_view body, bool want_logprobs) {
   // One DOM parser per thread: it keeps its buffers between rows.
   thread_local simdjson::dom::parser parser;
   simdjson::dom::element doc;
@@ -48,6 +105,7 @@ Result<ChatAnswer> ParseChatCompletion(std::string_view body) {
   if (choice["finish_reason"].get(text) == simdjson::SUCCESS) {
     answer.finish_reason = std::string(text);
   }
+  if (want_logprobs) ReadLogprobs(choice, &answer);
   simdjson::dom::object usage;
   if (doc["usage"].get(usage) == simdjson::SUCCESS) {
     int64_t n = 0;

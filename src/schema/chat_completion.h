@@ -7,10 +7,22 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "common/status.h"
 
 namespace structflow::schema {
+
+// One generated token of choices[0].logprobs.content (the OpenAI chat format that vLLM, SGLang
+// and llama.cpp's OpenAI layer all write): its text (from `bytes` when given, so a token that is
+// part of a UTF-8 character keeps its exact bytes), its natural-log probability, and the
+// top_logprobs alternatives at its position (text, logprob).
+struct TokenLogprob {
+  std::string token;
+  double logprob = 0;
+  std::vector<std::pair<std::string, double>> top;
+};
 
 struct ChatAnswer {
   std::string content;        // "" when the message has no content (null)
@@ -22,10 +34,15 @@ struct ChatAnswer {
   // -1 when the answer does not say (vLLM without --enable-prompt-tokens-details, SGLang without
   // --enable-cache-report, and both when nothing was cached; Ollama).
   int64_t cached_tokens = -1;
+  // With want_logprobs: whether choices[0].logprobs.content was there (an array of tokens), and
+  // its tokens.
+  bool has_logprobs = false;
+  std::vector<TokenLogprob> logprobs;
 };
 
 // Errors (the caller turns them into kInvalidResponse rows): not JSON, an {"error": ...} body,
 // no choices, a choice without a message.
-Result<ChatAnswer> ParseChatCompletion(std::string_view body);
+// With `want_logprobs`, also reads choices[0].logprobs.content (else it is not looked at).
+Result<ChatAnswer> ParseChatCompletion(std::string_view body, bool want_logprobs = false);
 
 }  // namespace structflow::schema

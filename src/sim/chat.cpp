@@ -845,6 +845,38 @@ ChatOutcome PlanChat(std::string_view body, const ChatConfig& config) {
     max_tokens = static_cast<int>(std::min<int64_t>(v, 1 << 30));
     break;
   }
+  // Log-probabilities. vLLM (entrypoints/openai/protocol.py ChatCompletionRequest
+  // check_logprobs; engine max_logprobs default 20), llama.cpp (tools/server/server-common.cpp:
+  // n_probs = top_logprobs, default 20) and SGLang take them; Ollama's OpenAI layer is simulated
+  // as a version from before it returned any, so it ignores both.
+  int top_logprobs = -1;
+  if (family != Family::kOllama) {
+    if (Find(req, "logprobs", &e)) {
+      bool on = false;
+      if (e.get_bool().get(on) != simdjson::SUCCESS && !e.is_null()) {
+        return fail(BadRequest("logprobs: Input should be a valid boolean"));
+      }
+      plan.logprobs = on;
+    }
+    if (Find(req, "top_logprobs", &e) && !e.is_null()) {
+      int64_t k = 0;
+      if (e.get_int64().get(k) != simdjson::SUCCESS || k < 0) {
+        return fail(BadRequest("top_logprobs: Input should be a non-negative integer"));
+      }
+      if (!plan.logprobs) {
+        return fail(BadRequest(llama
+                                   ? "top_logprobs requires logprobs to be set to true"
+                                   : "when using `top_logprobs`, `logprobs` must be set to true."));
+      }
+      if (family == Family::kVllm && k > 20) {
+        return fail(BadRequest(fmt::format(
+            "Requested sample logprobs of {}, which is greater than max allowed: 20", k)));
+      }
+      top_logprobs = static_cast<int>(std::min<int64_t>(k, 1 << 20));
+    }
+    if (plan.logprobs && top_logprobs < 0) top_logprobs = llama ? 20 : 0;
+    plan.logprob_ids = llama;
+  }
   if (Find(req, "stream", &e)) {
     if (e.get_bool().get(plan.stream) != simdjson::SUCCESS) {
       return fail(BadRequest("stream: Input should be a valid boolean"));
@@ -1044,6 +1076,35 @@ ChatOutcome PlanChat(std::string_view body, const ChatConfig& config) {
 
   plan.hash = Hash64(body, config.seed);
   Rng rng(plan.hash);
+  if (plan.logprobs) {
+    // The answer drawn from a known distribution at each allowed-values place, and its tokens
+    // with their log-probabilities from that same distribution (free whitespace left out).
+    std::vector<AnswerPiece> pieces;
+    // A regex that only lists literals is a choice (SGLang's way to ask for one).
+    const std::vector<std::string> literals =
+        c.kind == ConstraintKind::kRegex ? LiteralAlternation(c.regex) : std::vector<std::string>{};
+    if (c.kind == ConstraintKind::kChoice || !literals.empty()) {
+      AnswerPiece piece;
+      piece.alts = literals.empty() ? c.choices : literals;
+      piece.p = ValueDistribution(config.seed, last_user_text, "", piece.alts.size());
+      piece.chosen = SampleIndex(piece.p, rng);
+      pieces.push_back(std::move(piece));
+    } else if (c.kind == ConstraintKind::kJsonSchema) {
+      auto v = GenerateValue(c.schema, rng);
+      if (v.ok()) pieces = JsonAnswerPieces(c.schema, &*v, config.seed, last_user_text, rng);
+    }
+    if (!pieces.empty()) {
+      const double off = llama ? kOffGrammarMass : 0.0;
+      plan.logprob_tokens = TokenizePieces(pieces, bpt, top_logprobs, off);
+      if (plan.logprob_tokens.size() > static_cast<size_t>(std::max(max_tokens, 1))) {
+        plan.logprob_tokens.resize(static_cast<size_t>(std::max(max_tokens, 1)));
+        plan.finish_reason = "length";
+      }
+      for (const auto& t : plan.logprob_tokens) plan.content += t.text;
+      plan.completion_tokens = static_cast<int>(plan.logprob_tokens.size());
+      return out;
+    }
+  }
   std::optional<json> json_answer;
   switch (c.kind) {
     case ConstraintKind::kNone:
@@ -1105,6 +1166,11 @@ ChatOutcome PlanChat(std::string_view body, const ChatConfig& config) {
   }
   if (json_answer.has_value()) plan.content = json_answer->dump();
 
+  if (plan.logprobs) {
+    // No known distribution (free text, regex, grammar): every token forced.
+    plan.logprob_tokens =
+        TokenizePieces({AnswerPiece{plan.content, {}, {}, 0}}, bpt, top_logprobs, 0.0);
+  }
   plan.completion_tokens = std::max(1, CeilDiv(plan.content.size(), bpt));
   if (plan.completion_tokens > max_tokens) {
     CutUtf8(&plan.content, static_cast<size_t>(max_tokens) * bpt);
@@ -1209,6 +1275,38 @@ void WriteUsage(JsonWriter& w, const ChatPlan& plan) {
 }
 }  // namespace
 
+namespace {
+// choices[0].logprobs as the families write it: vLLM (protocol.py ChatCompletionLogProbsContent:
+// token, logprob, bytes, top_logprobs [{token, logprob, bytes}]), SGLang alike, llama.cpp
+// (completion_token_output::probs_vector_to_json) with an `id` before each token.
+void WriteToken(JsonWriter& w, const std::string& text, double logprob, bool ids) {
+  if (ids) w.Key("id").Int(static_cast<int64_t>(Hash64(text, 7) % 151936));
+  w.Key("token").String(text).Key("logprob").Double(logprob).Key("bytes").BeginArray();
+  for (unsigned char ch : text) w.Int(ch);
+  w.EndArray();
+}
+
+void WriteLogprobs(JsonWriter& w, const ChatPlan& plan) {
+  if (!plan.logprobs) {
+    w.Null();
+    return;
+  }
+  w.BeginObject().Key("content").BeginArray();
+  for (const SimToken& t : plan.logprob_tokens) {
+    w.BeginObject();
+    WriteToken(w, t.text, t.logprob, plan.logprob_ids);
+    w.Key("top_logprobs").BeginArray();
+    for (const auto& [text, lp] : t.top) {
+      w.BeginObject();
+      WriteToken(w, text, lp, plan.logprob_ids);
+      w.EndObject();
+    }
+    w.EndArray().EndObject();
+  }
+  w.EndArray().EndObject();
+}
+}  // namespace
+
 std::string CompletionBody(const ChatPlan& plan, std::string_view id, int64_t created) {
   std::string out;
   out.reserve(plan.content.size() + 512);
@@ -1247,9 +1345,9 @@ std::string CompletionBody(const ChatPlan& plan, std::string_view id, int64_t cr
       .Key("reasoning_content")
       .Null()
       .EndObject()
-      .Key("logprobs")
-      .Null()
-      .Key("finish_reason")
+      .Key("logprobs");
+  WriteLogprobs(w, plan);
+  w.Key("finish_reason")
       .String(plan.finish_reason)
       .Key("stop_reason")
       .Null()

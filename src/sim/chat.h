@@ -19,6 +19,9 @@
 //               top-level json_schema (a /v1/completions field), structured_outputs, guided_*
 //               ignored
 //   ollama:     response_format json_schema / json_object on /v1; everything else ignored
+// Log-probabilities (`logprobs`, `top_logprobs`): vLLM, SGLang and llama.cpp answer with
+// choices[0].logprobs.content drawn from the answer's own distribution (sim/logprobs.h); vLLM
+// refuses top_logprobs above its default --max-logprobs 20; Ollama ignores both.
 // Thread-safety: pure functions of their arguments.
 #pragma once
 
@@ -28,6 +31,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "sim/logprobs.h"
 #include "sim/prefix_cache.h"
 
 namespace structflow::sim {
@@ -104,6 +108,11 @@ struct ChatPlan {
   // SGLang --enable-cache-report).
   int cached_tokens = 0;
   bool report_cached_tokens = false;
+  // `logprobs: true` honoured (not by Ollama): the answer's tokens with their log-probabilities
+  // (sim/logprobs.h), written as choices[0].logprobs.content; llama.cpp adds token ids.
+  bool logprobs = false;
+  bool logprob_ids = false;
+  std::vector<SimToken> logprob_tokens;
 };
 
 struct ChatOutcome {
