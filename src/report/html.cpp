@@ -440,31 +440,44 @@ void Scores(const ReportData& d, std::string* out) {
   *out += "</section>";
 }
 
+// A square plot of [0, 1] x [0, 1] (both axes in percent) as the start of an SVG: the frame,
+// the axis labels and the x caption. Calibration charts draw into it with x() and y().
+struct UnitPlot {
+  static constexpr double kW = 360, kH = 300, kLeft = 36, kTop = 18, kBottom = 34;
+  static constexpr double kPw = kW - kLeft - 18, kPh = kH - kTop - kBottom;
+  static double x(double v) { return kLeft + kPw * v; }
+  static double y(double v) { return kTop + kPh * (1 - v); }
+  static std::string Open(const std::string& cls, const std::string& label,
+                          const std::string& caption) {
+    std::string svg =
+        fmt::format("<svg class=\"chart {}\" viewBox=\"0 0 {} {}\" role=\"img\" aria-label=\"{}\">",
+                    cls, kW, kH, EscapeHtml(label));
+    for (double v : {0.0, 0.5, 1.0}) {
+      svg += fmt::format(
+          "<text x=\"{:.1f}\" y=\"{:.1f}\" class=\"axis\" text-anchor=\"end\">{:.0f}%</text>",
+          kLeft - 4, y(v) + 4, 100 * v);
+      svg += fmt::format(
+          "<text x=\"{:.1f}\" y=\"{:.1f}\" class=\"axis\" text-anchor=\"middle\">{:.0f}%</text>",
+          x(v), kTop + kPh + 14, 100 * v);
+    }
+    svg += fmt::format(
+        "<text x=\"{:.1f}\" y=\"{:.1f}\" class=\"axis\" text-anchor=\"middle\">{}</text>",
+        kLeft + kPw / 2, kH - 4, caption);
+    svg += fmt::format("<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" class=\"axisline\"/>", kLeft,
+                       y(0), x(1), y(0));
+    return svg;
+  }
+};
+
 // The reliability diagram: one bar per confidence bin, as high as the bin's accuracy, with the
 // gap to its mean confidence shaded (red) and the diagonal of perfect calibration.
 std::string SvgReliability(const engine::Calibration& c) {
-  const double w = 360, h = 300, left = 36, top = 18, bottom = 34;
-  const double pw = w - left - 18, ph = h - top - bottom;
-  auto x = [&](double v) { return left + pw * v; };
-  auto y = [&](double v) { return top + ph * (1 - v); };
-  std::string svg = fmt::format(
-      "<svg class=\"chart reliability\" viewBox=\"0 0 {} {}\" role=\"img\" "
-      "aria-label=\"reliability diagram of {}\">",
-      w, h, EscapeHtml(c.column));
-  for (double v : {0.0, 0.5, 1.0}) {
-    svg += fmt::format(
-        "<text x=\"{:.1f}\" y=\"{:.1f}\" class=\"axis\" text-anchor=\"end\">{:.0f}%</text>",
-        left - 4, y(v) + 4, 100 * v);
-    svg += fmt::format(
-        "<text x=\"{:.1f}\" y=\"{:.1f}\" class=\"axis\" text-anchor=\"middle\">{:.0f}%</text>",
-        x(v), top + ph + 14, 100 * v);
-  }
-  svg += fmt::format(
-      "<text x=\"{:.1f}\" y=\"{:.1f}\" class=\"axis\" text-anchor=\"middle\">stated confidence "
-      "(bars: accuracy of the bin's rows)</text>",
-      left + pw / 2, h - 4);
-  svg += fmt::format("<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" class=\"axisline\"/>", left,
-                     y(0), x(1), y(0));
+  using P = UnitPlot;
+  const double pw = P::kPw, ph = P::kPh;
+  auto x = P::x;
+  auto y = P::y;
+  std::string svg = P::Open("reliability", "reliability diagram of " + c.column,
+                            "stated confidence (bars: accuracy of the bin's rows)");
   for (const auto& b : c.bins) {
     if (b.rows == 0) continue;
     const double bx = x(b.low) + 1, bw = std::max(pw * (b.high - b.low) - 2, 1.0);
@@ -492,28 +505,11 @@ std::string SvgReliability(const engine::Calibration& c) {
 
 // Accuracy against coverage: answering only the most confident share of the rows.
 std::string SvgCoverage(const engine::Calibration& c) {
-  const double w = 360, h = 300, left = 36, top = 18, bottom = 34;
-  const double pw = w - left - 18, ph = h - top - bottom;
-  auto x = [&](double v) { return left + pw * v; };
-  auto y = [&](double v) { return top + ph * (1 - v); };
-  std::string svg = fmt::format(
-      "<svg class=\"chart coverage\" viewBox=\"0 0 {} {}\" role=\"img\" "
-      "aria-label=\"accuracy at coverage of {}\">",
-      w, h, EscapeHtml(c.column));
-  for (double v : {0.0, 0.5, 1.0}) {
-    svg += fmt::format(
-        "<text x=\"{:.1f}\" y=\"{:.1f}\" class=\"axis\" text-anchor=\"end\">{:.0f}%</text>",
-        left - 4, y(v) + 4, 100 * v);
-    svg += fmt::format(
-        "<text x=\"{:.1f}\" y=\"{:.1f}\" class=\"axis\" text-anchor=\"middle\">{:.0f}%</text>",
-        x(v), top + ph + 14, 100 * v);
-  }
-  svg += fmt::format(
-      "<text x=\"{:.1f}\" y=\"{:.1f}\" class=\"axis\" text-anchor=\"middle\">coverage (the most "
-      "confident share of the rows answered)</text>",
-      left + pw / 2, h - 4);
-  svg += fmt::format("<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" class=\"axisline\"/>", left,
-                     y(0), x(1), y(0));
+  using P = UnitPlot;
+  auto x = P::x;
+  auto y = P::y;
+  std::string svg = P::Open("coverage", "accuracy at coverage of " + c.column,
+                            "coverage (the most confident share of the rows answered)");
   // The accuracy of answering every row, for reference.
   svg += fmt::format(
       "<line x1=\"{:.1f}\" y1=\"{:.1f}\" x2=\"{:.1f}\" y2=\"{:.1f}\" class=\"diag\"><title>every "
