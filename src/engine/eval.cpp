@@ -6,6 +6,8 @@
 #include <cmath>
 #include <optional>
 #include <set>
+#include <utility>
+#include <vector>
 
 #include "common/json_writer.h"
 #include "io/source.h"

@@ -22,7 +22,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <utility>
 #include <vector>
 
 #include "common/status.h"
@@ -144,9 +143,6 @@ struct Calibration {
 // The calibration figures of the scored rows of `rows` that carry a confidence.
 Calibration Calibrate(const std::vector<RowOutcome>& rows, const std::string& column, int bins = 10,
                       double min_confidence = -1);
-// The expected accuracy of the `k` most confident of (confidence, right) pairs sorted by
-// confidence descending, with the tie at the cut counted by its share (see CoveragePoint).
-CoveragePoint AccuracyAtCoverage(const std::vector<std::pair<double, bool>>& sorted, double share);
 
 struct Score {
   std::string file;
