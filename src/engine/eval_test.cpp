@@ -355,6 +355,24 @@ TEST(EvalCalibration, ReadsTheSchemaFieldsConfidenceAndNulls) {
       << bad.status().message();
 }
 
+TEST(EvalCalibration, AColumnNullThroughoutMeansNoConfidenceNotAnError) {
+  // A server without usable log-probabilities leaves every confidence null; JSONL then infers the
+  // column as text. Scoring goes on, with the rows counted apart and a warning.
+  std::string path =
+      WriteFile("eval_conf_allnull.jsonl", R"({"key": "A", "output": "A", "confidence": null})"
+                                           "\n"
+                                           R"({"key": "A", "output": "B", "confidence": null})"
+                                           "\n");
+  auto rows = ReadOutcomes(path, EvalOptions{});
+  ASSERT_TRUE(rows.ok()) << rows.status().message();
+  Score s = ScoreOutcomes(path, *rows);
+  EXPECT_EQ(s.correct, 1);
+  ASSERT_TRUE(s.calibration.has_value());
+  EXPECT_EQ(s.calibration->no_confidence, 2);
+  ASSERT_EQ(s.warnings.size(), 1u);
+  EXPECT_NE(s.warnings[0].find("structflow doctor"), std::string::npos);
+}
+
 TEST(EvalCalibration, OutOfRangeConfidenceNamesTheRowAndColumn) {
   for (const char* bad : {"1.5", "-0.1", "\"high\""}) {
     std::string path =
