@@ -685,6 +685,19 @@ std::string FormatComparison(const Score& a, const Score& b, const Comparison& c
       c.mcnemar.discordant == 0  ? " (no row differs)"
       : c.mcnemar.p_value < 0.05 ? " (the difference is unlikely to be chance)"
                                  : " (a difference this size is common by chance)");
+  if (a.calibration && b.calibration && a.calibration->rows && b.calibration->rows) {
+    const Calibration &ca = *a.calibration, &cb = *b.calibration;
+    auto at80 = [](const Calibration& c) {
+      for (const auto& p : c.coverage) {
+        if (std::fabs(p.coverage - 0.8) < 1e-9) return p.accuracy;
+      }
+      return 0.0;
+    };
+    out += fmt::format(
+        "calibration: ECE {:.1f}% with {} vs {:.1f}% with {} (lower is better calibrated); "
+        "accuracy of the most confident 80%: {:.1f}% vs {:.1f}%\n",
+        100 * ca.ece, first_label, 100 * cb.ece, second_label, 100 * at80(ca), 100 * at80(cb));
+  }
   for (const auto* s : {&a, &b}) {
     if (!s->groups.empty()) {
       out += "\n" + FormatScore(*s);

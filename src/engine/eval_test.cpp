@@ -418,6 +418,9 @@ TEST(EvalCalibration, ComparisonShowsEachFilesCalibration) {
       FormatComparison(ScoreOutcomes("a", a), ScoreOutcomes("b", b), *c, "first", "second");
   EXPECT_NE(text.find("\nfirst\n  calibration"), std::string::npos) << text;
   EXPECT_NE(text.find("\nsecond\n  calibration"), std::string::npos) << text;
+  EXPECT_NE(text.find("calibration: ECE 21.5% with first vs 21.5% with second"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("most confident 80%: 68.8% vs 68.8%"), std::string::npos) << text;
   std::string json = ComparisonJson(ScoreOutcomes("a", a), ScoreOutcomes("b", b), *c);
   // One calibration object per file.
   size_t first = json.find("\"calibration\"");
