@@ -742,8 +742,12 @@ void Gallery(const ReportData& d, std::string* out) {
     *out += "<div class=\"a\">";
     for (const auto& run : d.runs) {
       const auto& r = run.rows[static_cast<size_t>(g.row)];
-      *out += fmt::format("{}: <span class=\"{}\">{}</span><br>", EscapeHtml(run.label),
-                          r.correct() ? "ok" : "no", EscapeHtml(Label(r.pred)));
+      *out += fmt::format("{}: <span class=\"{}\">{}</span>{}<br>", EscapeHtml(run.label),
+                          r.correct() ? "ok" : "no", EscapeHtml(Label(r.pred)),
+                          r.has_confidence
+                              ? fmt::format(" <span class=\"muted\">(confidence {:.0f}%)</span>",
+                                            100 * r.confidence)
+                              : std::string());
     }
     *out += fmt::format("key: <b>{}</b>", EscapeHtml(Label(r0.key)));
     if (!r0.group.empty()) {

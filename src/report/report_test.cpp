@@ -154,6 +154,9 @@ TEST(Report, ConfidenceGivesACalibrationSectionWithEvalsFigures) {
   EXPECT_TRUE(figure(cal + "&quot;min_confidence&quot;,&quot;answered&quot;", "int", "6"));
   EXPECT_TRUE(figure(cal + "&quot;min_confidence&quot;,&quot;abstained&quot;", "int", "2"));
   EXPECT_TRUE(figure(cal + "&quot;min_confidence&quot;,&quot;accuracy&quot;", "pct", "66.7%"));
+  // The gallery of wrong rows shows each answer's confidence (row 2: B at 85%).
+  EXPECT_NE(html->find("<span class=\"no\">B</span> <span class=\"muted\">(confidence 85%)</span>"),
+            std::string::npos);
 
   // Without a confidence column there is no calibration section.
   WriteResults(dir);
