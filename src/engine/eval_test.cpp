@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <random>
 
 namespace structflow::engine {
 namespace {
@@ -252,6 +253,31 @@ TEST(EvalCalibration, BinsEceBrierAndCoverageMatchHandComputedFigures) {
   EXPECT_NE(json.find("\"ece\":0.215"), std::string::npos) << json;
   EXPECT_NE(json.find("\"answered\":5"), std::string::npos) << json;
   EXPECT_NE(json.find("\"no_confidence\":1"), std::string::npos) << json;
+}
+
+TEST(EvalCalibration, ACalibratedSourceHasASmallEceAnOverconfidentOneItsGap) {
+  // 20,000 rows whose confidence is uniform in [0.2, 1] and which are right with exactly that
+  // probability: every bin's accuracy is its mean confidence up to sampling noise (a bin of
+  // ~2,500 rows: standard error <= 0.01), so ECE is small. The same confidences on rows right
+  // with probability confidence - 0.2 are overconfident by 0.2 in every bin: ECE ~ 0.2.
+  std::mt19937_64 rng(21);
+  std::uniform_real_distribution<double> conf(0.2, 1.0), u(0.0, 1.0);
+  std::vector<RowOutcome> calibrated, overconfident;
+  for (int i = 0; i < 20000; ++i) {
+    const double c = conf(rng), draw = u(rng);
+    calibrated.push_back(Conf(c, draw < c));
+    overconfident.push_back(Conf(c, draw < c - 0.2));
+  }
+  Calibration good = Calibrate(calibrated, "confidence");
+  Calibration bad = Calibrate(overconfident, "confidence");
+  EXPECT_LT(good.ece, 0.02);
+  EXPECT_NEAR(bad.ece, 0.2, 0.02);
+  EXPECT_NEAR(bad.mean_confidence - bad.accuracy, 0.2, 0.02);
+  // Brier of a calibrated source: E[c (1 - c)] = E[c] - E[c^2], with c ~ U(0.2, 1):
+  // 0.6 - (1 - 0.2^3) / (3 * 0.8) = 0.6 - 0.41333 = 0.18667.
+  EXPECT_NEAR(good.brier, 0.1867, 0.01);
+  // The most confident rows are the most accurate: accuracy falls as coverage grows.
+  EXPECT_GT(good.coverage[0].accuracy, good.coverage[4].accuracy + 0.1);
 }
 
 TEST(EvalCalibration, OneBinEceIsTheGapBetweenMeanConfidenceAndAccuracy) {
