@@ -27,8 +27,18 @@ void AddEvalCommand(CLI::App& app, int* exit_code) {
       "exact test of the paired difference. A row is scored when it has a key and no error; rows\n"
       "whose `error` is set are counted apart, never scored as wrong. Keys and predictions are\n"
       "normalised before comparing (`Answer: C` matches `c`; case, whitespace).\n\n"
-      "Example:\n"
-      "  structflow eval with_image.parquet without_image.parquet --key key --by texts.source\n");
+      "Calibration: when the results carry the probability of each answer (the `confidence`\n"
+      "column of `run --confidence`; for --pred output.answer, confidence.answer), eval also says\n"
+      "whether to trust it: a reliability diagram (rows binned by confidence: does a bin stated "
+      "at\n"
+      "80% get 80% right?), the expected calibration error (ECE: that gap averaged over the rows;\n"
+      "0 is perfect), the Brier score, and the accuracy at coverage (answer only the most\n"
+      "confident 50%, 80%, ... of the rows: their accuracy). With --min-confidence P the rows\n"
+      "below P count as abstentions (for a person to answer): their number, and the coverage and\n"
+      "accuracy of the rows answered. Rows with a null confidence are counted apart.\n\n"
+      "Examples:\n"
+      "  structflow eval with_image.parquet without_image.parquet --key key --by texts.source\n"
+      "  structflow eval labelled.parquet --key key --min-confidence 0.8\n");
   sub->add_option("files", o->files, "One results file, or two of the same rows to compare")
       ->required()
       ->expected(1, 2);
@@ -41,6 +51,18 @@ void AddEvalCommand(CLI::App& app, int* exit_code) {
   sub->add_flag("!--no-normalize", o->eval.normalize,
                 "Compare key and prediction exactly as stored (no case, whitespace or 'Answer:' "
                 "normalisation)");
+  sub->add_option("--confidence", o->eval.confidence,
+                  "Column path of the prediction's confidence, a probability in [0, 1] (default: "
+                  "the one `run --confidence` writes for --pred, when the file has it: "
+                  "confidence, or confidence.FIELD for --pred output.FIELD)");
+  sub->add_option("--min-confidence", o->eval.min_confidence,
+                  "Count rows whose confidence is below this as abstentions, and report the "
+                  "coverage and accuracy of the rows answered (e.g. 0.8)")
+      ->check(CLI::Range(0.0, 1.0));
+  sub->add_option("--calibration-bins", o->eval.calibration_bins,
+                  "Equal-width confidence bins of the reliability diagram and the ECE")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000));
   sub->add_option("--labels", o->labels, "Names for the two files in the report")
       ->expected(2)
       ->delimiter(',');

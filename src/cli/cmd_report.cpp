@@ -21,7 +21,9 @@ void AddReportCommand(CLI::App& app, int* exit_code) {
       "Write one self-contained HTML page (no network needed to open it) about a results file, or\n"
       "two results files of the same rows (say, with and without the image): the run's summary,\n"
       "with --key the same scores as `structflow eval` (accuracy, per-class precision and recall,\n"
-      "confusion heatmap, --by breakdown; for two runs the four-way table, McNemar's test and a\n"
+      "confusion heatmap, --by breakdown; when the results carry a confidence column, its\n"
+      "calibration: reliability diagram, ECE, accuracy at coverage; for two runs the four-way "
+      "table, McNemar's test and a\n"
       "filterable gallery of the rows that flipped, with thumbnails), the errors with the command\n"
       "that re-sends them, the distribution of each output field, and latency and throughput\n"
       "charts (from RESULT.stats.json and RESULT.checkpoint beside each result).\n\n"
@@ -40,6 +42,16 @@ void AddReportCommand(CLI::App& app, int* exit_code) {
                   "Column path to break the accuracy down by (e.g. the question's source)");
   sub->add_flag("!--no-normalize", o->report.eval.normalize,
                 "Compare key and prediction exactly as stored");
+  sub->add_option("--confidence", o->report.eval.confidence,
+                  "Column path of the prediction's confidence, as for `eval` (default: the one "
+                  "`run --confidence` writes for --pred, when the file has it)");
+  sub->add_option("--min-confidence", o->report.eval.min_confidence,
+                  "Count rows whose confidence is below this as abstentions, as for `eval`")
+      ->check(CLI::Range(0.0, 1.0));
+  sub->add_option("--calibration-bins", o->report.eval.calibration_bins,
+                  "Equal-width confidence bins of the reliability diagram")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000));
   sub->add_option("--labels", o->report.labels, "Names for the runs in the page")
       ->expected(1, 2)
       ->delimiter(',');

@@ -6,6 +6,8 @@
 #include <cmath>
 #include <optional>
 #include <set>
+#include <utility>
+#include <vector>
 
 #include "common/json_writer.h"
 #include "io/source.h"
@@ -67,7 +69,98 @@ std::string_view Trim(std::string_view s) {
   return s;
 }
 
+bool NumericOrText(table::TypeId t) {
+  using table::TypeId;
+  // Text: JSONL infers a column that is null throughout (a server without log-probabilities)
+  // as strings; CSV keeps a column whose numbers typing would change as strings.
+  return t == TypeId::kDouble || t == TypeId::kFloat || t == TypeId::kInt32 ||
+         t == TypeId::kInt64 || t == TypeId::kString;
+}
+
+// The confidence column ReadOutcomes reads: the one named, else the default for --pred when the
+// file has it as numbers (or text); nothing when there is none.
+Result<std::optional<table::ColumnPath>> FindConfidence(const std::string& file,
+                                                        const table::Schema& schema,
+                                                        const EvalOptions& options) {
+  if (!options.confidence.empty()) {
+    SF_ASSIGN_OR_RAISE(auto path, table::ColumnPath::Parse(options.confidence));
+    auto type = path.Resolve(schema);
+    SF_RETURN_NOT_OK(type.status().WithContext(file + ": --confidence"));
+    if (!NumericOrText((*type)->id())) {
+      return Status::InvalidArgument(fmt::format(
+          "{}: --confidence {} holds {}, not a probability per row; name the field that goes "
+          "with --pred (for --pred output.answer: --confidence confidence.answer)",
+          file, options.confidence, (*type)->ToString()));
+    }
+    return std::optional<table::ColumnPath>(std::move(path));
+  }
+  const std::string d = DefaultConfidencePath(options.pred);
+  if (!d.empty()) {
+    auto path = table::ColumnPath::Parse(d);
+    if (path.ok()) {
+      auto type = path->Resolve(schema);
+      if (type.ok() && NumericOrText((*type)->id())) {
+        return std::optional<table::ColumnPath>(std::move(*path));
+      }
+    }
+  }
+  if (options.min_confidence >= 0) {
+    return Status::InvalidArgument(fmt::format(
+        "{}: --min-confidence needs the confidence of each prediction, and the file has no "
+        "{}; write it with `structflow run --confidence`, or name the column with --confidence "
+        "COLUMN",
+        file, d.empty() ? "confidence column for --pred " + options.pred : "column " + d));
+  }
+  return std::optional<table::ColumnPath>();
+}
+
+// The confidence in one cell, checked to be a probability.
+Status ReadConfidence(const table::Column& col, int64_t i, const std::string& file, int64_t row,
+                      const std::string& column, double* out) {
+  using table::TypeId;
+  double v = 0;
+  std::string text;
+  switch (col.type_id()) {
+    case TypeId::kDouble:
+    case TypeId::kFloat:
+      v = col.GetDouble(i);
+      break;
+    case TypeId::kInt32:
+    case TypeId::kInt64:
+      v = static_cast<double>(col.GetInt(i));
+      break;
+    default: {
+      table::AppendCellText(col, i, &text);
+      std::string t(Trim(text));
+      char* end = nullptr;
+      v = t.empty() ? std::nan("") : std::strtod(t.c_str(), &end);
+      if (t.empty() || end != t.c_str() + t.size()) {
+        return Status::InvalidArgument(fmt::format(
+            "{}: row {} (counting from 0), column {}: '{}' is not a number; the confidence "
+            "column must hold the probability of the predicted answer (as `run --confidence` "
+            "writes it), or be null; name another column with --confidence COLUMN",
+            file, row, column, text.substr(0, 40)));
+      }
+    }
+  }
+  if (!(v >= 0 && v <= 1)) {  // also NaN
+    return Status::InvalidArgument(fmt::format(
+        "{}: row {} (counting from 0), column {}: confidence {} is not a probability in [0, 1]; "
+        "the confidence column must hold the probability of the predicted answer (as `run "
+        "--confidence` writes it), or be null; name another column with --confidence COLUMN",
+        file, row, column, text.empty() ? fmt::format("{}", v) : text));
+  }
+  *out = v;
+  return Status::OK();
+}
+
 }  // namespace
+
+std::string DefaultConfidencePath(const std::string& pred) {
+  if (pred == "output") return "confidence";
+  if (pred.rfind("output.", 0) == 0) return "confidence" + pred.substr(6);
+  return "";
+}
 
 std::string NormalizeAnswer(std::string_view text) {
   std::string s;
@@ -144,6 +237,13 @@ Result<std::vector<RowOutcome>> ReadOutcomes(const std::string& file, const Eval
       err_message = std::move(*m);
     }
   }
+  if (options.min_confidence > 1) {
+    return Status::InvalidArgument(fmt::format(
+        "--min-confidence {}: a confidence is a probability in [0, 1]; give a threshold in that "
+        "range (0.8: rows below 80% abstain)",
+        options.min_confidence));
+  }
+  SF_ASSIGN_OR_RAISE(auto conf, FindConfidence(file, schema, options));
   std::vector<RowOutcome> out;
   while (true) {
     SF_ASSIGN_OR_RAISE(auto batch, source->Next());
@@ -151,6 +251,15 @@ Result<std::vector<RowOutcome>> ReadOutcomes(const std::string& file, const Eval
     const table::Column* err = has_error ? batch->ColumnByName(options.error) : nullptr;
     for (int64_t r = 0; r < batch->num_rows(); ++r) {
       RowOutcome o;
+      if (conf) {
+        o.confidence_column = true;
+        if (auto c = conf->Locate(*batch, r)) {
+          SF_RETURN_NOT_OK(ReadConfidence(*c->column, c->index, file,
+                                          static_cast<int64_t>(out.size()), conf->text(),
+                                          &o.confidence));
+          o.has_confidence = true;
+        }
+      }
       o.failed = err && err->IsValid(r);
       if (o.failed) {
         if (err_kind) {
@@ -201,6 +310,115 @@ std::string Quoted(const std::set<std::string>& values, size_t n) {
 }
 
 }  // namespace
+
+namespace {
+
+// The shares of the most confident rows Calibrate reports the accuracy of.
+constexpr double kCoverageLevels[] = {0.5, 0.8, 0.9, 0.95, 1.0};
+
+// `sorted`: (confidence, right) by confidence, highest first; `prefix[i]`: right among the
+// first i. See CoveragePoint for the tie rule.
+CoveragePoint AtCoverage(const std::vector<std::pair<double, bool>>& sorted,
+                         const std::vector<int64_t>& prefix, double share) {
+  CoveragePoint p;
+  p.coverage = share;
+  const auto n = static_cast<int64_t>(sorted.size());
+  if (n == 0) return p;
+  // ceil(share * n), with a margin so 0.9 * 10 (9.000000000000002 in doubles) takes 9 rows.
+  int64_t k = static_cast<int64_t>(std::ceil(share * static_cast<double>(n) - 1e-9));
+  k = std::clamp<int64_t>(k, 1, n);
+  const double t = sorted[static_cast<size_t>(k - 1)].first;
+  // The tie group [first, last) of rows whose confidence is exactly t.
+  auto by_conf = [](const std::pair<double, bool>& a, const std::pair<double, bool>& b) {
+    return a.first > b.first;
+  };
+  auto range = std::equal_range(sorted.begin(), sorted.end(), std::make_pair(t, false), by_conf);
+  const int64_t first = range.first - sorted.begin(), last = range.second - sorted.begin();
+  const int64_t group_right =
+      prefix[static_cast<size_t>(last)] - prefix[static_cast<size_t>(first)];
+  p.rows = k;
+  p.correct = static_cast<double>(prefix[static_cast<size_t>(first)]) +
+              static_cast<double>(group_right) * static_cast<double>(k - first) /
+                  static_cast<double>(last - first);
+  p.accuracy = p.correct / static_cast<double>(k);
+  p.threshold = t;
+  p.tied = last > k ? last - first : 0;
+  return p;
+}
+
+}  // namespace
+
+Calibration Calibrate(const std::vector<RowOutcome>& rows, const std::string& column, int bins,
+                      double min_confidence) {
+  Calibration c;
+  c.column = column;
+  c.min_confidence = min_confidence;
+  bins = std::max(bins, 1);
+  for (int b = 0; b < bins; ++b) {
+    CalibrationBin bin;
+    bin.low = static_cast<double>(b) / bins;
+    bin.high = static_cast<double>(b + 1) / bins;
+    c.bins.push_back(bin);
+  }
+  std::vector<double> bin_conf(static_cast<size_t>(bins), 0);
+  std::vector<std::pair<double, bool>> sorted;
+  double conf_sum = 0, brier = 0;
+  for (const auto& r : rows) {
+    if (!r.scored()) continue;
+    if (!r.has_confidence) {
+      ++c.no_confidence;
+      continue;
+    }
+    const double x = r.confidence;
+    const bool right = r.correct();
+    ++c.rows;
+    c.correct += right;
+    conf_sum += x;
+    brier += (x - (right ? 1 : 0)) * (x - (right ? 1 : 0));
+    // [low, high): a confidence on a boundary goes up; 1.0 into the last bin.
+    const int b = std::min(static_cast<int>(x * bins), bins - 1);
+    ++c.bins[static_cast<size_t>(b)].rows;
+    c.bins[static_cast<size_t>(b)].correct += right;
+    bin_conf[static_cast<size_t>(b)] += x;
+    sorted.emplace_back(x, right);
+    if (min_confidence >= 0) {
+      if (x >= min_confidence) {
+        ++c.answered;
+        c.answered_correct += right;
+      } else {
+        ++c.abstained;
+        c.abstained_correct += right;
+      }
+    }
+  }
+  if (c.rows == 0) return c;
+  const auto n = static_cast<double>(c.rows);
+  c.mean_confidence = conf_sum / n;
+  c.accuracy = static_cast<double>(c.correct) / n;
+  c.brier = brier / n;
+  for (size_t b = 0; b < c.bins.size(); ++b) {
+    CalibrationBin& bin = c.bins[b];
+    if (bin.rows == 0) continue;
+    bin.mean_confidence = bin_conf[b] / static_cast<double>(bin.rows);
+    bin.accuracy = static_cast<double>(bin.correct) / static_cast<double>(bin.rows);
+    const double gap = std::fabs(bin.accuracy - bin.mean_confidence);
+    c.ece += static_cast<double>(bin.rows) / n * gap;
+    c.mce = std::max(c.mce, gap);
+  }
+  if (min_confidence >= 0) {
+    c.answered_accuracy =
+        c.answered ? static_cast<double>(c.answered_correct) / static_cast<double>(c.answered) : 0;
+    WilsonInterval(c.answered_correct, c.answered, &c.answered_ci_low, &c.answered_ci_high);
+    c.answered_coverage = static_cast<double>(c.answered) / n;
+  }
+  std::sort(sorted.begin(), sorted.end(),
+            [](const auto& a, const auto& b) { return a.first > b.first; });
+  std::vector<int64_t> prefix(sorted.size() + 1, 0);
+  for (size_t i = 0; i < sorted.size(); ++i) prefix[i + 1] = prefix[i] + sorted[i].second;
+  for (double share : kCoverageLevels) c.coverage.push_back(AtCoverage(sorted, prefix, share));
+  for (int pct = 1; pct <= 100; ++pct) c.curve.push_back(AtCoverage(sorted, prefix, pct / 100.0));
+  return c;
+}
 
 Score ScoreOutcomes(const std::string& file, const std::vector<RowOutcome>& rows,
                     const EvalOptions& options) {
@@ -264,6 +482,18 @@ Score ScoreOutcomes(const std::string& file, const std::vector<RowOutcome>& rows
         "when it has a key and no error",
         file, s.failed, s.no_key, options.key));
   }
+  if (!rows.empty() && rows[0].confidence_column) {
+    const std::string column =
+        options.confidence.empty() ? DefaultConfidencePath(options.pred) : options.confidence;
+    s.calibration = Calibrate(rows, column, options.calibration_bins, options.min_confidence);
+    if (s.scored > 0 && s.calibration->rows == 0) {
+      s.warnings.push_back(fmt::format(
+          "{}: the confidence column {} is null on all {} scored rows, so there are no "
+          "calibration figures; `structflow doctor` says whether the server returns usable "
+          "log-probabilities",
+          file, column, s.scored));
+    }
+  }
   return s;
 }
 
@@ -313,12 +543,74 @@ std::string PValue(double p) {
   return fmt::format("{:.3f}", p);
 }
 
+std::string FormatCalibration(const Calibration& c) {
+  std::string out = fmt::format(
+      "  calibration (confidence column {}): {} scored rows with a confidence{}\n", c.column,
+      c.rows,
+      c.no_confidence ? fmt::format(" ({} more with a null confidence, left out of what follows)",
+                                    c.no_confidence)
+                      : std::string());
+  if (c.rows == 0) return out;
+  const double gap = c.mean_confidence - c.accuracy;
+  out += fmt::format("    mean confidence {:.1f}%, accuracy {:.1f}%: {}\n", 100 * c.mean_confidence,
+                     100 * c.accuracy,
+                     std::fabs(gap) < 0.005 ? std::string("as confident as it is right")
+                     : gap > 0 ? fmt::format("overconfident by {:.1f} points", 100 * gap)
+                               : fmt::format("underconfident by {:.1f} points", -100 * gap));
+  out += fmt::format(
+      "    expected calibration error (ECE) {:.1f}%: how far, weighted by rows, each bin's "
+      "accuracy is from its mean confidence (0: rows stated at 80% are right 80% of the time); "
+      "largest bin gap {:.1f}%\n",
+      100 * c.ece, 100 * c.mce);
+  out += fmt::format(
+      "    Brier score {:.3f}: the mean of (confidence - 1 if right, 0 if wrong)^2 (0 is best; "
+      "always saying 50% gives 0.250)\n",
+      c.brier);
+  out += "    reliability diagram (confidence bin, rows, mean confidence, accuracy)\n";
+  for (size_t b = 0; b < c.bins.size(); ++b) {
+    const CalibrationBin& bin = c.bins[b];
+    out += fmt::format("      [{:.2f}, {:.2f}{} {:>7}  {:>7}  {:>7}\n", bin.low, bin.high,
+                       b + 1 == c.bins.size() ? "]" : ")", bin.rows,
+                       bin.rows ? fmt::format("{:.1f}%", 100 * bin.mean_confidence) : "-",
+                       bin.rows ? fmt::format("{:.1f}%", 100 * bin.accuracy) : "-");
+  }
+  out +=
+      "    accuracy at coverage: answer only the most confident share of the rows (rows tied at "
+      "the cut count by their share: the expected accuracy if the tie were broken at random)\n";
+  for (const auto& p : c.coverage) {
+    out += fmt::format("      {:>5.0f}%  {:>7} rows  confidence >= {:.3f}  accuracy {:.1f}%{}\n",
+                       100 * p.coverage, p.rows, p.threshold, 100 * p.accuracy,
+                       p.tied ? fmt::format("  ({} rows tied at the cut)", p.tied) : "");
+  }
+  if (c.min_confidence >= 0) {
+    out += fmt::format(
+        "    --min-confidence {:g}: {} rows answered (coverage {:.1f}%), accuracy {} [{:.1f}%, "
+        "{:.1f}%]; {} rows abstained (below {:g}: for a person to answer), of which the model "
+        "had {} right{}\n",
+        c.min_confidence, c.answered, 100 * c.answered_coverage,
+        c.answered ? fmt::format("{:.1f}%", 100 * c.answered_accuracy) : std::string("-"),
+        100 * c.answered_ci_low, 100 * c.answered_ci_high, c.abstained, c.min_confidence,
+        c.abstained_correct,
+        c.no_confidence
+            ? fmt::format("; the {} with a null confidence are in neither count", c.no_confidence)
+            : std::string());
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string FormatScore(const Score& s) {
-  std::string out =
-      fmt::format("{}\n  accuracy {:.1f}% ({} correct of {} scored), 95% CI [{:.1f}%, {:.1f}%]\n",
-                  s.file, 100 * s.accuracy, s.correct, s.scored, 100 * s.ci_low, 100 * s.ci_high);
+  const Calibration* cal = s.calibration ? &*s.calibration : nullptr;
+  std::string out = fmt::format(
+      "{}\n  accuracy {:.1f}% ({} correct of {} scored{}), 95% CI [{:.1f}%, {:.1f}%]\n", s.file,
+      100 * s.accuracy, s.correct, s.scored,
+      cal && cal->min_confidence >= 0
+          ? fmt::format(", the {} below --min-confidence {:g} included; the answered rows' "
+                        "accuracy is under calibration",
+                        cal->abstained, cal->min_confidence)
+          : std::string(),
+      100 * s.ci_low, 100 * s.ci_high);
   out += fmt::format(
       "  rows {}: {} scored (a key and no error), {} failed, {} without a key (neither "
       "scored)\n",
@@ -359,6 +651,7 @@ std::string FormatScore(const Score& s) {
     for (const auto& [k, n] : s.errors) out += fmt::format(" {} {}", k, n);
     out += "\n";
   }
+  if (cal) out += FormatCalibration(*cal);
   return out;
 }
 
@@ -392,15 +685,74 @@ std::string FormatComparison(const Score& a, const Score& b, const Comparison& c
       c.mcnemar.discordant == 0  ? " (no row differs)"
       : c.mcnemar.p_value < 0.05 ? " (the difference is unlikely to be chance)"
                                  : " (a difference this size is common by chance)");
+  if (a.calibration && b.calibration && a.calibration->rows && b.calibration->rows) {
+    const Calibration &ca = *a.calibration, &cb = *b.calibration;
+    auto at80 = [](const Calibration& c) {
+      for (const auto& p : c.coverage) {
+        if (std::fabs(p.coverage - 0.8) < 1e-9) return p.accuracy;
+      }
+      return 0.0;
+    };
+    out += fmt::format(
+        "calibration: ECE {:.1f}% with {} vs {:.1f}% with {} (lower is better calibrated); "
+        "accuracy of the most confident 80%: {:.1f}% vs {:.1f}%\n",
+        100 * ca.ece, first_label, 100 * cb.ece, second_label, 100 * at80(ca), 100 * at80(cb));
+  }
   for (const auto* s : {&a, &b}) {
     if (!s->groups.empty()) {
       out += "\n" + FormatScore(*s);
+    } else if (s->calibration) {
+      out += fmt::format("\n{}\n{}", s == &a ? first_label : second_label,
+                         FormatCalibration(*s->calibration));
     }
   }
   return out;
 }
 
 namespace {
+
+void CoverageMembers(JsonWriter& w, const CoveragePoint& p) {
+  w.BeginObject().Key("coverage").Double(p.coverage).Key("rows").Int(p.rows);
+  w.Key("correct").Double(p.correct).Key("accuracy").Double(p.accuracy);
+  w.Key("threshold").Double(p.threshold).Key("tied").Int(p.tied).EndObject();
+}
+
+void CalibrationMembers(JsonWriter& w, const Calibration& c) {
+  w.BeginObject().Key("column").String(c.column).Key("rows").Int(c.rows);
+  w.Key("correct").Int(c.correct).Key("no_confidence").Int(c.no_confidence);
+  w.Key("rows_counts").String("scored rows with a non-null confidence");
+  w.Key("mean_confidence").Double(c.mean_confidence).Key("accuracy").Double(c.accuracy);
+  w.Key("ece").Double(c.ece).Key("mce").Double(c.mce).Key("brier").Double(c.brier);
+  w.Key("bins").BeginArray();
+  for (const auto& b : c.bins) {
+    w.BeginObject().Key("low").Double(b.low).Key("high").Double(b.high);
+    w.Key("rows").Int(b.rows).Key("correct").Int(b.correct);
+    w.Key("mean_confidence");
+    b.rows ? w.Double(b.mean_confidence) : w.Null();
+    w.Key("accuracy");
+    b.rows ? w.Double(b.accuracy) : w.Null();
+    w.EndObject();
+  }
+  w.EndArray().Key("coverage").BeginArray();
+  for (const auto& p : c.coverage) CoverageMembers(w, p);
+  w.EndArray();
+  w.Key("coverage_ties")
+      .String(
+          "rows tied at the cut count by their share (expected accuracy under random "
+          "tie-breaking)");
+  w.Key("curve").BeginArray();
+  for (const auto& p : c.curve) w.BeginArray().Double(p.coverage).Double(p.accuracy).EndArray();
+  w.EndArray();
+  if (c.min_confidence >= 0) {
+    w.Key("min_confidence").BeginObject().Key("threshold").Double(c.min_confidence);
+    w.Key("answered").Int(c.answered).Key("answered_correct").Int(c.answered_correct);
+    w.Key("abstained").Int(c.abstained).Key("abstained_correct").Int(c.abstained_correct);
+    w.Key("accuracy").Double(c.answered_accuracy).Key("coverage").Double(c.answered_coverage);
+    w.Key("ci95").BeginArray().Double(c.answered_ci_low).Double(c.answered_ci_high).EndArray();
+    w.EndObject();
+  }
+  w.EndObject();
+}
 
 void ScoreMembers(JsonWriter& w, const Score& s) {
   w.Key("file")
@@ -442,6 +794,7 @@ void ScoreMembers(JsonWriter& w, const Score& s) {
   w.EndObject().Key("warnings").BeginArray();
   for (const auto& m : s.warnings) w.String(m);
   w.EndArray();
+  if (s.calibration) CalibrationMembers(w.Key("calibration"), *s.calibration);
 }
 
 }  // namespace

@@ -7,11 +7,19 @@
 // Keys and predictions are normalised before they are compared (NormalizeAnswer): a key
 // `Answer: C` matches a prediction `c `. When no prediction matches any key at all, the score
 // carries a warning that says what the two look like.
+//
+// Calibration: when the results carry the probability of each scored answer (the `confidence`
+// column `run --confidence` writes: a float for a choice, `confidence.FIELD` for a schema's enum
+// or boolean field), the score also says how far that probability can be trusted: a reliability
+// diagram (equal-width bins of confidence, each with its rows' mean confidence and accuracy), the
+// expected calibration error, the Brier score and the accuracy of the most confident X% of rows;
+// with a minimum confidence, the rows below it count as abstentions (sent to a person).
 // Thread-safety: plain functions and values.
 #pragma once
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -26,7 +34,19 @@ struct EvalOptions {
   std::string error = "error";  // the error column ("" to ignore)
   std::string by;               // column path to break the score down by ("" for none)
   bool normalize = true;        // compare NormalizeAnswer(key) with NormalizeAnswer(pred)
+  // Column path of the prediction's confidence, a probability in [0, 1]. Empty: the one `run
+  // --confidence` writes for --pred, used when the file has it (`output` -> `confidence`,
+  // `output.answer` -> `confidence.answer`); none: no calibration.
+  std::string confidence;
+  // Rows whose confidence is below this count as abstentions (answered by a person instead);
+  // negative: no threshold. Needs a confidence column.
+  double min_confidence = -1;
+  int calibration_bins = 10;  // equal-width bins of the reliability diagram
 };
+
+// The confidence path `run --confidence` writes for a prediction path: `output` -> `confidence`,
+// `output.answer` -> `confidence.answer`; "" when the prediction is not under `output`.
+std::string DefaultConfidencePath(const std::string& pred);
 
 // The form keys and predictions are compared in: surrounding whitespace trimmed, inner runs of
 // whitespace made one space, a leading answer label dropped (`Answer:`, `answer -`, `The answer
@@ -43,6 +63,9 @@ struct RowOutcome {
   std::string group;       // the value of EvalOptions::by ("" when none or null)
   std::string error_kind;  // when failed
   std::string error_message;
+  bool confidence_column = false;  // the file has a confidence column (set on every row)
+  bool has_confidence = false;     // and this row's cell is not null
+  double confidence = 0;           // in [0, 1] (ReadOutcomes refuses anything else)
   bool correct() const { return !failed && has_key && pred == key; }
   bool scored() const { return !failed && has_key; }
 };
@@ -64,6 +87,63 @@ struct ClassScore {
   double recall = 0;      // correct / rows (0 when no row has this key)
 };
 
+// One bar of the reliability diagram: the scored rows whose confidence is in [low, high) (the
+// last bin also takes 1.0).
+struct CalibrationBin {
+  double low = 0;
+  double high = 0;
+  int64_t rows = 0;
+  int64_t correct = 0;
+  double mean_confidence = 0;  // 0 when the bin is empty
+  double accuracy = 0;         // 0 when the bin is empty
+};
+
+// The accuracy of the most confident `coverage` share of the rows with a confidence: the rows
+// sorted by confidence, highest first, and the first ceil(coverage * n) taken. Rows tied at the
+// cut count by their share (each of the t tied rows counts (taken of them) / t), so the figure
+// is the expected accuracy if the tie were broken at random, and does not depend on row order.
+struct CoveragePoint {
+  double coverage = 0;   // the share asked for (0.5 = the most confident half)
+  int64_t rows = 0;      // ceil(coverage * n)
+  double correct = 0;    // may be fractional when rows are tied at the cut
+  double accuracy = 0;   // correct / rows
+  double threshold = 0;  // the lowest confidence taken: answer rows at or above it
+  int64_t tied = 0;      // rows with exactly that confidence, some inside the cut, some not
+};
+
+struct Calibration {
+  std::string column;          // the confidence column's path
+  int64_t rows = 0;            // scored rows with a confidence: the denominator of what follows
+  int64_t correct = 0;         // of which right
+  int64_t no_confidence = 0;   // scored rows whose confidence is null: not in any figure here
+  double mean_confidence = 0;  // over `rows`
+  double accuracy = 0;         // over `rows`
+  // Expected calibration error: sum over bins of (bin rows / rows) * |accuracy - mean
+  // confidence|. 0 when every bin's accuracy equals its mean confidence.
+  double ece = 0;
+  double mce = 0;    // maximum calibration error: the largest |accuracy - mean confidence| of a bin
+  double brier = 0;  // mean of (confidence - (1 if right else 0))^2 over `rows`
+  std::vector<CalibrationBin> bins;
+  std::vector<CoveragePoint> coverage;  // at 50%, 80%, 90%, 95% and 100%
+  // Accuracy against coverage at every whole percent 1..100 (for a chart), same tie rule.
+  std::vector<CoveragePoint> curve;
+  // With EvalOptions::min_confidence (else min_confidence < 0 and the rest 0): the rows at or
+  // above it are answered, the rest abstain. Both out of `rows`.
+  double min_confidence = -1;
+  int64_t answered = 0;
+  int64_t answered_correct = 0;
+  int64_t abstained = 0;
+  int64_t abstained_correct = 0;  // what the model got right among the rows it abstains on
+  double answered_accuracy = 0;
+  double answered_ci_low = 0;  // Wilson, 95%
+  double answered_ci_high = 0;
+  double answered_coverage = 0;  // answered / rows
+};
+
+// The calibration figures of the scored rows of `rows` that carry a confidence.
+Calibration Calibrate(const std::vector<RowOutcome>& rows, const std::string& column, int bins = 10,
+                      double min_confidence = -1);
+
 struct Score {
   std::string file;
   int64_t rows = 0;
@@ -80,7 +160,8 @@ struct Score {
   std::string by;                                                   // the --by column, if any
   std::map<std::string, GroupScore> groups;                         // by value -> score
   std::map<std::string, int64_t> errors;                            // error kind -> rows
-  std::vector<std::string> warnings;  // things the user should look at (no match, ...)
+  std::vector<std::string> warnings;       // things the user should look at (no match, ...)
+  std::optional<Calibration> calibration;  // when the rows carry a confidence column
 };
 
 struct McNemar {
@@ -100,7 +181,11 @@ struct Comparison {
   double difference = 0;
 };
 
+// Reads the rows of a results file. A confidence outside [0, 1] (or NaN) is an error naming the
+// file, row and column; so is --min-confidence, or an explicit --confidence, without a usable
+// confidence column.
 Result<std::vector<RowOutcome>> ReadOutcomes(const std::string& file, const EvalOptions& options);
+// Scores the rows; with a confidence column (RowOutcome::confidence_column), also calibrates them.
 Score ScoreOutcomes(const std::string& file, const std::vector<RowOutcome>& rows,
                     const EvalOptions& options = {});
 // Errors when the files do not hold the same rows (different counts or keys).

@@ -16,7 +16,7 @@ constexpr int kErrorExamples = 3;
 
 // Figures the page shows carry their place in `structflow eval --json` (a JSON array of keys)
 // and how they are shown, so a test can hold the page against eval's numbers.
-enum class Fmt { kInt, kPct, kP, kPoints };
+enum class Fmt { kInt, kPct, kP, kPoints, kDec };
 
 std::string FmtName(Fmt f) {
   switch (f) {
@@ -28,6 +28,8 @@ std::string FmtName(Fmt f) {
       return "p";
     case Fmt::kPoints:
       return "points";
+    case Fmt::kDec:
+      return "dec";
   }
   return "";
 }
@@ -77,6 +79,9 @@ std::string Figure(const std::vector<std::string>& path, Fmt f, double value) {
       break;
     case Fmt::kPoints:
       text = fmt::format("{:+.1f}", 100 * value);
+      break;
+    case Fmt::kDec:
+      text = fmt::format("{:.3f}", value);
       break;
   }
   return fmt::format("<span class=\"fig\" data-figure=\"{}\" data-format=\"{}\">{}</span>",
@@ -204,6 +209,7 @@ table{border-collapse:collapse;margin:6px 0}th,td{border:1px solid var(--line);p
 .chart{width:100%;max-width:620px;height:auto}.bar{fill:var(--accent)}.area{fill:#9cc0e6;stroke:var(--accent)}.hover{fill:transparent}.hover:hover{fill:rgba(0,0,0,.06)}.axis{font-size:11px;fill:var(--muted)}.axisline{stroke:var(--line)}
 .hbar{display:inline-block;height:10px;background:var(--accent);vertical-align:middle}
 .heat td{min-width:44px}
+.diag{stroke:var(--muted);stroke-dasharray:4 3}.gap{fill:rgba(192,57,43,.18);stroke:var(--bad)}.curve{fill:none;stroke:var(--accent);stroke-width:2}.dot{fill:var(--accent)}.calcharts{display:flex;flex-wrap:wrap;gap:20px}.calcharts>div{flex:1 1 300px;max-width:420px}
 pre{white-space:pre-wrap;word-break:break-word;background:var(--soft);border:1px solid var(--line);padding:6px 8px;margin:4px 0;font-size:12px}
 code{background:var(--soft);padding:1px 4px}
 .filters{display:flex;flex-wrap:wrap;gap:10px;align-items:center;margin:8px 0}.filters select,.filters input{font:inherit;padding:3px 6px}
@@ -434,6 +440,188 @@ void Scores(const ReportData& d, std::string* out) {
   *out += "</section>";
 }
 
+// A square plot of [0, 1] x [0, 1] (both axes in percent) as the start of an SVG: the frame,
+// the axis labels and the x caption. Calibration charts draw into it with x() and y().
+struct UnitPlot {
+  static constexpr double kW = 360, kH = 300, kLeft = 36, kTop = 18, kBottom = 34;
+  static constexpr double kPw = kW - kLeft - 18, kPh = kH - kTop - kBottom;
+  static double x(double v) { return kLeft + kPw * v; }
+  static double y(double v) { return kTop + kPh * (1 - v); }
+  static std::string Open(const std::string& cls, const std::string& label,
+                          const std::string& caption) {
+    std::string svg =
+        fmt::format("<svg class=\"chart {}\" viewBox=\"0 0 {} {}\" role=\"img\" aria-label=\"{}\">",
+                    cls, kW, kH, EscapeHtml(label));
+    for (double v : {0.0, 0.5, 1.0}) {
+      svg += fmt::format(
+          "<text x=\"{:.1f}\" y=\"{:.1f}\" class=\"axis\" text-anchor=\"end\">{:.0f}%</text>",
+          kLeft - 4, y(v) + 4, 100 * v);
+      svg += fmt::format(
+          "<text x=\"{:.1f}\" y=\"{:.1f}\" class=\"axis\" text-anchor=\"middle\">{:.0f}%</text>",
+          x(v), kTop + kPh + 14, 100 * v);
+    }
+    svg += fmt::format(
+        "<text x=\"{:.1f}\" y=\"{:.1f}\" class=\"axis\" text-anchor=\"middle\">{}</text>",
+        kLeft + kPw / 2, kH - 4, caption);
+    svg += fmt::format("<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" class=\"axisline\"/>", kLeft,
+                       y(0), x(1), y(0));
+    return svg;
+  }
+};
+
+// The reliability diagram: one bar per confidence bin, as high as the bin's accuracy, with the
+// gap to its mean confidence shaded (red) and the diagonal of perfect calibration.
+std::string SvgReliability(const engine::Calibration& c) {
+  using P = UnitPlot;
+  const double pw = P::kPw, ph = P::kPh;
+  auto x = P::x;
+  auto y = P::y;
+  std::string svg = P::Open("reliability", "reliability diagram of " + c.column,
+                            "stated confidence (bars: accuracy of the bin's rows)");
+  for (const auto& b : c.bins) {
+    if (b.rows == 0) continue;
+    const double bx = x(b.low) + 1, bw = std::max(pw * (b.high - b.low) - 2, 1.0);
+    svg += fmt::format(
+        "<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\" class=\"bar\"><title>"
+        "confidence {:.2f}-{:.2f}: {} rows, mean confidence {:.1f}%, accuracy {:.1f}%</title>"
+        "</rect>",
+        bx, y(b.accuracy), bw, ph * b.accuracy, b.low, b.high, b.rows, 100 * b.mean_confidence,
+        100 * b.accuracy);
+    const double lo = std::min(b.accuracy, b.mean_confidence);
+    const double hi = std::max(b.accuracy, b.mean_confidence);
+    svg += fmt::format(
+        "<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\" class=\"gap\"><title>"
+        "gap {:.1f} points</title></rect>",
+        bx, y(hi), bw, std::max(ph * (hi - lo), 0.5), 100 * (hi - lo));
+    svg += fmt::format(
+        "<text x=\"{:.1f}\" y=\"{:.1f}\" class=\"axis\" text-anchor=\"middle\">{}</text>",
+        bx + bw / 2, y(hi) - 3, b.rows);
+  }
+  svg +=
+      fmt::format("<line x1=\"{:.1f}\" y1=\"{:.1f}\" x2=\"{:.1f}\" y2=\"{:.1f}\" class=\"diag\"/>",
+                  x(0), y(0), x(1), y(1));
+  return svg + "</svg>";
+}
+
+// Accuracy against coverage: answering only the most confident share of the rows.
+std::string SvgCoverage(const engine::Calibration& c) {
+  using P = UnitPlot;
+  auto x = P::x;
+  auto y = P::y;
+  std::string svg = P::Open("coverage", "accuracy at coverage of " + c.column,
+                            "coverage (the most confident share of the rows answered)");
+  // The accuracy of answering every row, for reference.
+  svg += fmt::format(
+      "<line x1=\"{:.1f}\" y1=\"{:.1f}\" x2=\"{:.1f}\" y2=\"{:.1f}\" class=\"diag\"><title>every "
+      "row: {:.1f}%</title></line>",
+      x(0), y(c.accuracy), x(1), y(c.accuracy), 100 * c.accuracy);
+  std::string points;
+  for (const auto& p : c.curve) {
+    points += fmt::format("{:.1f},{:.1f} ", x(p.coverage), y(p.accuracy));
+  }
+  svg += fmt::format("<polyline points=\"{}\" class=\"curve\"/>", points);
+  for (const auto& p : c.coverage) {
+    svg += fmt::format(
+        "<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"3.5\" class=\"dot\"><title>{:.0f}% of the rows "
+        "(confidence &#8805; {:.3f}): accuracy {:.1f}%</title></circle>",
+        x(p.coverage), y(p.accuracy), 100 * p.coverage, p.threshold, 100 * p.accuracy);
+  }
+  return svg + "</svg>";
+}
+
+void CalibrationSection(const ReportData& d, std::string* out) {
+  const bool two = d.runs.size() == 2;
+  *out +=
+      "<section id=\"calibration\"><h2>Calibration</h2><p class=\"muted\">How far the "
+      "confidence each answer came with can be trusted. The reliability diagram bins the scored "
+      "rows by their stated confidence: in a calibrated run each bar reaches the diagonal (rows "
+      "stated at 80% are right 80% of the time); the red part is the gap. The expected "
+      "calibration error (ECE) is that gap averaged over the rows; the Brier score is the mean "
+      "of (confidence - 1 if right, 0 if wrong)&#178;. Accuracy at coverage: answer only the "
+      "most confident share of the rows (rows tied at the cut count by their share). Rows with a "
+      "null confidence are counted apart.</p><div class=\"cols\">";
+  for (size_t i = 0; i < d.runs.size(); ++i) {
+    const std::string p = two ? (i == 0 ? "first" : "second") : "";
+    auto fig = [&](std::vector<std::string> rest, Fmt f, double v) {
+      rest.insert(rest.begin(), "calibration");
+      return Figure(Path(p, std::move(rest)), f, v);
+    };
+    *out += fmt::format("<div class=\"col\"><h3>{}</h3>", EscapeHtml(d.runs[i].label));
+    if (!d.runs[i].score.calibration) {
+      *out += "<p class=\"muted\">No confidence column in this run.</p></div>";
+      continue;
+    }
+    const engine::Calibration& c = *d.runs[i].score.calibration;
+    *out += fmt::format(
+        "<p>Confidence column <code>{}</code>: {} scored rows with a confidence, {} with a null "
+        "confidence (left out).</p>",
+        EscapeHtml(c.column), fig({"rows"}, Fmt::kInt, static_cast<double>(c.rows)),
+        fig({"no_confidence"}, Fmt::kInt, static_cast<double>(c.no_confidence)));
+    if (c.rows == 0) {
+      *out +=
+          "<p class=\"note\">Every confidence is null: the server gave no usable "
+          "log-probabilities (<code>structflow doctor</code> says which do).</p></div>";
+      continue;
+    }
+    auto card = [&](const std::string& k, const std::string& v) {
+      *out += fmt::format(
+          "<div class=\"card\"><div class=\"v\">{}</div><div class=\"k\">{}</div></div>", v, k);
+    };
+    *out += "<div class=\"cards\">";
+    card("expected calibration error", fig({"ece"}, Fmt::kPct, c.ece));
+    card("mean confidence", fig({"mean_confidence"}, Fmt::kPct, c.mean_confidence));
+    card("accuracy of these rows", fig({"accuracy"}, Fmt::kPct, c.accuracy));
+    card("Brier score (0 is best)", fig({"brier"}, Fmt::kDec, c.brier));
+    *out += "</div>";
+    if (c.min_confidence >= 0) {
+      *out += fmt::format(
+          "<p>With a minimum confidence of {}: {} rows answered (coverage {}), accuracy "
+          "<b>{}</b>; {} rows abstained (for a person to answer), of which the model had {} "
+          "right.</p>",
+          fig({"min_confidence", "threshold"}, Fmt::kDec, c.min_confidence),
+          fig({"min_confidence", "answered"}, Fmt::kInt, static_cast<double>(c.answered)),
+          fig({"min_confidence", "coverage"}, Fmt::kPct, c.answered_coverage),
+          c.answered ? fig({"min_confidence", "accuracy"}, Fmt::kPct, c.answered_accuracy)
+                     : std::string("-"),
+          fig({"min_confidence", "abstained"}, Fmt::kInt, static_cast<double>(c.abstained)),
+          fig({"min_confidence", "abstained_correct"}, Fmt::kInt,
+              static_cast<double>(c.abstained_correct)));
+    }
+    *out += "<div class=\"calcharts\"><div><h3>Reliability diagram</h3>" + SvgReliability(c);
+    *out +=
+        "<table><tr><th class=\"l\">confidence</th><th>rows</th><th>mean confidence</th>"
+        "<th>accuracy</th></tr>";
+    for (size_t b = 0; b < c.bins.size(); ++b) {
+      const auto& bin = c.bins[b];
+      if (bin.rows == 0) continue;
+      const std::string k = std::to_string(b);
+      *out += fmt::format(
+          "<tr><td class=\"l\">{:.2f}-{:.2f}</td><td>{}</td><td>{}</td><td>{}</td></tr>", bin.low,
+          bin.high, fig({"bins", k, "rows"}, Fmt::kInt, static_cast<double>(bin.rows)),
+          fig({"bins", k, "mean_confidence"}, Fmt::kPct, bin.mean_confidence),
+          fig({"bins", k, "accuracy"}, Fmt::kPct, bin.accuracy));
+    }
+    *out += "</table></div><div><h3>Accuracy at coverage</h3>" + SvgCoverage(c);
+    *out +=
+        "<table><tr><th>coverage</th><th>rows</th><th>confidence at least</th><th>accuracy</th>"
+        "</tr>";
+    for (size_t k = 0; k < c.coverage.size(); ++k) {
+      const auto& pt = c.coverage[k];
+      const std::string ks = std::to_string(k);
+      *out += fmt::format(
+          "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}{}</td></tr>",
+          fig({"coverage", ks, "coverage"}, Fmt::kPct, pt.coverage),
+          fig({"coverage", ks, "rows"}, Fmt::kInt, static_cast<double>(pt.rows)),
+          fig({"coverage", ks, "threshold"}, Fmt::kDec, pt.threshold),
+          fig({"coverage", ks, "accuracy"}, Fmt::kPct, pt.accuracy),
+          pt.tied ? fmt::format(" <span class=\"muted\">({} tied at the cut)</span>", pt.tied)
+                  : std::string());
+    }
+    *out += "</table></div></div></div>";
+  }
+  *out += "</div></section>";
+}
+
 void Comparison(const ReportData& d, std::string* out) {
   const auto& c = *d.comparison;
   const std::string& a = d.runs[0].label;
@@ -554,8 +742,12 @@ void Gallery(const ReportData& d, std::string* out) {
     *out += "<div class=\"a\">";
     for (const auto& run : d.runs) {
       const auto& r = run.rows[static_cast<size_t>(g.row)];
-      *out += fmt::format("{}: <span class=\"{}\">{}</span><br>", EscapeHtml(run.label),
-                          r.correct() ? "ok" : "no", EscapeHtml(Label(r.pred)));
+      *out += fmt::format("{}: <span class=\"{}\">{}</span>{}<br>", EscapeHtml(run.label),
+                          r.correct() ? "ok" : "no", EscapeHtml(Label(r.pred)),
+                          r.has_confidence
+                              ? fmt::format(" <span class=\"muted\">(confidence {:.0f}%)</span>",
+                                            100 * r.confidence)
+                              : std::string());
     }
     *out += fmt::format("key: <b>{}</b>", EscapeHtml(Label(r0.key)));
     if (!r0.group.empty()) {
@@ -754,6 +946,10 @@ std::string RenderHtml(const ReportData& d) {
   if (!d.options.command.empty()) out += "<code>" + EscapeHtml(d.options.command) + "</code>";
   out += "</p></header><nav><a href=\"#summary\">summary</a>";
   if (scoring) out += "<a href=\"#accuracy\">accuracy</a>";
+  bool calibration = false;
+  for (const auto& run : d.runs) calibration = calibration || run.score.calibration.has_value();
+  calibration = calibration && scoring;
+  if (calibration) out += "<a href=\"#calibration\">calibration</a>";
   if (d.comparison) out += "<a href=\"#paired\">paired</a>";
   if (scoring) out += "<a href=\"#gallery\">gallery</a>";
   out +=
@@ -762,6 +958,7 @@ std::string RenderHtml(const ReportData& d) {
   for (const auto& n : d.notes) out += fmt::format("<p class=\"note\">{}</p>", EscapeHtml(n));
   Summary(d, &out);
   if (scoring) Scores(d, &out);
+  if (calibration) CalibrationSection(d, &out);
   if (d.comparison) Comparison(d, &out);
   if (scoring) Gallery(d, &out);
   Errors(d, &out);

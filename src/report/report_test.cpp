@@ -111,5 +111,61 @@ TEST(Report, ErrorsNameTheMissingColumn) {
   EXPECT_NE(html.status().message().find("--keep-binary"), std::string::npos);
 }
 
+// Eight rows with a confidence (by hand, 10 bins): 0.95 R, 0.95 R, 0.85 W, 0.85 R -> bins
+// [0.9,1.0]: 2 rows, conf 0.95, acc 1 (gap 0.05); [0.8,0.9): 2 rows, conf 0.85, acc 0.5 (gap
+// 0.35); 0.65 W, 0.55 R -> [0.6,0.7): 1 row, acc 0 (gap 0.65); [0.5,0.6): 1 row, acc 1 (gap
+// 0.45); 0.25 W, 0.15 W -> [0.2,0.3) and [0.1,0.2): acc 0 (gaps 0.25, 0.15).
+// ECE = (2*0.05 + 2*0.35 + 0.65 + 0.45 + 0.25 + 0.15) / 8 = 2.3 / 8 = 0.2875 -> "28.8%".
+// Coverage 50%: the four most confident rows, 3 right -> 75.0%. A ninth row has a null
+// confidence; --min-confidence 0.5 answers 6 rows (4 right: 66.7%) and abstains on 2.
+TEST(Report, ConfidenceGivesACalibrationSectionWithEvalsFigures) {
+  const std::string dir = Dir();
+  const double conf[] = {0.95, 0.95, 0.85, 0.85, 0.65, 0.55, 0.25, 0.15};
+  const bool right[] = {true, true, false, true, false, true, false, false};
+  {
+    std::ofstream f(dir + "/c.jsonl");
+    for (int i = 0; i < 8; ++i) {
+      f << R"({"key": "A", "output": ")" << (right[i] ? "A" : "B") << R"(", "confidence": )"
+        << conf[i] << "}\n";
+    }
+    f << R"({"key": "A", "output": "A", "confidence": null})"
+      << "\n";
+  }
+  ReportOptions o;
+  o.results = {dir + "/c.jsonl"};
+  o.eval.key = "key";
+  o.eval.min_confidence = 0.5;
+  auto html = BuildReport(o, nullptr);
+  ASSERT_TRUE(html.ok()) << html.status().message();
+  EXPECT_NE(html->find("<section id=\"calibration\">"), std::string::npos);
+  EXPECT_NE(html->find("href=\"#calibration\""), std::string::npos);
+  EXPECT_NE(html->find("aria-label=\"reliability diagram of confidence\""), std::string::npos);
+  auto figure = [&](const std::string& keys, const std::string& format, const std::string& text) {
+    return html->find("data-figure=\"[" + keys + "]\" data-format=\"" + format + "\">" + text +
+                      "<") != std::string::npos;
+  };
+  const std::string cal = "&quot;calibration&quot;,";
+  EXPECT_TRUE(figure(cal + "&quot;ece&quot;", "pct", "28.8%"));
+  EXPECT_TRUE(figure(cal + "&quot;rows&quot;", "int", "8"));
+  EXPECT_TRUE(figure(cal + "&quot;no_confidence&quot;", "int", "1"));
+  EXPECT_TRUE(
+      figure(cal + "&quot;coverage&quot;,&quot;0&quot;,&quot;accuracy&quot;", "pct", "75.0%"));
+  EXPECT_TRUE(figure(cal + "&quot;bins&quot;,&quot;8&quot;,&quot;accuracy&quot;", "pct", "50.0%"));
+  EXPECT_TRUE(figure(cal + "&quot;min_confidence&quot;,&quot;answered&quot;", "int", "6"));
+  EXPECT_TRUE(figure(cal + "&quot;min_confidence&quot;,&quot;abstained&quot;", "int", "2"));
+  EXPECT_TRUE(figure(cal + "&quot;min_confidence&quot;,&quot;accuracy&quot;", "pct", "66.7%"));
+  // The gallery of wrong rows shows each answer's confidence (row 2: B at 85%).
+  EXPECT_NE(html->find("<span class=\"no\">B</span> <span class=\"muted\">(confidence 85%)</span>"),
+            std::string::npos);
+
+  // Without a confidence column there is no calibration section.
+  WriteResults(dir);
+  o.results = {dir + "/a.jsonl"};
+  o.eval.min_confidence = -1;
+  html = BuildReport(o, nullptr);
+  ASSERT_TRUE(html.ok()) << html.status().message();
+  EXPECT_EQ(html->find("id=\"calibration\""), std::string::npos);
+}
+
 }  // namespace
 }  // namespace structflow::report

@@ -8,7 +8,8 @@ against `structflow eval --json` on the same files:
   output) shows eval's value, as the page formats it (counts, percentages to 0.1, p-values);
 - every figure the report must show (accuracy and its interval, counts, per-class precision and
   recall, confusion cells, --by groups, errors; for two runs the four-way table, McNemar and the
-  paired difference) is in the page;
+  paired difference; with a confidence column its calibration: ECE, Brier, reliability bins,
+  accuracy at coverage, abstentions) is in the page;
 - every gallery image decoded in the browser (the page records img.decode() results on <body>)
   and, independently, is a JPEG that Pillow opens;
 - Chromium logged no console message (errors, uncaught exceptions, CSP violations).
@@ -79,6 +80,8 @@ def matches(fmt, text, value):
         return int(text) == round(value)
     if fmt == "pct":
         return text.endswith("%") and abs(float(text[:-1]) - 100 * value) <= 0.05 + 1e-9
+    if fmt == "dec":
+        return abs(float(text) - value) <= 0.0005 + 1e-12
     if fmt == "points":
         return abs(float(text) - 100 * value) <= 0.05 + 1e-9
     if fmt == "p":
@@ -116,6 +119,19 @@ def required(doc, two):
                 out.append(p + ("by", "groups", g, "accuracy"))
         for k in s["errors"]:
             out.append(p + ("errors", k))
+        cal = s.get("calibration")
+        if cal:
+            c = p + ("calibration",)
+            out += [c + ("rows",), c + ("no_confidence",)]
+            if cal["rows"]:
+                out += [c + (k,) for k in ("ece", "brier", "mean_confidence", "accuracy")]
+                for i, b in enumerate(cal["bins"]):
+                    if b["rows"]:
+                        out += [c + ("bins", str(i), k) for k in ("rows", "mean_confidence", "accuracy")]
+                for i in range(len(cal["coverage"])):
+                    out += [c + ("coverage", str(i), k) for k in ("coverage", "rows", "threshold", "accuracy")]
+                if "min_confidence" in cal:
+                    out += [c + ("min_confidence", k) for k in ("threshold", "answered", "abstained", "coverage")]
     if two:
         for k in ("both_right", "first_only", "second_only", "both_wrong", "not_scored"):
             out.append(("four_way", k))

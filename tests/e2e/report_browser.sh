@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # `structflow report` in a real browser: Debian's headless Chromium opens the pages from disk and
 # tests/e2e/check_report.py holds what it rendered against `structflow eval --json` on the same
-# files (figures, gallery images decoded, no console message). Two pages: the demo's two runs
-# (with and without the image: four-way table, McNemar, gallery) and one run with injected
-# faults (errors section). A screenshot of each goes to ARTIFACT_DIR.
+# files (figures, gallery images decoded, no console message). Three pages: the demo's two runs
+# (with and without the image: four-way table, McNemar, gallery), one run with injected faults
+# (errors section) and one run whose results carry a confidence column (calibration section). A
+# screenshot of each goes to ARTIFACT_DIR.
 # Usage: report_browser.sh STRUCTFLOW ARTIFACT_DIR
 STRUCTFLOW=$1
 ARTIFACTS=$2
@@ -95,4 +96,24 @@ grep -q "structflow run $WORK/demo/diagrams.parquet" "$WORK/one.html" ||
 render "$WORK/one.html" one
 $PY "$HERE/check_report.py" "$WORK/one.dom" "$WORK/one.json" "$WORK/one.log" --min-images 1 ||
   fail "the one-run page does not match eval --json (kept: $WORK)"
+# 3. One run whose results carry a confidence column: the calibration section's figures (ECE,
+#    Brier, reliability bins, accuracy at coverage, abstentions) against eval --json.
+$PY - "$WORK" <<'PYEOF'
+import json, random, sys
+rng = random.Random(21)
+with open(f"{sys.argv[1]}/conf.jsonl", "w") as f:
+    for i in range(200):
+        c = round(rng.uniform(0.25, 1.0), 3)
+        right = rng.random() < c * 0.9  # somewhat overconfident
+        f.write(json.dumps({"key": "A", "output": "A" if right else "B",
+                            "confidence": None if i % 50 == 7 else c, "error": None}) + "\n")
+PYEOF
+"$STRUCTFLOW" report "$WORK/conf.jsonl" --key key --min-confidence 0.7 -o "$WORK/conf.html" \
+  >/dev/null 2>&1 || fail "structflow report (confidence) failed"
+"$STRUCTFLOW" eval "$WORK/conf.jsonl" --key key --min-confidence 0.7 --json >"$WORK/conf.json" ||
+  fail "structflow eval --json (confidence) failed"
+grep -q '<section id="calibration">' "$WORK/conf.html" || fail "no calibration section"
+render "$WORK/conf.html" calibration
+$PY "$HERE/check_report.py" "$WORK/calibration.dom" "$WORK/conf.json" "$WORK/calibration.log" ||
+  fail "the calibration page does not match eval --json (kept: $WORK)"
 echo "ok: reports render in Chromium and match eval --json; screenshots in $ARTIFACTS"
